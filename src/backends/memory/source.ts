@@ -1,0 +1,103 @@
+import { Observable } from 'rxjs';
+import { decodeInstance } from '../../core/codecs.js';
+import { DecodeError } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
+import { CompactedError, type MemoryEntry, type MemoryRegistry } from './store.js';
+
+const decodeEntry = (
+  entry: { readonly id: string; readonly value: unknown },
+  service: string,
+  registry: string,
+): { instance?: Instance; skipped?: DecodeError } => {
+  const key = `${service}/${entry.id}`;
+  const d = decodeInstance(entry.value, key, registry, service);
+  if (!d.ok) return { skipped: d.error };
+  if (d.value.id !== entry.id || d.value.service !== service) {
+    const problems = [
+      ...(d.value.id === entry.id
+        ? []
+        : [
+            `id: expected ${JSON.stringify(entry.id)} (the key), got ${JSON.stringify(d.value.id)}`,
+          ]),
+      ...(d.value.service === service
+        ? []
+        : [
+            `service: expected ${JSON.stringify(service)} (the key), got ${JSON.stringify(d.value.service)}`,
+          ]),
+    ];
+    return { skipped: new DecodeError(key, problems, { registry, service }) };
+  }
+  return { instance: d.value };
+};
+
+const snapshotOf = (entries: readonly MemoryEntry[], service: string, registry: string) => {
+  const instances: Instance[] = [];
+  const skipped: DecodeError[] = [];
+  for (const e of entries) {
+    const r = decodeEntry(e, service, registry);
+    if (r.instance) instances.push(r.instance);
+    if (r.skipped) skipped.push(r.skipped);
+  }
+  return { instances, skipped };
+};
+
+/**
+ * The memory backend's watch source: a read at revision R then a watch from
+ * R + 1; resumes from the cursor, or re-reads when it was compacted.
+ */
+export const memorySource =
+  (store: MemoryRegistry, service: string, registry: string): WatchSource<unknown> =>
+  (resume) =>
+    new Observable<SourceEvent<number>>((subscriber) => {
+      let from = typeof resume === 'number' ? resume : undefined;
+      if (from !== undefined && from <= store.compactedRevision) from = undefined;
+      if (from === undefined) {
+        const { revision, entries } = store.read(service);
+        const { instances, skipped } = snapshotOf(entries, service, registry);
+        subscriber.next({ type: 'snapshot', instances, skipped, cursor: revision + 1 });
+        from = revision + 1;
+      }
+      try {
+        return store.watch(service, from, {
+          change: (c) => {
+            if (c.deleted) {
+              subscriber.next({
+                type: 'changes',
+                upserts: [],
+                removals: [c.id],
+                cursor: c.revision + 1,
+              });
+              return;
+            }
+            const r = decodeEntry(c, service, registry);
+            subscriber.next({
+              type: 'changes',
+              upserts: r.instance ? [r.instance] : [],
+              removals: r.instance ? [] : [c.id],
+              cursor: c.revision + 1,
+              ...(r.skipped ? { skipped: [r.skipped] } : {}),
+            });
+          },
+          fail: (e) => subscriber.error(e),
+        });
+      } catch (e) {
+        if (!(e instanceof CompactedError)) throw e;
+        // Compacted between the read and the watch: start again from a read.
+        subscriber.error(e);
+        return undefined;
+      }
+    });
+
+/** The memory backend's service-name source. */
+export const memoryServices =
+  (store: MemoryRegistry) =>
+  (_resume: unknown): Observable<ServiceListEvent<number>> =>
+    new Observable<ServiceListEvent<number>>((subscriber) => {
+      const { revision, names } = store.serviceNames();
+      subscriber.next({ names, cursor: revision + 1 });
+      return store.watch(null, revision + 1, {
+        change: () => subscriber.next({ names: store.serviceNames().names }),
+        fail: (e) => subscriber.error(e),
+      });
+    });

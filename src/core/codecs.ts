@@ -1,0 +1,192 @@
+/**
+ * io-ts codecs for everything that crosses a boundary, and the one seam
+ * where io-ts errors become our {@link DecodeError}. The rest of rxdisco sees
+ * plain values or our errors, never io-ts or fp-ts types.
+ *
+ * @module
+ */
+import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { DecodeError, type ErrorContext } from './errors.js';
+import {
+  freezeInstance,
+  INSTANCE_STATUSES,
+  type Instance,
+  type InstanceStatus,
+} from './instance.js';
+
+/** The outcome of decoding one registry entry. */
+export type Decoded<A> =
+  | { readonly ok: true; readonly value: A }
+  | { readonly ok: false; readonly error: DecodeError };
+
+interface PathEntry {
+  readonly key: string;
+  readonly type: { readonly name: string; readonly _tag?: string };
+}
+
+const formatPath = (context: readonly PathEntry[]): string => {
+  const keys: string[] = [];
+  for (let i = 1; i < context.length; i++) {
+    const parent = context[i - 1]!.type;
+    if (parent._tag === 'IntersectionType' || parent._tag === 'UnionType') continue;
+    keys.push(context[i]!.key);
+  }
+  return keys.length === 0 ? '(value)' : keys.join('.');
+};
+
+const show = (value: unknown): string => {
+  if (value === undefined) return 'nothing';
+  try {
+    const s = JSON.stringify(value);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(value);
+  }
+};
+
+/**
+ * Decodes `value` with `codec`. On failure, returns a {@link DecodeError}
+ * naming `key` and listing each failed check as `path: expected T, got V`.
+ */
+export const decode = <A>(
+  codec: t.Decoder<unknown, A>,
+  value: unknown,
+  key: string,
+  context: ErrorContext = {},
+): Decoded<A> => {
+  const result = codec.decode(value);
+  if (!isLeft(result)) return { ok: true, value: result.right };
+  const problems = result.left.map((e) => {
+    const last = e.context[e.context.length - 1];
+    const expected = e.message ?? `expected ${last?.type.name ?? 'a valid value'}`;
+    return `${formatPath(e.context as readonly PathEntry[])}: ${expected}, got ${show(e.value)}`;
+  });
+  return { ok: false, error: new DecodeError(key, [...new Set(problems)], context) };
+};
+
+/** Parses JSON text and decodes it; invalid JSON is a {@link DecodeError} too. */
+export const decodeJson = <A>(
+  codec: t.Decoder<unknown, A>,
+  text: string,
+  key: string,
+  context: ErrorContext = {},
+): Decoded<A> => {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return {
+      ok: false,
+      error: new DecodeError(
+        key,
+        [`(value): expected JSON, got ${show(text)} (${(e as Error).message})`],
+        context,
+      ),
+    };
+  }
+  return decode(codec, value, key, context);
+};
+
+interface NonEmptyBrand {
+  readonly NonEmpty: unique symbol;
+}
+/** A string with at least one non-blank character. */
+export const NonEmptyString = t.brand(
+  t.string,
+  (s): s is t.Branded<string, NonEmptyBrand> => s.trim().length > 0,
+  'NonEmpty',
+);
+
+interface PortBrand {
+  readonly Port: unique symbol;
+}
+/** An integer TCP port, 1 to 65535. */
+export const Port = t.brand(
+  t.number,
+  (n): n is t.Branded<number, PortBrand> => Number.isInteger(n) && n >= 1 && n <= 65535,
+  'Port',
+);
+
+interface WeightBrand {
+  readonly Weight: unique symbol;
+}
+/** A finite number >= 0. */
+export const Weight = t.brand(
+  t.number,
+  (n): n is t.Branded<number, WeightBrand> => Number.isFinite(n) && n >= 0,
+  'Weight',
+);
+
+/** One of the {@link InstanceStatus} values. */
+export const Status = t.keyof(
+  Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, null])) as Record<InstanceStatus, null>,
+  'Status',
+);
+
+/** A map of string to string. */
+export const StringMap = t.record(t.string, t.string, 'StringMap');
+
+/**
+ * rxdisco's own JSON description of an instance, as the memory registry
+ * stores it and the etcd `json` format writes it.
+ */
+export const InstanceRecord = t.intersection(
+  [
+    t.type({ id: NonEmptyString, service: NonEmptyString, host: NonEmptyString, port: Port }),
+    t.partial({
+      secure: t.boolean,
+      status: Status,
+      weight: Weight,
+      zone: NonEmptyString,
+      tags: t.array(NonEmptyString),
+      metadata: StringMap,
+    }),
+  ],
+  'InstanceRecord',
+);
+
+/** The decoded form of {@link InstanceRecord}. */
+export type InstanceRecord = t.TypeOf<typeof InstanceRecord>;
+
+/** An instance as the JSON record that {@link InstanceRecord} decodes. */
+export const toRecord = (i: Instance): InstanceRecord =>
+  ({
+    id: i.id,
+    service: i.service,
+    host: i.host,
+    port: i.port,
+    secure: i.secure,
+    status: i.status,
+    weight: i.weight,
+    ...(i.zone === undefined ? {} : { zone: i.zone }),
+    tags: [...i.tags],
+    metadata: { ...i.metadata },
+  }) as InstanceRecord;
+
+/** A decoded record as an {@link Instance} of `registry`. */
+export const fromRecord = (r: InstanceRecord, registry: string): Instance =>
+  freezeInstance({
+    id: r.id,
+    service: r.service,
+    host: r.host,
+    port: r.port,
+    secure: r.secure ?? false,
+    status: r.status ?? 'UP',
+    weight: r.weight ?? 1,
+    zone: r.zone,
+    tags: r.tags ?? [],
+    metadata: r.metadata ?? {},
+    registry,
+  });
+
+/** Decodes an {@link InstanceRecord} value straight into an {@link Instance}. */
+export const decodeInstance = (
+  value: unknown,
+  key: string,
+  registry: string,
+  service?: string,
+): Decoded<Instance> => {
+  const d = decode(InstanceRecord, value, key, { registry, ...(service ? { service } : {}) });
+  return d.ok ? { ok: true, value: fromRecord(d.value, registry) } : d;
+};

@@ -1,0 +1,255 @@
+/**
+ * The {@link Discovery} interface every registry offers, and
+ * {@link createDiscovery}, which builds it from a {@link Backend}: sharing,
+ * retries, staleness, registration lifecycle and shutdown live here once.
+ *
+ * @module
+ */
+import {
+  asyncScheduler,
+  defer,
+  from,
+  type Observable,
+  type SchedulerLike,
+  Subject,
+  switchMap,
+  takeUntil,
+} from 'rxjs';
+import type { Backoff } from './backoff.js';
+import { ConfigError, type RxdiscoError } from './errors.js';
+import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
+import type { InstanceSet } from './instance-set.js';
+import {
+  PendingWork,
+  type RegisterOptions,
+  type Registrar,
+  type RegistrationEvent,
+  registration,
+  resolveTimes,
+} from './registration.js';
+import {
+  type ServiceList,
+  type ServiceListEvent,
+  shareWatch,
+  type WatchSource,
+  type WatchTuning,
+  watchInstances,
+  watchServiceList,
+} from './watch.js';
+
+/** Backend-specific options of `instances$()` (e.g. Consul's `passing: false`). */
+export type WatchParams = Readonly<Record<string, string | number | boolean>>;
+
+/** A registry, seen as streams. What `discovery(url)` returns. */
+export interface Discovery {
+  /** The registry as a redacted URL, safe to log. */
+  readonly registry: string;
+  /**
+   * The live instances of `service`: the full set first, then one emission
+   * per effective change, stale-marked while the registry is unreachable.
+   * Lazy and shared: subscribers of the same service and params share one
+   * upstream watch, released a grace period after the last one leaves.
+   */
+  instances$(service: string, params?: WatchParams): Observable<InstanceSet>;
+  /** The live, sorted list of service names in the registry. */
+  services$(): Observable<ServiceList>;
+  /**
+   * Registers an instance while subscribed and emits its lifecycle. A lost
+   * registration is registered again; unsubscribing deregisters (await
+   * {@link Discovery.settled}); `options.until` deregisters then completes.
+   */
+  register(spec: InstanceSpec, options?: RegisterOptions): Observable<RegistrationEvent>;
+  /**
+   * Problems that do not stop a stream: malformed entries skipped, transient
+   * faults being retried. Without a subscriber they go to `onProblem`.
+   */
+  readonly problems$: Observable<RxdiscoError>;
+  /** Resolves when every deregistration started so far has finished. */
+  settled(): Promise<void>;
+  /**
+   * Completes every stream of this registry, deregisters what it
+   * registered, waits for that, and releases the client. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * What a backend implements: a watch source per service, optionally the
+ * service list, and a registrar. No timers, retries, sharing or staleness:
+ * {@link createDiscovery} supplies those.
+ */
+export interface Backend {
+  /** Opens watch sessions of one service. */
+  instances(service: string, params: WatchParams): WatchSource<unknown>;
+  /** Opens sessions that list the service names. */
+  services(): (resume: unknown) => Observable<ServiceListEvent<unknown>>;
+  /** Registers instances; absent for read-only registries. */
+  readonly registrar: Registrar<unknown> | undefined;
+  /** Releases the client (connections, pools). */
+  close(): Promise<void>;
+}
+
+/** Options of `discovery()` and {@link createDiscovery}. */
+export interface DiscoveryOptions {
+  /**
+   * Milliseconds an unobserved watch is kept before it is released.
+   * @default 2000
+   */
+  readonly grace?: number;
+  /**
+   * Backoff between reconnection attempts of every watch.
+   * @default exponentialBackoff({ initial: 100, max: 30_000 })
+   */
+  readonly backoff?: Backoff;
+  /**
+   * Scheduler for timers (TestScheduler in tests).
+   * @default asyncScheduler
+   */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * Where problems go when `problems$` has no subscriber.
+   * @default a process warning, once per distinct message
+   */
+  readonly onProblem?: (problem: RxdiscoError) => void;
+}
+
+const warned = new Set<string>();
+const warnOnce = (problem: RxdiscoError): void => {
+  const key = `${problem.name}:${problem.message}`;
+  if (warned.has(key)) return;
+  if (warned.size > 1000) warned.clear();
+  warned.add(key);
+  process.emitWarning(problem.message, { code: problem.name });
+};
+
+const paramsKey = (params: WatchParams): string =>
+  JSON.stringify(
+    Object.keys(params)
+      .sort()
+      .map((k) => [k, params[k]]),
+  );
+
+/**
+ * Builds a {@link Discovery} over a backend loaded on first use.
+ *
+ * @param registry - the redacted registry URL, used in instances and errors.
+ * @param load - loads the backend; called at most once, on first subscribe.
+ */
+export const createDiscovery = (
+  registry: string,
+  load: () => Promise<Backend>,
+  options: DiscoveryOptions = {},
+): Discovery => {
+  const grace = options.grace ?? 2000;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const problems = new Subject<RxdiscoError>();
+  const onProblem = options.onProblem ?? warnOnce;
+  const report = (p: RxdiscoError): void => {
+    if (problems.observed) problems.next(p);
+    else onProblem(p);
+  };
+  const tuning: WatchTuning = {
+    scheduler,
+    report,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+  };
+  const pending = new PendingWork(report);
+  const closed$ = new Subject<void>();
+  const watches = new Map<string, Observable<InstanceSet>>();
+  let servicesWatch: Observable<ServiceList> | undefined;
+  let backend: Promise<Backend> | undefined;
+  let isClosed = false;
+  let closing: Promise<void> | undefined;
+
+  const getBackend = (): Promise<Backend> => {
+    backend ??= load();
+    return backend;
+  };
+  const closedError = (): ConfigError =>
+    new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', {
+      registry,
+    });
+
+  const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
+    checkServiceName(service, { registry });
+    const key = `${service}\u0000${paramsKey(params)}`;
+    let watch = watches.get(key);
+    if (watch === undefined) {
+      const source: WatchSource<unknown> = (resume) =>
+        from(getBackend()).pipe(switchMap((b) => b.instances(service, params)(resume)));
+      watch = shareWatch(
+        watchInstances(service, registry, source, tuning).pipe(takeUntil(closed$)),
+        grace,
+        scheduler,
+      );
+      watches.set(key, watch);
+    }
+    const shared = watch;
+    return defer(() => {
+      if (isClosed) throw closedError();
+      return shared;
+    });
+  };
+
+  const services$ = (): Observable<ServiceList> => {
+    servicesWatch ??= shareWatch(
+      watchServiceList(
+        (resume) => from(getBackend()).pipe(switchMap((b) => b.services()(resume))),
+        tuning,
+      ).pipe(takeUntil(closed$)),
+      grace,
+      scheduler,
+    );
+    const shared = servicesWatch;
+    return defer(() => {
+      if (isClosed) throw closedError();
+      return shared;
+    });
+  };
+
+  const register = (
+    spec: InstanceSpec,
+    opts: RegisterOptions = {},
+  ): Observable<RegistrationEvent> =>
+    defer(() => {
+      if (isClosed) throw closedError();
+      const instance = createInstance(spec, registry);
+      resolveTimes(opts, { registry, service: instance.service });
+      return from(getBackend()).pipe(
+        switchMap((b) => {
+          if (b.registrar === undefined) {
+            throw new ConfigError(
+              'registry',
+              'is read-only',
+              'register in a registry such as memory://, etcd://, consul:// or eureka://',
+              { registry, service: instance.service },
+            );
+          }
+          return registration(b.registrar, instance, { scheduler, ...opts }, pending);
+        }),
+        takeUntil(closed$),
+      );
+    });
+
+  return {
+    registry,
+    instances$,
+    services$,
+    register,
+    problems$: problems.asObservable(),
+    settled: () => pending.settled(),
+    close: () => {
+      closing ??= (async () => {
+        isClosed = true;
+        closed$.next();
+        closed$.complete();
+        await pending.settled();
+        if (backend !== undefined) {
+          const b = await backend.catch(() => undefined);
+          await b?.close();
+        }
+      })();
+      return closing;
+    },
+  };
+};

@@ -1,0 +1,329 @@
+/**
+ * The registration lifecycle shared by every backend: register, keep alive,
+ * register again when the registry forgot us, deregister on unsubscribe.
+ * A backend supplies a {@link Registrar}: three calls, no timers.
+ *
+ * @module
+ */
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
+import { type Backoff, exponentialBackoff } from './backoff.js';
+import {
+  ConfigError,
+  isRegistrationLostError,
+  RegistrationLostError,
+  type RxdiscoError,
+  toRxdiscoError,
+} from './errors.js';
+import type { Instance } from './instance.js';
+
+/**
+ * What a backend supplies to register one instance. Calls reject with an
+ * {@link RxdiscoError}: retryable for transient faults,
+ * {@link RegistrationLostError} from `renew` when the registry no longer
+ * knows the registration.
+ */
+export interface Registrar<L = unknown> {
+  /** Registers `instance` with a time to live of `ttl` seconds; resolves to a lease handle. */
+  register(instance: Instance, ttl: number): Promise<L>;
+  /** Keeps the lease alive once (etcd keepalive, Consul TTL pass, Eureka heartbeat). */
+  renew(lease: L): Promise<void>;
+  /** Removes the registration now (etcd revoke, Consul deregister, Eureka DELETE). */
+  deregister(lease: L): Promise<void>;
+}
+
+/** One step of a registration's life, as `register()` emits it. */
+export type RegistrationEvent =
+  | { readonly type: 'registered'; readonly instance: Instance; readonly at: number }
+  | { readonly type: 'renewed'; readonly instance: Instance; readonly at: number }
+  | {
+      /** A keepalive failed for a transient reason; the next one is scheduled. */
+      readonly type: 'renewFailed';
+      readonly instance: Instance;
+      readonly error: RxdiscoError;
+      readonly at: number;
+    }
+  | {
+      /** The registry forgot us (lease expired or revoked, 404): registering again. */
+      readonly type: 'lost';
+      readonly instance: Instance;
+      readonly error: RxdiscoError;
+      readonly at: number;
+    }
+  | { readonly type: 'reregistered'; readonly instance: Instance; readonly at: number }
+  | {
+      /** A registration attempt failed for a transient reason; retrying after `delay` ms. */
+      readonly type: 'retrying';
+      readonly instance: Instance;
+      readonly error: RxdiscoError;
+      readonly delay: number;
+      readonly at: number;
+    }
+  | {
+      /**
+       * Deregistered after `until` fired. With `error`, the registry could
+       * not confirm; it drops the instance when its TTL runs out.
+       */
+      readonly type: 'deregistered';
+      readonly instance: Instance;
+      readonly at: number;
+      readonly error?: RxdiscoError;
+    };
+
+/** Options of `register()`. */
+export interface RegisterOptions {
+  /**
+   * Seconds the registry keeps the instance without a keepalive.
+   * @default 10
+   */
+  readonly ttl?: number;
+  /**
+   * Seconds between keepalives.
+   * @default ttl / 3
+   */
+  readonly renewEvery?: number;
+  /**
+   * When this emits (or this signal aborts), deregister, emit
+   * `deregistered`, then complete: the graceful way to stop. Unsubscribing
+   * also deregisters, in the background (see `Discovery.settled()`).
+   */
+  readonly until?: Observable<unknown> | AbortSignal;
+  /**
+   * Backoff between failed registration attempts.
+   * @default exponentialBackoff({ initial: 100, max: 10_000 })
+   */
+  readonly backoff?: Backoff;
+  /**
+   * Scheduler for keepalive and retry timers.
+   * @default asyncScheduler
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** Keeps track of deregistrations still in flight, so that an app can await them. */
+export class PendingWork {
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly report: (e: RxdiscoError) => void) {}
+
+  /** Tracks `work`; its failure is reported, never thrown. */
+  track(work: Promise<unknown>): void {
+    const p = work.then(
+      () => undefined,
+      (e: unknown) => this.report(toRxdiscoError(e)),
+    );
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  /** Resolves when nothing tracked is still in flight (including work tracked meanwhile). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+}
+
+const untilObservable = (until: RegisterOptions['until']): Observable<unknown> | undefined => {
+  if (until === undefined || until instanceof Observable) return until;
+  return new Observable<unknown>((subscriber) => {
+    if (until.aborted) {
+      subscriber.next(until.reason);
+      return;
+    }
+    const onAbort = (): void => subscriber.next(until.reason);
+    until.addEventListener('abort', onAbort, { once: true });
+    return () => until.removeEventListener('abort', onAbort);
+  });
+};
+
+/** Checks and resolves TTL options: TTL of 0, negative or non-finite is a {@link ConfigError}. */
+export const resolveTimes = (
+  options: RegisterOptions,
+  context: { registry: string; service: string },
+): { ttl: number; renewEveryMs: number } => {
+  const ttl = options.ttl ?? 10;
+  if (!Number.isFinite(ttl) || ttl < 1) {
+    throw new ConfigError(
+      'ttl',
+      `must be at least 1 second (got ${ttl})`,
+      'pass ttl in seconds, e.g. 10',
+      context,
+    );
+  }
+  const renewEvery = options.renewEvery ?? ttl / 3;
+  if (!Number.isFinite(renewEvery) || renewEvery <= 0 || renewEvery >= ttl) {
+    throw new ConfigError(
+      'renewEvery',
+      `must be more than 0 and less than ttl ${ttl} (got ${renewEvery})`,
+      'renew well within the TTL, e.g. ttl / 3',
+      context,
+    );
+  }
+  return { ttl, renewEveryMs: renewEvery * 1000 };
+};
+
+/**
+ * The lifecycle stream of one registration. Subscribe = register and keep
+ * alive; a lost registration is registered again; unsubscribe = deregister
+ * (tracked by `pending`); `options.until` = deregister, emit, complete.
+ * Invalid options error the stream with a {@link ConfigError} before
+ * anything is sent to the registry.
+ */
+export const registration = <L>(
+  registrar: Registrar<L>,
+  instance: Instance,
+  options: RegisterOptions,
+  pending: PendingWork,
+): Observable<RegistrationEvent> =>
+  new Observable<RegistrationEvent>((subscriber) => {
+    const scheduler = options.scheduler ?? asyncScheduler;
+    const { ttl, renewEveryMs } = resolveTimes(options, {
+      registry: instance.registry,
+      service: instance.service,
+    });
+    const firstBackoff = options.backoff ?? exponentialBackoff({ initial: 100, max: 10_000 });
+    let backoff = firstBackoff;
+    let lease: L | undefined;
+    let inflight: Promise<L> | undefined;
+    let wait: Subscription | undefined;
+    let untilSub: Subscription | undefined;
+    let everRegistered = false;
+    let lastRenewed = 0;
+    let stopped = false;
+
+    const now = (): number => scheduler.now();
+    const after = (ms: number, then: () => void): void => {
+      wait = timer(ms, scheduler).subscribe(() => {
+        wait = undefined;
+        then();
+      });
+    };
+
+    const fatal = (error: RxdiscoError): void => {
+      stopped = true;
+      wait?.unsubscribe();
+      untilSub?.unsubscribe();
+      subscriber.error(error);
+    };
+
+    const register = (): void => {
+      const attempt = registrar.register(instance, ttl);
+      inflight = attempt;
+      attempt.then(
+        (l) => {
+          if (inflight === attempt) inflight = undefined;
+          if (stopped) return;
+          lease = l;
+          lastRenewed = now();
+          backoff = firstBackoff;
+          subscriber.next({
+            type: everRegistered ? 'reregistered' : 'registered',
+            instance,
+            at: now(),
+          });
+          everRegistered = true;
+          after(renewEveryMs, renew);
+        },
+        (e: unknown) => {
+          if (inflight === attempt) inflight = undefined;
+          if (stopped) return;
+          const error = toRxdiscoError(e, {
+            registry: instance.registry,
+            service: instance.service,
+          });
+          if (!error.retryable) return fatal(error);
+          const delay = backoff.delay;
+          backoff = backoff.next();
+          subscriber.next({ type: 'retrying', instance, error, delay, at: now() });
+          after(delay, register);
+        },
+      );
+    };
+
+    const lose = (error: RxdiscoError): void => {
+      lease = undefined;
+      subscriber.next({ type: 'lost', instance, error, at: now() });
+      register();
+    };
+
+    const renew = (): void => {
+      const current = lease;
+      if (current === undefined) return;
+      registrar.renew(current).then(
+        () => {
+          if (stopped || lease !== current) return;
+          lastRenewed = now();
+          subscriber.next({ type: 'renewed', instance, at: now() });
+          after(renewEveryMs, renew);
+        },
+        (e: unknown) => {
+          if (stopped || lease !== current) return;
+          const error = toRxdiscoError(e, {
+            registry: instance.registry,
+            service: instance.service,
+          });
+          if (isRegistrationLostError(error)) return lose(error);
+          if (!error.retryable) return fatal(error);
+          subscriber.next({ type: 'renewFailed', instance, error, at: now() });
+          if (now() - lastRenewed >= ttl * 1000) {
+            // The registry has dropped us by now, even if it cannot say so.
+            return lose(
+              new RegistrationLostError(instance.id, `no keepalive succeeded for ${ttl}s`, {
+                registry: instance.registry,
+                service: instance.service,
+                cause: error,
+              }),
+            );
+          }
+          after(Math.min(renewEveryMs, Math.max(100, backoff.delay)), renew);
+          backoff = backoff.next();
+        },
+      );
+    };
+
+    /** Deregisters whatever is registered or being registered. */
+    const release = (): Promise<void> => {
+      stopped = true;
+      wait?.unsubscribe();
+      untilSub?.unsubscribe();
+      const held = lease;
+      const attempt = inflight;
+      lease = undefined;
+      inflight = undefined;
+      if (held !== undefined) return registrar.deregister(held);
+      if (attempt !== undefined) {
+        return attempt.then(
+          (l) => registrar.deregister(l),
+          () => undefined,
+        );
+      }
+      return Promise.resolve();
+    };
+
+    const until$ = untilObservable(options.until);
+    if (until$ !== undefined) {
+      untilSub = until$.subscribe(() => {
+        if (stopped) return;
+        const done = release();
+        pending.track(done);
+        done.then(
+          () => {
+            subscriber.next({ type: 'deregistered', instance, at: now() });
+            subscriber.complete();
+          },
+          (e: unknown) => {
+            subscriber.next({
+              type: 'deregistered',
+              instance,
+              at: now(),
+              error: toRxdiscoError(e, { registry: instance.registry, service: instance.service }),
+            });
+            subscriber.complete();
+          },
+        );
+      });
+    }
+    if (!stopped) register();
+
+    return () => {
+      if (!stopped) pending.track(release());
+    };
+  });

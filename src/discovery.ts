@@ -1,0 +1,67 @@
+/**
+ * `discovery(url)`: one entry point for every registry. Parses the URL now
+ * (a bad URL throws a {@link ConfigError} at once) and loads the backend
+ * lazily on first subscribe, so importing `rxdisco` loads no gRPC or HTTP
+ * client.
+ *
+ * @module
+ */
+import {
+  type Backend,
+  createDiscovery,
+  type Discovery,
+  type DiscoveryOptions,
+} from './core/discovery.js';
+import { ConfigError } from './core/errors.js';
+import { parseRegistryUrl, type RegistryConfig } from './core/url.js';
+
+type Loader<K extends RegistryConfig['kind']> = (
+  config: Extract<RegistryConfig, { kind: K }>,
+) => Promise<Backend>;
+
+const notYet =
+  (name: string) =>
+  async (config: RegistryConfig): Promise<Backend> => {
+    throw new ConfigError(
+      'url.scheme',
+      `${name}:// has no backend in this version of rxdisco`,
+      'use memory:// or static:// until it lands',
+      {
+        registry: config.url,
+      },
+    );
+  };
+
+/** Loads the backend of each scheme on first use. Backends join here as they land. */
+const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
+  memory: async (config) => {
+    const { memoryBackend, memoryRegistry } = await import('./backends/memory/index.js');
+    return memoryBackend(memoryRegistry(config.name));
+  },
+  static: async (config) => {
+    const { staticBackend } = await import('./backends/static/index.js');
+    return staticBackend(config.endpoints, config.url, config.secure);
+  },
+  etcd: notYet('etcd'),
+  consul: notYet('consul'),
+  eureka: notYet('eureka'),
+};
+
+/**
+ * A {@link Discovery} for a registry URL: `memory://`, `static://h:p,h:p`,
+ * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`.
+ *
+ * @throws {ConfigError} at once when the URL is malformed, names an unknown
+ *   scheme, a port out of range or an unknown option.
+ * @example
+ * ```ts
+ * import { discovery, roundRobin, live } from 'rxdisco';
+ * const hello = live(discovery('memory://').instances$('hello').pipe(roundRobin()));
+ * hello.pick(); // Instance | undefined
+ * ```
+ */
+export const discovery = (url: string, options: DiscoveryOptions = {}): Discovery => {
+  const config = parseRegistryUrl(url);
+  const load = loaders[config.kind] as Loader<RegistryConfig['kind']>;
+  return createDiscovery(config.url, () => load(config as never), options);
+};
