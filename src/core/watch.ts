@@ -68,7 +68,9 @@ export type SourceEvent<C = unknown> =
 
 /**
  * What a backend supplies for one service: open a watch session from
- * `resume` (undefined the first time). The session errors with an
+ * `resume` (undefined the first time). Once established, a session emits at
+ * least one event (a snapshot, or a `progress` when it resumed with nothing
+ * new) so that a stale set becomes fresh again. The session errors with an
  * {@link RxdiscoError} whose `retryable` flag says transient or permanent; a
  * session that completes is treated as a transient fault.
  */

@@ -59,7 +59,7 @@ export const memorySource =
         from = revision + 1;
       }
       try {
-        return store.watch(service, from, {
+        const stop = store.watch(service, from, {
           change: (c) => {
             if (c.deleted) {
               subscriber.next({
@@ -81,6 +81,9 @@ export const memorySource =
           },
           fail: (e) => subscriber.error(e),
         });
+        // Established: say so, so that a resumed session with nothing new clears staleness.
+        subscriber.next({ type: 'progress', cursor: store.revision + 1 });
+        return stop;
       } catch (e) {
         if (!(e instanceof CompactedError)) throw e;
         // Compacted between the read and the watch: start again from a read.
