@@ -1,0 +1,93 @@
+import { defer, map, type OperatorFunction } from 'rxjs';
+import type { Instance } from '../../core/instance.js';
+import type { InstanceSet } from '../../core/instance-set.js';
+
+/**
+ * How a call on an instance ended, for balancers that learn from calls.
+ *
+ * @example
+ * ```ts
+ * balancer.finished(target, { ok: response.ok, latencyMs: performance.now() - t0 });
+ * ```
+ */
+export interface Outcome {
+  /** True when the call succeeded. */
+  readonly ok: boolean;
+  /** How long the call took, in milliseconds. */
+  readonly latencyMs: number;
+}
+
+/**
+ * A picker built from one instance set: what a balancer operator emits for
+ * every set it receives. `pick()` is synchronous and allocates nothing. The
+ * pickers of one subscription share the balancer's state (rotation position,
+ * in-flight counts...), so that state survives set changes; always use the
+ * latest picker ({@link live} does).
+ *
+ * @example
+ * ```ts
+ * registry.instances$('hello').pipe(roundRobin()).subscribe((balancer) => {
+ *   const target = balancer.pick();   // Instance | undefined
+ * });
+ * ```
+ */
+export interface Balancer {
+  /** The set this picker was built from (stale or fresh). */
+  readonly set: InstanceSet;
+  /** How many instances it can pick from. */
+  readonly size: number;
+  /**
+   * Picks an instance; `undefined` when there is none to pick from. `key`
+   * is used by key-affine balancers (consistent hashing) and ignored by the others.
+   */
+  pick(key?: string): Instance | undefined;
+  /** Reports that a call began on `instance` (its in-flight count goes up). */
+  started(instance: Instance): void;
+  /** Reports that a call on `instance` ended (its in-flight count goes down). */
+  finished(instance: Instance, outcome: Outcome): void;
+}
+
+/**
+ * Builds a balancer operator from a strategy: `init` makes the state of one
+ * subscription (carried across sets), `build` makes the picker of each set,
+ * reading and updating that state. Each subscription gets its own state.
+ *
+ * @example
+ * ```ts
+ * const first = (): OperatorFunction<InstanceSet, Balancer> =>
+ *   balancerOperator(
+ *     () => undefined,
+ *     (set) => ({ set, size: set.size, pick: () => set.instances[0], started() {}, finished() {} }),
+ *   );
+ * ```
+ */
+export const balancerOperator =
+  <S>(
+    init: () => S,
+    build: (set: InstanceSet, state: S) => Balancer,
+  ): OperatorFunction<InstanceSet, Balancer> =>
+  (source) =>
+    defer(() => {
+      const state = init();
+      return source.pipe(map((set) => build(set, state)));
+    });
+
+/**
+ * The index of the first instance of `list` (sorted by id) whose id sorts
+ * after `id`; `list.length` when none does. O(log n).
+ *
+ * @example
+ * ```ts
+ * indexAfter(set.instances, 'b'); // 2 for ids a, b, c
+ * ```
+ */
+export const indexAfter = (list: readonly Instance[], id: string): number => {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.id <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};

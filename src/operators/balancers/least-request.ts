@@ -1,0 +1,107 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Instance } from '../../core/instance.js';
+import type { InstanceSet } from '../../core/instance-set.js';
+import { type Balancer, balancerOperator } from './balancer.js';
+import { type RandomSource, randomSource } from './fast-random.js';
+
+/** Options of {@link leastRequest}. */
+export interface LeastRequestOptions {
+  /**
+   * Source of uniform numbers in [0, 1) for choosing the two candidates;
+   * pass a seeded one for reproducible picks.
+   * @default a fast xoshiro128** generator seeded from `Math.random()` per
+   *   subscription (allocation-free, unlike `Math.random` itself)
+   */
+  readonly random?: () => number;
+}
+
+/** The in-flight count of one instance id, shared by every picker. */
+interface InFlight {
+  count: number;
+}
+
+/** In-flight counts by id, for one subscription. */
+type Counts = Map<string, InFlight>;
+
+class LeastRequestPicker implements Balancer {
+  readonly set: InstanceSet;
+  readonly #list: readonly Instance[];
+  /** `#inFlight[i]` is the counter of `#list[i]`. */
+  readonly #inFlight: readonly InFlight[];
+  readonly #counts: Counts;
+  readonly #random: RandomSource;
+
+  constructor(set: InstanceSet, counts: Counts, random: RandomSource) {
+    this.set = set;
+    this.#list = set.instances;
+    this.#counts = counts;
+    this.#random = random;
+    // Forget idle counters of instances that left; keep busy ones until
+    // their calls finish (they may come back).
+    for (const [id, c] of counts) if (c.count === 0 && set.get(id) === undefined) counts.delete(id);
+    this.#inFlight = this.#list.map((i) => {
+      let c = counts.get(i.id);
+      if (c === undefined) {
+        c = { count: 0 };
+        counts.set(i.id, c);
+      }
+      return c;
+    });
+    Object.freeze(this);
+  }
+
+  get size(): number {
+    return this.#list.length;
+  }
+
+  pick(): Instance | undefined {
+    const n = this.#list.length;
+    if (n < 2) return this.#list[0];
+    const a = Math.floor(this.#random.next() * n) % n;
+    let b = Math.floor(this.#random.next() * (n - 1)) % (n - 1);
+    if (b >= a) b++;
+    const inFlight = this.#inFlight;
+    return this.#list[inFlight[b]!.count < inFlight[a]!.count ? b : a];
+  }
+
+  started(instance: Instance): void {
+    const c = this.#counts.get(instance.id);
+    if (c === undefined) this.#counts.set(instance.id, { count: 1 });
+    else c.count++;
+  }
+
+  finished(instance: Instance): void {
+    const c = this.#counts.get(instance.id);
+    if (c !== undefined && c.count > 0) c.count--;
+  }
+}
+
+/**
+ * Least request by the power of two choices: each pick draws two different
+ * instances at random and takes the one with fewer calls in flight (ties go
+ * to the first drawn). Report calls with `started()` and `finished()`; the
+ * counts are kept by instance id for the whole subscription, so they survive
+ * set changes. Unweighted: every instance of the set is a candidate. A pick
+ * is O(1), no allocation.
+ *
+ * @example
+ * ```ts
+ * const hello = live(registry.instances$('hello').pipe(healthy(), leastRequest()));
+ * const target = hello.pick();
+ * if (target) {
+ *   hello.started(target);
+ *   const t0 = performance.now();
+ *   const ok = await call(target).then(() => true, () => false);
+ *   hello.finished(target, { ok, latencyMs: performance.now() - t0 });
+ * }
+ * ```
+ */
+export const leastRequest = (
+  options: LeastRequestOptions = {},
+): OperatorFunction<InstanceSet, Balancer> => {
+  const custom = options.random;
+  return balancerOperator<{ readonly counts: Counts; readonly random: RandomSource }>(
+    () => ({ counts: new Map(), random: randomSource(custom) }),
+    (set, state) => new LeastRequestPicker(set, state.counts, state.random),
+  );
+};

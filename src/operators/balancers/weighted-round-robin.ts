@@ -1,0 +1,97 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Instance } from '../../core/instance.js';
+import { compareIds, type InstanceSet } from '../../core/instance-set.js';
+import { type Balancer, balancerOperator } from './balancer.js';
+
+interface WeightedRoundRobinState {
+  latest: WeightedRoundRobinPicker | undefined;
+}
+
+class WeightedRoundRobinPicker implements Balancer {
+  readonly set: InstanceSet;
+  readonly size: number;
+  /** Instances of weight > 0, sorted by id. */
+  readonly #candidates: readonly Instance[];
+  readonly #weights: Float64Array;
+  /** nginx's `current_weight` of each candidate. */
+  readonly #current: Float64Array;
+  readonly #total: number;
+
+  constructor(set: InstanceSet, previous: WeightedRoundRobinPicker | undefined) {
+    this.set = set;
+    const candidates: Instance[] = [];
+    for (const i of set.instances) if (i.weight > 0) candidates.push(i);
+    const n = candidates.length;
+    const weights = new Float64Array(n);
+    const current = new Float64Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      weights[i] = candidates[i]!.weight;
+      total += weights[i]!;
+    }
+    if (previous !== undefined) {
+      // Carry the current weights over by id: both lists are sorted by id.
+      const old = previous.#candidates;
+      const oldCurrent = previous.#current;
+      let j = 0;
+      for (let i = 0; i < n && j < old.length; i++) {
+        const id = candidates[i]!.id;
+        while (j < old.length && compareIds(old[j]!.id, id) < 0) j++;
+        if (j < old.length && old[j]!.id === id) current[i] = oldCurrent[j]!;
+      }
+    }
+    this.#candidates = candidates;
+    this.#weights = weights;
+    this.#current = current;
+    this.#total = total;
+    this.size = n;
+    Object.freeze(this);
+  }
+
+  pick(): Instance | undefined {
+    const n = this.#candidates.length;
+    if (n === 0) return undefined;
+    const weights = this.#weights;
+    const current = this.#current;
+    let best = 0;
+    let bestWeight = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const c = current[i]! + weights[i]!;
+      current[i] = c;
+      if (c > bestWeight) {
+        bestWeight = c;
+        best = i;
+      }
+    }
+    current[best] = bestWeight - this.#total;
+    return this.#candidates[best];
+  }
+
+  started(): void {}
+
+  finished(): void {}
+}
+
+/**
+ * Smooth weighted round robin, as nginx does it: every pick adds each
+ * instance's `weight` to its current weight, picks the highest and lowers
+ * it by the total. Weights 5, 1, 1 give `a a b a c a a`: exact shares,
+ * spread out rather than in bursts. Weight 0 is never picked. Current
+ * weights are carried across set changes by id (a new instance starts at 0),
+ * so an update does not restart the sequence. A pick is O(n), no allocation.
+ *
+ * @example
+ * ```ts
+ * const hello = live(registry.instances$('hello').pipe(healthy(), weightedRoundRobin()));
+ * hello.pick();
+ * ```
+ */
+export const weightedRoundRobin = (): OperatorFunction<InstanceSet, Balancer> =>
+  balancerOperator<WeightedRoundRobinState>(
+    () => ({ latest: undefined }),
+    (set, state) => {
+      const picker = new WeightedRoundRobinPicker(set, state.latest);
+      state.latest = picker;
+      return picker;
+    },
+  );

@@ -1,0 +1,225 @@
+import { type Observable, type Subscription, timer } from 'rxjs';
+import { ConfigError, NoInstanceError } from '../core/errors.js';
+import type { Instance } from '../core/instance.js';
+import type { InstanceSet } from '../core/instance-set.js';
+import type { Balancer, Outcome } from './balancers/balancer.js';
+
+/** Options of {@link LiveBalancer.pickAsync}. */
+export interface PickAsyncOptions {
+  /**
+   * Milliseconds to wait for the first set before rejecting with a
+   * {@link NoInstanceError}; `Infinity` waits as long as it takes.
+   * @default 5000
+   */
+  readonly timeout?: number;
+  /**
+   * Stops waiting: the promise rejects with the signal's reason.
+   * @default undefined (no signal)
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The latest balancer of a stream, held for synchronous picks. Made by {@link live}.
+ *
+ * @example
+ * ```ts
+ * const hello = live(registry.instances$('hello').pipe(healthy(), roundRobin()));
+ * const now = hello.pick();                       // Instance | undefined
+ * const soon = await hello.pickAsync();           // waits for the first set
+ * hello.close();
+ * ```
+ */
+export interface LiveBalancer {
+  /** The latest balancer; `undefined` before the first set and after `close()`. */
+  readonly current: Balancer | undefined;
+  /** The set of the latest balancer. */
+  readonly set: InstanceSet | undefined;
+  /** The stream's error if it failed (the last balancer stays in use). */
+  readonly error: unknown;
+  /** Picks from the latest balancer; `undefined` before the first set, from an empty set, after `close()`. */
+  pick(key?: string): Instance | undefined;
+  /**
+   * Picks, waiting for the first set if none came yet. Rejects with a
+   * {@link NoInstanceError} when the set is empty, when no set came within
+   * `timeout`, or after `close()`; with the stream's error when it failed
+   * and nothing can be picked; with the signal's reason when aborted.
+   */
+  pickAsync(key?: string, options?: PickAsyncOptions): Promise<Instance>;
+  /** Tells the latest balancer that a call began on `instance`. */
+  started(instance: Instance): void;
+  /** Tells the latest balancer that a call on `instance` ended. */
+  finished(instance: Instance, outcome: Outcome): void;
+  /** Unsubscribes from the stream and rejects pending `pickAsync()` calls; later picks return `undefined`. Idempotent. */
+  close(): void;
+}
+
+interface Waiter {
+  readonly key: string | undefined;
+  readonly resolve: (instance: Instance) => void;
+  readonly reject: (reason: unknown) => void;
+  timer: Subscription | undefined;
+  release: (() => void) | undefined;
+}
+
+const DEFAULT_TIMEOUT = 5000;
+
+const context = (set: InstanceSet | undefined) =>
+  set === undefined ? {} : { service: set.service, registry: set.registry };
+
+class Live implements LiveBalancer {
+  #current: Balancer | undefined;
+  #error: unknown;
+  #failed = false;
+  #completed = false;
+  #closed = false;
+  #subscription: Subscription | undefined;
+  readonly #waiters = new Set<Waiter>();
+
+  constructor(balancer$: Observable<Balancer>) {
+    const subscription = balancer$.subscribe({
+      next: (balancer) => {
+        if (this.#closed) return;
+        this.#current = balancer;
+        this.#settleAll();
+      },
+      error: (e: unknown) => {
+        this.#failed = true;
+        this.#error = e;
+        this.#settleAll();
+      },
+      complete: () => {
+        this.#completed = true;
+        this.#settleAll();
+      },
+    });
+    if (this.#closed) subscription.unsubscribe();
+    else this.#subscription = subscription;
+  }
+
+  get current(): Balancer | undefined {
+    return this.#current;
+  }
+
+  get set(): InstanceSet | undefined {
+    return this.#current?.set;
+  }
+
+  get error(): unknown {
+    return this.#error;
+  }
+
+  pick(key?: string): Instance | undefined {
+    const current = this.#current;
+    return current === undefined ? undefined : current.pick(key);
+  }
+
+  started(instance: Instance): void {
+    this.#current?.started(instance);
+  }
+
+  finished(instance: Instance, outcome: Outcome): void {
+    this.#current?.finished(instance, outcome);
+  }
+
+  pickAsync(key?: string, options: PickAsyncOptions = {}): Promise<Instance> {
+    return new Promise<Instance>((resolve, reject) => {
+      const waiter: Waiter = { key, resolve, reject, timer: undefined, release: undefined };
+      if (this.#settle(waiter)) return;
+      const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+        reject(
+          new ConfigError(
+            'timeout',
+            `must be a number of milliseconds >= 0 (got ${String(timeout)})`,
+            'pass a timeout such as 5000, or Infinity to wait as long as it takes',
+          ),
+        );
+        return;
+      }
+      const signal = options.signal;
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      this.#waiters.add(waiter);
+      if (timeout !== Infinity) {
+        waiter.timer = timer(timeout).subscribe(() => {
+          this.#release(waiter);
+          reject(new NoInstanceError(`no instance set arrived within ${timeout} ms`));
+        });
+      }
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          this.#release(waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.release = () => signal.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#current = undefined;
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    this.#settleAll();
+  }
+
+  /** Resolves or rejects `waiter` if its outcome is known now; true when it did. */
+  #settle(waiter: Waiter): boolean {
+    if (this.#closed) {
+      waiter.reject(new NoInstanceError('the live balancer was closed'));
+      return true;
+    }
+    const current = this.#current;
+    if (current !== undefined) {
+      const instance = current.pick(waiter.key);
+      if (instance !== undefined) waiter.resolve(instance);
+      else if (this.#failed) waiter.reject(this.#error);
+      else waiter.reject(new NoInstanceError('the instance set is empty', context(current.set)));
+      return true;
+    }
+    if (this.#failed) {
+      waiter.reject(this.#error);
+      return true;
+    }
+    if (this.#completed) {
+      waiter.reject(new NoInstanceError('the balancer stream completed before any set'));
+      return true;
+    }
+    return false;
+  }
+
+  #settleAll(): void {
+    for (const waiter of [...this.#waiters]) {
+      if (this.#settle(waiter)) this.#release(waiter);
+    }
+  }
+
+  #release(waiter: Waiter): void {
+    this.#waiters.delete(waiter);
+    waiter.timer?.unsubscribe();
+    waiter.release?.();
+  }
+}
+
+/**
+ * Subscribes to a balancer stream at once and holds its latest balancer, so
+ * that `pick()` is a synchronous call. Picking before the first set, from an
+ * empty set or after `close()` returns `undefined`; `pickAsync()` waits for
+ * the first set and rejects with a {@link NoInstanceError} instead. When the
+ * stream fails, the last balancer stays in use and `error` tells why.
+ *
+ * @example
+ * ```ts
+ * const hello = live(registry.instances$('hello').pipe(healthy(), roundRobin()));
+ * const target = hello.pick() ?? (await hello.pickAsync(undefined, { timeout: 1000 }));
+ * // ... on shutdown
+ * hello.close();
+ * ```
+ */
+export const live = (balancer$: Observable<Balancer>): LiveBalancer => new Live(balancer$);

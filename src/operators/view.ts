@@ -1,0 +1,33 @@
+import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import type { Instance } from '../core/instance.js';
+import { filterSet, type InstanceSet } from '../core/instance-set.js';
+
+/**
+ * The shared body of the filter operators (internal): a view of each set
+ * keeping the instances that satisfy `keep`, updated in O(changes) through
+ * {@link filterSet} when the input carries a delta from the previous input.
+ * The view keeps the staleness of its input, and nothing is emitted when an
+ * input change leaves the view unchanged in effect (`filterSet` then returns
+ * the previous view object).
+ *
+ * @example
+ * ```ts
+ * const secure = (): MonoTypeOperatorFunction<InstanceSet> => view((i) => i.secure);
+ * ```
+ */
+export const view =
+  (keep: (instance: Instance) => boolean): MonoTypeOperatorFunction<InstanceSet> =>
+  (source) =>
+    new Observable<InstanceSet>((subscriber) => {
+      let previous: { input: InstanceSet; output: InstanceSet } | undefined;
+      return source.subscribe({
+        next: (set) => {
+          const before = previous?.output;
+          const output = filterSet(set, keep, previous);
+          previous = { input: set, output };
+          if (output !== before) subscriber.next(output);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+    });
