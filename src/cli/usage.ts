@@ -1,0 +1,42 @@
+/**
+ * The text of `rxdisco --help`.
+ *
+ * @module
+ */
+
+/** What `rxdisco --help` prints. */
+export const USAGE = `Usage: rxdisco <command> [arguments]
+
+Commands:
+  watch URL SERVICE [--json]
+      Print the live instances of SERVICE, again on every change.
+      --json            one NDJSON line per change:
+                        {"service":"hello","stale":false,"instances":[...]}
+
+  register URL SERVICE HOST:PORT [options]
+      Register an instance, keep it alive, print its lifecycle events;
+      on SIGINT/SIGTERM deregister it and exit 0.
+      --id ID           instance id (default HOST:PORT)
+      --ttl SECONDS     time to live without a keepalive, at least 1 (default 10)
+      --meta KEY=VALUE  metadata entry (repeatable)
+      --tag TAG         tag (repeatable)
+      --zone ZONE       availability zone
+      --weight W        traffic weight >= 0 (default 1)
+      --secure          the instance speaks TLS
+      --json            one NDJSON line per lifecycle event
+
+  demo [--registry URL]
+      Three HTTP services register as 'hello', a client balances calls over
+      them, one goes away mid-run; about 10 seconds (default memory://).
+
+  help                show this text (also --help, -h)
+
+Registry URLs:
+  memory://                            in-process (only this process sees it)
+  static://host:port,host:port         a fixed list, read-only
+  etcd://host:port/prefix/?format=gokit|json|gomicro   (etcds:// for TLS)
+  consul://host:port?dc=dc1&token=...                  (consuls:// for TLS)
+  eureka://host:port/eureka                            (eurekas:// for TLS)
+
+Exit status: 0 done or stopped by a signal, 1 runtime failure, 2 bad arguments.
+`;
