@@ -9,7 +9,7 @@ export interface InstanceUpdate {
 
 /**
  * What changed from the set whose {@link InstanceSet.version} is `from` to
- * this one. Lets `diff()` and views work in O(changes), not O(set).
+ * this one. Each list is sorted by id and frozen. Lets `diff()` and views work in O(changes), not O(set).
  */
 export interface SetDelta {
   readonly from: number;
@@ -67,6 +67,7 @@ export type Staleness =
 
 const FRESH: Staleness = Object.freeze({ stale: false });
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
+const NO_UPDATES: readonly InstanceUpdate[] = Object.freeze([]);
 
 let nextVersion = 1;
 
@@ -208,11 +209,13 @@ export const applyChanges = (
     }
   }
   const sorted = added.length === 0 ? kept : mergeSorted(kept, added);
+  removed.sort((a, b) => compareIds(a.id, b.id));
+  updated.sort((a, b) => compareIds(a.current.id, b.current.id));
   return build(previous.service, previous.registry, sorted, staleness, {
     from: previous.version,
-    added,
-    removed,
-    updated,
+    added: Object.freeze(added),
+    removed: Object.freeze(removed),
+    updated: Object.freeze(updated),
   });
 };
 
@@ -254,7 +257,7 @@ export const restale = (set: InstanceSet, staleness: Staleness): InstanceSet =>
         from: set.version,
         added: NO_INSTANCES,
         removed: NO_INSTANCES,
-        updated: [],
+        updated: NO_UPDATES,
       });
 
 /**

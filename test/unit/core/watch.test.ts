@@ -65,7 +65,7 @@ describe('watchInstances', () => {
       const set$ = watchInstances(
         'hello',
         REGISTRY,
-        (resume) => {
+        (resume: number | undefined) => {
           resumes.push(resume);
           return sessions[resumes.length - 1]!;
         },
