@@ -2,7 +2,7 @@
  * Shared plumbing of the server launchers: free ports, readiness waits and
  * child processes that are always stopped.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (bind port 0, read it, release it). */
@@ -33,11 +33,16 @@ export const acceptsConnections = (port: number): Promise<boolean> =>
   });
 
 /** Polls `check` every 50 ms until it resolves true; rejects after `timeoutMs` naming `what`. */
-export const until = async (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
+export const until = async (
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 };
@@ -54,7 +59,11 @@ export interface Managed {
 }
 
 /** Starts `command` with its output captured (last 200 lines). */
-export const startProcess = (command: string, args: readonly string[], options: SpawnOptions = {}): Managed => {
+export const startProcess = (
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Managed => {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
