@@ -4,22 +4,14 @@
  *
  * @module
  */
+import { toRecord } from '../core/codecs.js';
 import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
 import { formatTable } from './table.js';
 
 /** An instance as a plain JSON-ready object: every field, `zone` only when set. */
 export const instanceJson = (i: Instance): Record<string, unknown> => ({
-  id: i.id,
-  service: i.service,
-  host: i.host,
-  port: i.port,
-  secure: i.secure,
-  status: i.status,
-  weight: i.weight,
-  ...(i.zone === undefined ? {} : { zone: i.zone }),
-  tags: i.tags,
-  metadata: i.metadata,
+  ...toRecord(i),
   registry: i.registry,
 });
 

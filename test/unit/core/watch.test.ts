@@ -152,46 +152,30 @@ describe('watchInstances', () => {
     });
   });
 
-  it('treats a session that completes as a transient fault', () => {
+  it.each([
+    ['treats a session that completes as a transient fault', 'a|', [1], [1, 2], '1', '1,2'],
+    [
+      're-reads the whole set after a reconnect that cannot resume, emitting only what changed',
+      'a#',
+      [1, 2],
+      [2, 3],
+      '1,2',
+      '2,3',
+    ],
+  ])('%s', (_, first, before, after, beforeIds, afterIds) => {
     newScheduler().run(({ cold, expectObservable }) => {
+      const sessions = [
+        cold<SourceEvent<number>>(first, { a: snapshot(before) }, unavailable),
+        cold<SourceEvent<number>>('b', { b: snapshot(after) }),
+      ];
       let calls = 0;
-      const set$ = watchInstances(
-        'hello',
-        REGISTRY,
-        () => {
-          calls++;
-          return calls === 1
-            ? cold<SourceEvent<number>>('a|', { a: snapshot([1]) })
-            : cold('b', { b: snapshot([1, 2]) });
-        },
-        { backoff: noJitter },
-      );
-      expectObservable(set$.pipe(mapView())).toBe('as 9ms b', {
-        a: { ids: '1', stale: false },
-        s: { ids: '1', stale: true },
-        b: { ids: '1,2', stale: false },
+      const set$ = watchInstances('hello', REGISTRY, () => sessions[calls++]!, {
+        backoff: noJitter,
       });
-    });
-  });
-
-  it('re-reads the whole set after a reconnect that cannot resume, emitting only what changed', () => {
-    newScheduler().run(({ cold, expectObservable }) => {
-      let calls = 0;
-      const set$ = watchInstances(
-        'hello',
-        REGISTRY,
-        () => {
-          calls++;
-          return calls === 1
-            ? cold<SourceEvent<number>>('a#', { a: snapshot([1, 2]) }, unavailable)
-            : cold<SourceEvent<number>>('b', { b: snapshot([2, 3]) }); // 1 deleted, 3 added while away
-        },
-        { backoff: noJitter },
-      );
       expectObservable(set$.pipe(mapView())).toBe('as 9ms b', {
-        a: { ids: '1,2', stale: false },
-        s: { ids: '1,2', stale: true },
-        b: { ids: '2,3', stale: false },
+        a: { ids: beforeIds, stale: false },
+        s: { ids: beforeIds, stale: true },
+        b: { ids: afterIds, stale: false },
       });
     });
   });
