@@ -9,7 +9,8 @@ export interface InstanceUpdate {
 
 /**
  * What changed from the set whose {@link InstanceSet.version} is `from` to
- * this one. Each list is sorted by id and frozen. Lets `diff()` and views work in O(changes), not O(set).
+ * this one. Each list is sorted by id and frozen. Lets `diff()` work in O(changes) and
+ * views test only what changed.
  */
 export interface SetDelta {
   readonly from: number;
@@ -262,8 +263,9 @@ export const restale = (set: InstanceSet, staleness: Staleness): InstanceSet =>
 
 /**
  * A view of `set` keeping the instances that satisfy `keep`. When `previous`
- * is the view of the set `set.delta.from`, the view is updated in
- * O(changes); otherwise it is rebuilt. Returns `previous` when nothing
+ * is the view of the set `set.delta.from`, `keep` is called only on the
+ * changed instances (the view's array is then copied once, O(n));
+ * otherwise it is rebuilt. Returns `previous` when nothing
  * changed in effect.
  */
 export const filterSet = (

@@ -7,8 +7,8 @@ const isUp = (instance: Instance): boolean => instance.status === 'UP';
 
 /**
  * Keeps the instances whose status is `UP`. The view keeps the staleness of
- * its input, is updated in O(changes), and emits only when it changed in
- * effect (an instance going from `DOWN` to `STARTING` emits nothing).
+ * its input, tests only the instances that changed (the set's delta), and
+ * emits only when it changed in effect (an instance going from `DOWN` to `STARTING` emits nothing).
  *
  * @example
  * ```ts

@@ -180,7 +180,13 @@ class Live implements LiveBalancer {
       const instance = current.pick(waiter.key);
       if (instance !== undefined) waiter.resolve(instance);
       else if (this.#failed) waiter.reject(this.#error);
-      else waiter.reject(new NoInstanceError('the instance set is empty', context(current.set)));
+      else {
+        const why =
+          current.set.size === 0
+            ? 'the instance set is empty'
+            : `none of the ${current.set.size} instances can be picked (weight 0?)`;
+        waiter.reject(new NoInstanceError(why, context(current.set)));
+      }
       return true;
     }
     if (this.#failed) {

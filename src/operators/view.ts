@@ -4,7 +4,8 @@ import { filterSet, type InstanceSet } from '../core/instance-set.js';
 
 /**
  * The shared body of the filter operators (internal): a view of each set
- * keeping the instances that satisfy `keep`, updated in O(changes) through
+ * keeping the instances that satisfy `keep`, calling `keep` only on the
+ * instances that changed (then copying the sorted array once) through
  * {@link filterSet} when the input carries a delta from the previous input.
  * The view keeps the staleness of its input, and nothing is emitted when an
  * input change leaves the view unchanged in effect (`filterSet` then returns

@@ -6,8 +6,9 @@ import { view } from './view.js';
 
 /**
  * Keeps the instances that have every one of `tags` (all of them with no
- * tags). The view keeps the staleness of its input, is updated in
- * O(changes), and emits only when it changed in effect.
+ * tags). The view keeps the staleness of its input, tests only the
+ * instances that changed (the set's delta), and emits only when it changed in
+ * effect.
  *
  * @throws {ConfigError} when a tag is not a non-empty string.
  * @example

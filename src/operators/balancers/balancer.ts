@@ -41,9 +41,15 @@ export interface Balancer {
    * is used by key-affine balancers (consistent hashing) and ignored by the others.
    */
   pick(key?: string): Instance | undefined;
-  /** Reports that a call began on `instance` (its in-flight count goes up). */
+  /**
+   * Reports that a call began on `instance`. Balancers that count in-flight
+   * calls (`leastRequest`) use it; the others ignore it.
+   */
   started(instance: Instance): void;
-  /** Reports that a call on `instance` ended (its in-flight count goes down). */
+  /**
+   * Reports that a call on `instance` ended, with its outcome. Balancers that
+   * count in-flight calls or learn from outcomes use it; the others ignore it.
+   */
   finished(instance: Instance, outcome: Outcome): void;
 }
 

@@ -1,0 +1,150 @@
+/**
+ * Runs every program of docs/examples/ as a child process (`node --import
+ * tsx`), so that the examples cannot rot: each must exit 0 by itself, print
+ * nothing on stderr and print its key lines.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TIMEOUT = 20_000;
+
+type Child = ChildProcessByStdio<null, Readable, Readable>;
+const children = new Set<Child>();
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `docs/examples/<file>` to its end; `onLine` sees each stdout line as it
+ * comes (to send a signal, say). Killed after `deadline` ms so that a hung
+ * example fails with its output rather than a bare timeout.
+ */
+const run = (
+  file: string,
+  onLine: (line: string, child: Child) => void = () => undefined,
+  deadline = TIMEOUT - 5_000,
+): Promise<Run> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', `docs/examples/${file}`], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line, child);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), deadline);
+  return new Promise<Run>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+};
+
+/** Asserts a clean exit, showing the output when it was not. */
+const expectClean = (r: Run): void => {
+  const output = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+  expect(r.signal, output).toBeNull();
+  expect(r.code, output).toBe(0);
+  expect(r.stderr, output).toBe('');
+};
+
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+});
+
+describe('docs/examples', () => {
+  it(
+    'quick-start.ts picks in round robin and closes',
+    async () => {
+      const r = await run('quick-start.ts');
+      expectClean(r);
+      const picks = r.stdout.match(/^pick {6}-> http:\/\/127\.0\.0\.1:\d+$/gm) ?? [];
+      expect(picks).toHaveLength(4);
+      expect(new Set(picks).size).toBe(2);
+      expect(r.stdout).toContain('after close: pick() -> undefined');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'balancers.ts shows each balancer’s distribution',
+    async () => {
+      const r = await run('balancers.ts');
+      expectClean(r);
+      expect(r.stdout).toMatch(/^roundRobin {9}abcabc.*a=234 b=233 c=233$/m);
+      expect(r.stdout).toMatch(/^weightedRoundRobin aabacaa.*a=500 b=100 c=100$/m);
+      expect(r.stdout).toMatch(/^random {13}\S+\.\.\. {2}a=\d+ b=\d+ c=\d+$/m);
+      const slow = /^leastRequest, c slow: a=(\d+) b=(\d+) c=(\d+)/m.exec(r.stdout);
+      expect(slow, r.stdout).not.toBeNull();
+      const [a, b, c] = slow!.slice(1).map(Number) as [number, number, number];
+      expect(a + b + c).toBe(400);
+      expect(c * 3).toBeLessThan(Math.min(a, b));
+      expect(r.stdout).toContain('roundRobin across a change: ab | d joins | cdabc');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'diff.ts reports additions, the update and the removal, not the outage',
+    async () => {
+      const r = await run('diff.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('diff: (empty first set)  [size 0]');
+      expect(r.stdout).toContain('diff: ~b (UP -> DOWN)  [size 2]');
+      expect(r.stdout).toContain('diff: -a  [size 1]');
+      const outage = r.stdout.slice(r.stdout.indexOf('outage:'), r.stdout.indexOf('a deregisters'));
+      expect(outage).toContain('set: stale=true size=2');
+      expect(outage).not.toContain('diff:');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'graceful-shutdown.ts deregisters when its AbortSignal fires',
+    async () => {
+      const r = await run('graceful-shutdown.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('registration: registered 127.0.0.1:8080');
+      expect(r.stdout).toContain('stopping: timeout');
+      expect(r.stdout).toContain('registration: deregistered 127.0.0.1:8080');
+      expect(r.stdout).toMatch(/closed; exiting\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'graceful-shutdown.ts deregisters on SIGINT',
+    async () => {
+      const r = await run('graceful-shutdown.ts', (line, child) => {
+        if (line.startsWith('registration: registered')) child.kill('SIGINT');
+      });
+      expectClean(r);
+      expect(r.stdout).toContain('stopping: SIGINT');
+      expect(r.stdout).not.toContain('stopping: timeout');
+      expect(r.stdout).toContain('registration: deregistered 127.0.0.1:8080');
+    },
+    TIMEOUT,
+  );
+});
