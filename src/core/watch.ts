@@ -161,7 +161,14 @@ export const resilientWatch = <E, S, C>(
       // A synchronous fault inside subscribe() must not recurse into itself.
       let syncFault: { e: unknown } | undefined;
       let subscribing = true;
-      const s = open(cursor).subscribe({
+      let session$: Observable<E>;
+      try {
+        session$ = open(cursor);
+      } catch (e) {
+        fault(e);
+        return;
+      }
+      const s = session$.subscribe({
         next: (event) => {
           if (!delivered) {
             delivered = true;

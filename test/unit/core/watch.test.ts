@@ -246,3 +246,24 @@ describe('shareWatch', () => {
 function mapView() {
   return map(view);
 }
+
+describe('watchInstances with a source that throws', () => {
+  it('treats a synchronous throw of the source function as a fault', () => {
+    newScheduler().run(({ cold, expectObservable }) => {
+      let calls = 0;
+      const set$ = watchInstances(
+        'hello',
+        REGISTRY,
+        () => {
+          if (calls++ === 0) throw new RegistryUnavailableError('no route');
+          return cold<SourceEvent<number>>('a', { a: snapshot([1]) });
+        },
+        { backoff: noJitter },
+      );
+      expectObservable(set$.pipe(mapView())).toBe('s 9ms a', {
+        s: { ids: '', stale: true },
+        a: { ids: '1', stale: false },
+      });
+    });
+  });
+});
