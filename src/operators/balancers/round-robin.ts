@@ -3,8 +3,26 @@ import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 import { type Balancer, balancerOperator, indexAfter } from './balancer.js';
 
+/** Options of {@link roundRobin}. */
+export interface RoundRobinOptions {
+  /**
+   * Where a new subscription starts: at a random instance, so that a fleet
+   * of clients starting together does not send its first calls to the same
+   * instance; or at the lowest id (deterministic, for tests).
+   * @default 'random'
+   */
+  readonly start?: 'random' | 'first';
+  /**
+   * Source of randomness in [0, 1) for the random start.
+   * @default Math.random
+   */
+  readonly random?: () => number;
+}
+
 interface RoundRobinState {
   latest: RoundRobinPicker | undefined;
+  readonly start: 'random' | 'first';
+  readonly random: () => number;
 }
 
 class RoundRobinPicker implements Balancer {
@@ -13,11 +31,11 @@ class RoundRobinPicker implements Balancer {
   #next: number;
   #last: Instance | undefined;
 
-  constructor(set: InstanceSet, last: Instance | undefined) {
+  constructor(set: InstanceSet, last: Instance | undefined, firstIndex: number) {
     this.set = set;
     this.#list = set.instances;
     this.#last = last;
-    this.#next = last === undefined ? 0 : indexAfter(this.#list, last.id);
+    this.#next = last === undefined ? firstIndex : indexAfter(this.#list, last.id);
     Object.freeze(this);
   }
 
@@ -53,7 +71,8 @@ class RoundRobinPicker implements Balancer {
  * (use {@link weightedRoundRobin} or {@link random} for those). The rotation
  * survives set changes: after an update it goes on with the first instance
  * whose id follows the last one picked, so no instance is skipped or picked
- * twice in a row because of the update.
+ * twice in a row because of the update. A new subscription starts at a
+ * random instance (see {@link RoundRobinOptions.start}).
  *
  * @example
  * ```ts
@@ -61,11 +80,22 @@ class RoundRobinPicker implements Balancer {
  * hello.pick();
  * ```
  */
-export const roundRobin = (): OperatorFunction<InstanceSet, Balancer> =>
+export const roundRobin = (
+  options: RoundRobinOptions = {},
+): OperatorFunction<InstanceSet, Balancer> =>
   balancerOperator<RoundRobinState>(
-    () => ({ latest: undefined }),
+    () => ({
+      latest: undefined,
+      start: options.start ?? 'random',
+      random: options.random ?? Math.random,
+    }),
     (set, state) => {
-      const picker = new RoundRobinPicker(set, state.latest?.last);
+      const last = state.latest?.last;
+      const first =
+        last === undefined && state.start === 'random' && set.size > 0
+          ? Math.min(set.size - 1, Math.floor(state.random() * set.size))
+          : 0;
+      const picker = new RoundRobinPicker(set, last, first);
       state.latest = picker;
       return picker;
     },

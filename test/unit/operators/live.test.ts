@@ -35,7 +35,7 @@ const microtasks = async (): Promise<void> => {
 
 const source = () => {
   const sets = new Subject<InstanceSet>();
-  return { sets, hello: live(sets.pipe(roundRobin())) };
+  return { sets, hello: live(sets.pipe(roundRobin({ start: 'first' }))) };
 };
 
 afterEach(() => {
@@ -59,7 +59,7 @@ describe('live()', () => {
   });
 
   it('holds a synchronous source at once and keeps its last balancer after completion', () => {
-    const hello = live(of(setOf(a)).pipe(roundRobin()));
+    const hello = live(of(setOf(a)).pipe(roundRobin({ start: 'first' })));
     expect(hello.pick()?.id).toBe('a');
     expect(hello.current?.size).toBe(1);
     hello.close();
@@ -109,7 +109,7 @@ describe('live()', () => {
   it('pickAsync times out on virtual time under TestScheduler', async () => {
     let outcome: unknown;
     testScheduler().run(({ cold, flush }) => {
-      const hello = live(cold('----a', { a: setOf(a) }).pipe(roundRobin()));
+      const hello = live(cold('----a', { a: setOf(a) }).pipe(roundRobin({ start: 'first' })));
       hello.pickAsync(undefined, { timeout: 3 }).then(
         (i) => {
           outcome = i;
@@ -166,7 +166,7 @@ describe('live()', () => {
     await expect(hello.pickAsync()).rejects.toBe(boom);
 
     const sets = new Subject<InstanceSet>();
-    const later = live(sets.pipe(roundRobin()));
+    const later = live(sets.pipe(roundRobin({ start: 'first' })));
     sets.next(setOf(a));
     sets.error(boom);
     expect(later.error).toBe(boom);

@@ -13,14 +13,14 @@ const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => inst(id)) as [
 
 describe('roundRobin()', () => {
   it('rotates exactly, in id order', () => {
-    const lb = drive(roundRobin()).push(setOf(c, a, b));
+    const lb = drive(roundRobin({ start: 'first' })).push(setOf(c, a, b));
     expect(lb.size).toBe(3);
     expect(picks(lb, 7)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
     expect(tally(() => lb.pick(), 299)).toEqual({ a: 99, b: 100, c: 100 }); // from b on
   });
 
   it('goes on after the last picked id when an instance is added mid-rotation', () => {
-    const driver = drive(roundRobin());
+    const driver = drive(roundRobin({ start: 'first' }));
     const s0 = setOf(a, b, d);
     const first = driver.push(s0);
     expect(picks(first, 2)).toEqual(['a', 'b']);
@@ -29,7 +29,7 @@ describe('roundRobin()', () => {
   });
 
   it('neither restarts nor picks twice when instances are removed mid-rotation', () => {
-    const driver = drive(roundRobin());
+    const driver = drive(roundRobin({ start: 'first' }));
     const s0 = setOf(a, b, c, d);
     expect(picks(driver.push(s0), 2)).toEqual(['a', 'b']);
     const s1 = applyChanges(s0, [], ['b']); // the last picked one leaves
@@ -39,7 +39,7 @@ describe('roundRobin()', () => {
   });
 
   it('keeps the rotation through staleness changes and updates that do not pick', () => {
-    const driver = drive(roundRobin());
+    const driver = drive(roundRobin({ start: 'first' }));
     const s0 = setOf(a, b, c);
     expect(picks(driver.push(s0), 1)).toEqual(['a']);
     const s1 = restale(s0, staleSince(1));
@@ -51,7 +51,7 @@ describe('roundRobin()', () => {
   });
 
   it('returns undefined from an empty set, then picks again when instances come', () => {
-    const driver = drive(roundRobin());
+    const driver = drive(roundRobin({ start: 'first' }));
     const empty = driver.push(emptySet('hello', REGISTRY));
     expect(empty.size).toBe(0);
     expect(empty.pick()).toBeUndefined();
@@ -59,15 +59,36 @@ describe('roundRobin()', () => {
   });
 
   it('ignores weights', () => {
-    const lb = drive(roundRobin()).push(setOf(inst('a', { weight: 0 }), inst('b', { weight: 5 })));
+    const lb = drive(roundRobin({ start: 'first' })).push(
+      setOf(inst('a', { weight: 0 }), inst('b', { weight: 5 })),
+    );
     expect(picks(lb, 4)).toEqual(['a', 'b', 'a', 'b']);
   });
 
   it('gives each subscription its own rotation', () => {
-    const op = roundRobin();
+    const op = roundRobin({ start: 'first' });
     const one = drive(op).push(setOf(a, b, c));
     const two = drive(op).push(setOf(a, b, c));
     expect(picks(one, 2)).toEqual(['a', 'b']);
     expect(picks(two, 2)).toEqual(['a', 'b']);
+  });
+
+  it('starts a new subscription at a random instance by default, then rotates in id order', () => {
+    const starts = new Map<string, number>();
+    for (let k = 0; k < 300; k++) {
+      const first = drive(roundRobin())
+        .push(setOf(a, b, c))
+        .pick()!.id;
+      starts.set(first, (starts.get(first) ?? 0) + 1);
+    }
+    expect([...starts.keys()].sort()).toEqual(['a', 'b', 'c']);
+    for (const n of starts.values()) expect(n).toBeGreaterThan(50);
+    const lb = drive(roundRobin({ random: () => 0.5 })).push(setOf(a, b, c));
+    expect([lb.pick(), lb.pick(), lb.pick(), lb.pick()].map((i) => i?.id)).toEqual([
+      'b',
+      'c',
+      'a',
+      'b',
+    ]);
   });
 });
