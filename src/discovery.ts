@@ -42,7 +42,10 @@ const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
     const { staticBackend } = await import('./backends/static/index.js');
     return staticBackend(config.endpoints, config.url, config.secure);
   },
-  etcd: notYet('etcd'),
+  etcd: async (config) => {
+    const { etcdBackend } = await import('./backends/etcd/index.js');
+    return etcdBackend(config);
+  },
   consul: notYet('consul'),
   eureka: notYet('eureka'),
 };

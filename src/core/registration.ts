@@ -11,6 +11,7 @@ import {
   ConfigError,
   isRegistrationLostError,
   RegistrationLostError,
+  RegistryUnavailableError,
   type RxdiscoError,
   toRxdiscoError,
 } from './errors.js';
@@ -98,6 +99,27 @@ export interface RegisterOptions {
    */
   readonly scheduler?: SchedulerLike;
 }
+
+/** `work`, or `timeout()`'s error if it has not settled within `ms` (on `scheduler`). */
+const withDeadline = <T>(
+  work: Promise<T>,
+  ms: number,
+  scheduler: SchedulerLike,
+  timeout: () => RxdiscoError,
+): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer$ = timer(ms, scheduler).subscribe(() => reject(timeout()));
+    work.then(
+      (v) => {
+        timer$.unsubscribe();
+        resolve(v);
+      },
+      (e: unknown) => {
+        timer$.unsubscribe();
+        reject(e);
+      },
+    );
+  });
 
 /** Keeps track of deregistrations still in flight, so that an app can await them. */
 export class PendingWork {
@@ -247,7 +269,20 @@ export const registration = <L>(
     const renew = (): void => {
       const current = lease;
       if (current === undefined) return;
-      registrar.renew(current).then(
+      // A keepalive that has not answered by the next one is a failed keepalive.
+      withDeadline(
+        registrar.renew(current),
+        renewEveryMs,
+        scheduler,
+        () =>
+          new RegistryUnavailableError(
+            `keepalive of '${instance.id}' got no answer within ${renewEveryMs} ms`,
+            {
+              registry: instance.registry,
+              service: instance.service,
+            },
+          ),
+      ).then(
         () => {
           if (stopped || lease !== current) return;
           lastRenewed = now();

@@ -1,8 +1,9 @@
 /**
- * Runs every bench in turn: `npx tsx test/bench/run.ts`. Benches print their
+ * Runs every bench in turn: `npx tsx test/bench/run.ts [name...]`. Benches print their
  * figures with PASS/MISS against their targets; nothing is asserted.
  */
 import { run as diff } from './diff.bench.js';
+import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
 
@@ -10,9 +11,13 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['pick', pick],
   ['diff', diff],
   ['memory', memory],
+  ['etcd-propagation', etcdPropagation],
 ];
 
+// `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
+const only = process.argv.slice(2);
 for (const [name, bench] of benches) {
+  if (only.length > 0 && !only.some((word) => name.includes(word))) continue;
   console.log(`# ${name}`);
   await bench();
 }

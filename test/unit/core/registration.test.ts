@@ -120,6 +120,23 @@ describe('registration lifecycle', () => {
     expect(t.at(-1)).not.toBe('lost');
   });
 
+  it('counts a keepalive that never answers as failed, and re-registers after a whole TTL of them', async () => {
+    const { calls, script, registrar } = scripted();
+    for (let i = 0; i < 10; i++) script.renew.push(() => new Promise<void>(() => undefined));
+    const events: RegistrationEvent[] = [];
+    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe(
+      (e) => events.push(e),
+    );
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(types(events)).toEqual(['registered', 'renewFailed']);
+    expect((events[1] as { error: Error }).error.message).toMatch(
+      /keepalive of '1' got no answer within 1000 ms/,
+    );
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(types(events)).toContain('lost');
+    expect(calls.filter((c) => c === 'register')).toHaveLength(2);
+  });
+
   it('errors on a permanent fault without retrying', async () => {
     const { calls, script, registrar } = scripted();
     script.register.push(async () => {

@@ -1,0 +1,173 @@
+/**
+ * The one etcd3 client of an etcd backend: built from the registry URL on
+ * first use, replaced when a watch proves it stalled, closed with the
+ * backend. Every unary call has a deadline, so that a frozen server turns
+ * into a retryable fault instead of a promise that never settles.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import { ConfigError } from '../../core/errors.js';
+import type { RegistryConfig } from '../../core/url.js';
+
+/** The etcd part of a parsed registry URL. */
+export type EtcdConfig = Extract<RegistryConfig, { kind: 'etcd' }>;
+
+/** Tuning of the etcd backend. Every field is optional. */
+export interface EtcdOptions {
+  /**
+   * Deadline of every unary call (range, put, lease grant, keepalive...), in ms.
+   * @default 5000
+   */
+  readonly callTimeout?: number;
+  /**
+   * How often a live watch is checked against a read of its prefix, in ms; a
+   * watch found behind twice in a row is reopened (guards against the
+   * etcd3 client's silent watch stalls). 0 disables the check.
+   * @default 10000
+   */
+  readonly watchdogInterval?: number;
+  /**
+   * Milliseconds a watch may take to be created before it counts as stalled.
+   * @default 10000
+   */
+  readonly watchCreateTimeout?: number;
+  /** Extra gRPC channel options, merged over rxdisco's. */
+  readonly grpcOptions?: Readonly<Record<string, string | number>>;
+}
+
+/** {@link EtcdOptions} with every default applied. */
+export interface ResolvedEtcdOptions {
+  readonly callTimeout: number;
+  readonly watchdogInterval: number;
+  readonly watchCreateTimeout: number;
+  readonly grpcOptions: Readonly<Record<string, string | number>>;
+}
+
+/** Applies the defaults of {@link EtcdOptions}. */
+export const resolveEtcdOptions = (o: EtcdOptions = {}): ResolvedEtcdOptions => ({
+  callTimeout: o.callTimeout ?? 5000,
+  watchdogInterval: o.watchdogInterval ?? 10_000,
+  watchCreateTimeout: o.watchCreateTimeout ?? 10_000,
+  grpcOptions: o.grpcOptions ?? {},
+});
+
+// The core owns reconnection: the etcd3 watch manager should retry its
+// stream quickly and briefly, never leaving a long timer behind.
+const constantBackoff = { duration: 100, next: () => constantBackoff };
+
+type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;
+// Per-host pass-through instead of etcd3's default circuit breaker, which
+// keeps refusing calls for 5 s after a member comes back: the core's
+// backoff already paces retries, and etcd3's global retry moves a failed
+// call to another member.
+const passThrough = {
+  execute: <T>(fn: (context: { signal: AbortSignal; attempt: number }) => T) =>
+    Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 1 })),
+} as unknown as HostPolicy;
+
+const readPem = (config: EtcdConfig, param: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+  const path = config.params[param];
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(
+      `url.${param}`,
+      `cannot be read from '${path}' (${(e as Error).message})`,
+      'pass the path of a PEM file readable by this process',
+      { registry: config.url },
+    );
+  }
+};
+
+/** The etcd3 client options for a registry URL. */
+export const clientOptions = (config: EtcdConfig, options: ResolvedEtcdOptions): IOptions => {
+  const ca = readPem(config, 'ca');
+  const cert = readPem(config, 'cert');
+  const key = readPem(config, 'key');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(
+      cert === undefined ? 'url.cert' : 'url.key',
+      'is missing: a client certificate needs both cert and key',
+      'pass ?cert=/path/client.pem&key=/path/client-key.pem',
+      { registry: config.url },
+    );
+  }
+  const scheme = config.tls ? 'https' : 'http';
+  const hosts = config.endpoints.map(
+    (e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`,
+  );
+  const callTimeout = options.callTimeout;
+  return {
+    hosts,
+    ...(config.tls && ca !== undefined
+      ? {
+          credentials: {
+            rootCertificate: ca,
+            ...(key === undefined ? {} : { privateKey: key }),
+            ...(cert === undefined ? {} : { certChain: cert }),
+          },
+        }
+      : {}),
+    ...(config.username === undefined
+      ? {}
+      : {
+          auth: {
+            username: config.username,
+            password: config.password ?? '',
+            callOptions: () => ({ deadline: Date.now() + callTimeout }),
+          },
+        }),
+    dialTimeout: callTimeout,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeout }),
+    faultHandling: { watchBackoff: constantBackoff, host: () => passThrough },
+    grpcOptions: {
+      // each client its own connections: a replaced client must not inherit a broken one
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5000,
+      ...options.grpcOptions,
+    },
+  };
+};
+
+/** The lazily created, replaceable client of one backend. */
+export interface ClientHolder {
+  /** The current client, created on first use. */
+  get(): Etcd3;
+  /** Closes `client` if it is still the current one; the next {@link get} makes a new one. */
+  replace(client: Etcd3): void;
+  /** Closes the current client for good. */
+  close(): void;
+}
+
+/** Holds the one etcd3 client of a backend. */
+export const clientHolder = (config: EtcdConfig, options: ResolvedEtcdOptions): ClientHolder => {
+  let client: Etcd3 | undefined;
+  let closed = false;
+  return {
+    get: () => {
+      if (closed) {
+        throw new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', {
+          registry: config.url,
+        });
+      }
+      client ??= new Etcd3(clientOptions(config, options));
+      return client;
+    },
+    replace: (old) => {
+      if (client !== old) return;
+      client = undefined;
+      old.close();
+    },
+    close: () => {
+      closed = true;
+      client?.close();
+      client = undefined;
+    },
+  };
+};

@@ -1,0 +1,256 @@
+/**
+ * The etcd wire formats, decoded with io-ts (the backend's one seam): the
+ * layout of a value is detected per key, so one prefix may mix rxdisco's
+ * JSON records, go-kit `sd/etcdv3` plain addresses and go-micro services.
+ *
+ * Every layout keeps an instance under `<prefix><service>/<suffix>`, and the
+ * instance id is the key suffix: a deletion (which carries no value) removes
+ * the instance whose id is its key suffix, whatever layout it had.
+ *
+ * @module
+ */
+import * as t from 'io-ts';
+import { type Decoded, decode, decodeJson, InstanceRecord, toRecord } from '../../core/codecs.js';
+import { DecodeError } from '../../core/errors.js';
+import { freezeInstance, type Instance } from '../../core/instance.js';
+import type { EtcdFormat } from '../../core/url.js';
+
+/** An address as go-kit writes it: `10.0.0.1:8080`, `host:8080`, `http://10.0.0.1:8080`, `[::1]:80`. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+}
+
+const ADDRESS =
+  /^(?:([a-z][a-z0-9+.-]*):\/\/)?(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._~%-]+))(?::(\d{1,5}))?\/?$/;
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 };
+const SECURE_SCHEMES = new Set(['https', 'grpcs', 'wss']);
+
+const parseAddress = (s: string): Address | undefined => {
+  const m = ADDRESS.exec(s.trim());
+  if (m === null) return undefined;
+  const scheme = m[1]?.toLowerCase();
+  const host = (m[2] ?? m[3])!;
+  const port = m[4] === undefined ? (scheme ? DEFAULT_PORTS[scheme] : undefined) : Number(m[4]);
+  if (port === undefined || port < 1 || port > 65535) return undefined;
+  return { host, port, secure: scheme !== undefined && SECURE_SCHEMES.has(scheme) };
+};
+
+/** A `host:port` or `scheme://host[:port]` string, decoded into an {@link Address}. */
+export const AddressString = new t.Type<Address, string, unknown>(
+  'Address(host:port or scheme://host:port)',
+  (u): u is Address =>
+    typeof u === 'object' && u !== null && 'host' in u && 'port' in u && 'secure' in u,
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c);
+    const a = parseAddress(u);
+    return a === undefined ? t.failure(u, c) : t.success(a);
+  },
+  (a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
+);
+
+const NullableStringMap = t.union([t.record(t.string, t.string), t.null]);
+
+/** One node of a go-micro service (`address` is `host:port`; go-micro v1 had a separate `port`). */
+export const GoMicroNode = t.intersection(
+  [
+    t.type({ id: t.string, address: t.string }),
+    t.partial({ port: t.number, metadata: NullableStringMap }),
+  ],
+  'GoMicroNode',
+);
+
+/** A go-micro registry service, as its etcd registry stores one node of it per key. */
+export const GoMicroService = t.intersection(
+  [
+    t.type({ name: t.string, nodes: t.array(GoMicroNode) }),
+    t.partial({
+      version: t.string,
+      metadata: NullableStringMap,
+      endpoints: t.union([t.array(t.unknown), t.null]),
+    }),
+  ],
+  'GoMicroService',
+);
+
+/** Where an entry lives: its full key, the service and the key suffix (the instance id). */
+export interface EntryKey {
+  readonly key: string;
+  readonly service: string;
+  readonly id: string;
+}
+
+/**
+ * Splits `<prefix><service>/<id>` into service and id; `undefined` for keys
+ * that are not instance keys (no service segment or no id).
+ */
+export const parseKey = (prefix: string, key: string): EntryKey | undefined => {
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  return { key, service: rest.slice(0, slash), id: rest.slice(slash + 1) };
+};
+
+/** The key of an instance in `prefix`. */
+export const instanceKey = (prefix: string, service: string, id: string): string =>
+  `${prefix}${service}/${id}`;
+
+/** The service-name segment of a key under `prefix`, if any. */
+export const serviceOfKey = (prefix: string, key: string): string | undefined => {
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  return slash <= 0 ? undefined : rest.slice(0, slash);
+};
+
+const mismatch = (
+  entry: EntryKey,
+  field: string,
+  expected: string,
+  got: string,
+  registry: string,
+) =>
+  new DecodeError(
+    entry.key,
+    [`${field}: expected ${JSON.stringify(expected)} (the key), got ${JSON.stringify(got)}`],
+    { registry, service: entry.service },
+  );
+
+const fromAddress = (entry: EntryKey, a: Address, registry: string, metadata = {}): Instance =>
+  freezeInstance({
+    id: entry.id,
+    service: entry.service,
+    host: a.host,
+    port: a.port,
+    secure: a.secure,
+    status: 'UP',
+    weight: 1,
+    zone: undefined,
+    tags: [],
+    metadata,
+    registry,
+  });
+
+const decodeGoMicro = (
+  entry: EntryKey,
+  value: unknown,
+  registry: string,
+  context: { registry: string; service: string },
+): Decoded<Instance> => {
+  const d = decode(GoMicroService, value, entry.key, context);
+  if (!d.ok) return d;
+  const svc = d.value;
+  const sanitize = (s: string): string => s.replaceAll('/', '-');
+  const node =
+    svc.nodes.find((n) => sanitize(n.id) === entry.id) ??
+    (svc.nodes.length === 1 ? svc.nodes[0] : undefined);
+  if (node === undefined) {
+    return {
+      ok: false,
+      error: new DecodeError(
+        entry.key,
+        [
+          `nodes: expected the node ${JSON.stringify(entry.id)} (the key), got ${svc.nodes.length} other nodes`,
+        ],
+        context,
+      ),
+    };
+  }
+  const address =
+    node.port !== undefined && parseAddress(node.address) === undefined
+      ? `${node.address}:${node.port}`
+      : node.address;
+  const a = decode(AddressString, address, entry.key, context);
+  if (!a.ok) {
+    return {
+      ok: false,
+      error: new DecodeError(
+        entry.key,
+        a.error.problems.map(
+          (p) => `nodes.${svc.nodes.indexOf(node)}.address${p.slice(p.indexOf(':'))}`,
+        ),
+        context,
+      ),
+    };
+  }
+  const metadata: Record<string, string> = { ...(svc.metadata ?? {}), ...(node.metadata ?? {}) };
+  if (svc.version !== undefined && metadata.version === undefined) metadata.version = svc.version;
+  const secure = a.value.secure || metadata.secure === 'true';
+  return { ok: true, value: fromAddress(entry, { ...a.value, secure }, registry, metadata) };
+};
+
+/**
+ * Decodes the value of one instance key, detecting its layout: a JSON object
+ * with `nodes` is a go-micro service, any other JSON object an rxdisco
+ * {@link InstanceRecord}, anything else a go-kit plain address.
+ */
+export const decodeEntry = (
+  entry: EntryKey,
+  value: string,
+  registry: string,
+): Decoded<Instance> => {
+  const context = { registry, service: entry.service };
+  const text = value.trim();
+  if (text.startsWith('{')) {
+    const json = decodeJson(t.UnknownRecord, text, entry.key, context);
+    if (!json.ok) return json;
+    if ('nodes' in json.value) return decodeGoMicro(entry, json.value, registry, context);
+    const d = decode(InstanceRecord, json.value, entry.key, context);
+    if (!d.ok) return d;
+    if (d.value.id !== entry.id)
+      return { ok: false, error: mismatch(entry, 'id', entry.id, d.value.id, registry) };
+    if (d.value.service !== entry.service)
+      return {
+        ok: false,
+        error: mismatch(entry, 'service', entry.service, d.value.service, registry),
+      };
+    const r = d.value;
+    return {
+      ok: true,
+      value: freezeInstance({
+        id: r.id,
+        service: r.service,
+        host: r.host,
+        port: r.port,
+        secure: r.secure ?? false,
+        status: r.status ?? 'UP',
+        weight: r.weight ?? 1,
+        zone: r.zone,
+        tags: r.tags ?? [],
+        metadata: r.metadata ?? {},
+        registry,
+      }),
+    };
+  }
+  const a = decode(AddressString, text, entry.key, context);
+  return a.ok ? { ok: true, value: fromAddress(entry, a.value, registry) } : a;
+};
+
+/** The value rxdisco writes for `instance` in `format`. */
+export const encodeEntry = (instance: Instance, format: EtcdFormat): string => {
+  const address = AddressString.encode(instance);
+  switch (format) {
+    case 'json':
+      return JSON.stringify(toRecord(instance));
+    case 'gokit':
+      return instance.secure ? `https://${address}` : address;
+    case 'gomicro': {
+      const { version, ...rest } = instance.metadata;
+      return JSON.stringify({
+        name: instance.service,
+        version: version ?? 'latest',
+        metadata: null,
+        endpoints: [],
+        nodes: [
+          {
+            id: instance.id,
+            address,
+            metadata: { ...rest, ...(instance.secure ? { secure: 'true' } : {}) },
+          },
+        ],
+      });
+    }
+  }
+};

@@ -1,0 +1,244 @@
+/**
+ * One gapless watch session of a key prefix: a range read at revision R
+ * (unless resuming), then a watch from R + 1 with previous values, on the
+ * client's shared gRPC watch stream. Guards against the two known failures
+ * of the etcd3 client's watcher:
+ *
+ * - a watch cancelled by the server (a compacted start revision ends the
+ *   watcher with an error, etcd3 issue #72): the session re-reads the whole
+ *   prefix (the caller diffs it against what it knew) and watches on from
+ *   the new revision, instead of restarting from the compacted one and
+ *   losing the deletions in between;
+ * - a watch that silently stops delivering after reconnects (etcd3 issue
+ *   #114): a watchdog reads the prefix's keys now and then; a watch found
+ *   behind that read twice in a row (or never created) fails the session
+ *   and replaces the client, so the core reopens it from its cursor.
+ *
+ * Disconnections fail the session with a retryable error: the core owns
+ * retries, and resumes from the cursor (the etcd3 watcher's own resume
+ * would skip the catch-up events it had not delivered yet).
+ *
+ * @module
+ */
+import type { Etcd3, IEvent, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { type Subscription, timer } from 'rxjs';
+import { type ErrorContext, RegistryUnavailableError } from '../../core/errors.js';
+import type { ClientHolder, ResolvedEtcdOptions } from './client.js';
+import { toEtcdError } from './errors.js';
+
+/**
+ * Where a watch resumes: the next revision to receive, and the keys present
+ * as of the revision before it (owned by one chain of sessions, so that a
+ * resumed session's watchdog can tell a missed deletion).
+ */
+export interface EtcdCursor {
+  readonly revision: number;
+  readonly present: Set<string>;
+}
+
+/** Opens an (unconnected) etcd3 watcher of `prefix` from `revision`. Tests wrap it. */
+export type OpenWatcher = (client: Etcd3, prefix: string, revision: number) => Watcher;
+
+/** The default {@link OpenWatcher}: the etcd3 client's multiplexed watch manager. */
+export const openWatcher: OpenWatcher = (client, prefix, revision) =>
+  client.watch().prefix(prefix).withPreviousKV().startRevision(String(revision)).watcher();
+
+/** What a prefix watch needs from its backend. */
+export interface PrefixWatchDeps {
+  readonly clients: ClientHolder;
+  readonly options: ResolvedEtcdOptions;
+  readonly context: ErrorContext;
+  readonly openWatcher?: OpenWatcher;
+}
+
+/** What a session reports, in order. */
+export interface PrefixWatchHandlers {
+  /** Everything under the prefix at `cursor.revision - 1` (a first read or a re-read). */
+  snapshot(kvs: readonly IKeyValue[], cursor: EtcdCursor): void;
+  /** The events of one watch response. */
+  events(events: readonly IEvent[], cursor: EtcdCursor): void;
+  /** The watch is established or moved on with nothing to report under the prefix. */
+  progress(cursor: EtcdCursor): void;
+  /** The session failed; nothing else is reported after this. */
+  fail(error: unknown): void;
+}
+
+/** etcd sends at most this many revisions per watch response; more come later. */
+const WATCH_BATCH_MAX_REVS = 1000;
+
+/** The end of the key range of a prefix (the prefix with its last byte plus one). */
+export const prefixEnd = (prefix: string): Buffer => {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]! += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+};
+
+/**
+ * The cursor after a watch response: `header.revision + 1`, except when the
+ * response carries a full batch of revisions (etcd may then have more
+ * events up to the header revision to send): the last event's revision + 1.
+ */
+const cursorAfter = (res: IWatchResponse, present: Set<string>): EtcdCursor => {
+  const header = Number(res.header.revision);
+  if (res.events.length >= WATCH_BATCH_MAX_REVS) {
+    const revs = new Set(res.events.map((e) => e.kv.mod_revision));
+    if (revs.size >= WATCH_BATCH_MAX_REVS) {
+      return { revision: Number(res.events[res.events.length - 1]!.kv.mod_revision) + 1, present };
+    }
+  }
+  return { revision: header + 1, present };
+};
+
+/**
+ * Runs one watch session of `prefix` from `resume` (a read first when
+ * undefined). Returns the teardown.
+ */
+export const watchPrefix = (
+  deps: PrefixWatchDeps,
+  prefix: string,
+  resume: EtcdCursor | undefined,
+  handlers: PrefixWatchHandlers,
+): (() => void) => {
+  const open = deps.openWatcher ?? openWatcher;
+  const { options, context } = deps;
+  let stopped = false;
+  let client: Etcd3;
+  let watcher: Watcher | undefined;
+  let guard: Subscription | undefined;
+  let cursor = resume;
+  let suspect: number | undefined;
+  // server cancellations in a row without any response in between
+  let cancels = 0;
+
+  const stopWatcher = (): void => {
+    guard?.unsubscribe();
+    guard = undefined;
+    const w = watcher;
+    watcher = undefined;
+    if (w !== undefined) {
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      w.cancel().catch(() => undefined);
+    }
+  };
+
+  const fail = (e: unknown): void => {
+    if (stopped) return;
+    stopped = true;
+    stopWatcher();
+    handlers.fail(toEtcdError(e, context));
+  };
+
+  const stalled = (why: string): void => {
+    if (stopped) return;
+    deps.clients.replace(client);
+    fail(
+      new RegistryUnavailableError(`the etcd watch of '${prefix}' ${why}; reopening it`, context),
+    );
+  };
+
+  const read = (): void => {
+    client
+      .getAll()
+      .prefix(prefix)
+      .exec()
+      .then((res) => {
+        if (stopped) return;
+        const present = new Set(res.kvs.map((kv) => kv.key.toString()));
+        cursor = { revision: Number(res.header.revision) + 1, present };
+        handlers.snapshot(res.kvs, cursor);
+        if (!stopped) watch(cursor);
+      }, fail);
+  };
+
+  const check = (): void => {
+    const c = cursor;
+    if (stopped || c === undefined) return;
+    client.kv
+      .range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), keys_only: true })
+      .then((res) => {
+        if (stopped || watcher === undefined) return;
+        const now = Number(res.header.revision);
+        const at = cursor!;
+        const behind =
+          at.revision <= now &&
+          (res.kvs.length !== at.present.size ||
+            res.kvs.some(
+              (kv) => Number(kv.mod_revision) >= at.revision || !at.present.has(kv.key.toString()),
+            ));
+        if (!behind) suspect = undefined;
+        else if (suspect !== undefined && at.revision <= suspect)
+          return stalled(`is behind revision ${suspect} (at ${at.revision - 1})`);
+        else suspect = now;
+        schedule(options.watchdogInterval);
+      }, fail);
+  };
+
+  const schedule = (ms: number): void => {
+    guard?.unsubscribe();
+    guard = ms > 0 ? timer(ms).subscribe(check) : undefined;
+  };
+
+  const watch = (from: EtcdCursor): void => {
+    let connected = false;
+    const w = open(client, prefix, from.revision);
+    watcher = w;
+    guard = timer(options.watchCreateTimeout).subscribe(() => {
+      if (!connected) stalled(`was not created within ${options.watchCreateTimeout} ms`);
+    });
+    w.on('connected', () => {
+      if (stopped || watcher !== w) return;
+      connected = true;
+      suspect = undefined;
+      schedule(options.watchdogInterval);
+      handlers.progress(cursor!);
+    });
+    w.on('data', (res: IWatchResponse) => {
+      if (stopped || watcher !== w) return;
+      cancels = 0;
+      const present = cursor!.present;
+      for (const e of res.events) {
+        const key = e.kv.key.toString();
+        if (e.type === 'Delete') present.delete(key);
+        else present.add(key);
+      }
+      cursor = cursorAfter(res, present);
+      if (res.events.length === 0) handlers.progress(cursor);
+      else handlers.events(res.events, cursor);
+    });
+    w.on('disconnected', (e: unknown) => {
+      if (watcher === w) fail(e);
+    });
+    w.on('error', (e: unknown) => {
+      // Cancelled by the server: a compacted start revision (etcd3 #72) or
+      // any other reason. Re-read the whole prefix and go on from there
+      // (a watch cancelled again and again fails the session instead).
+      if (stopped || watcher !== w) return;
+      if (++cancels > 3) return fail(e);
+      watcher = undefined;
+      guard?.unsubscribe();
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      read();
+    });
+  };
+
+  try {
+    client = deps.clients.get();
+  } catch (e) {
+    fail(e);
+    return () => undefined;
+  }
+  if (cursor === undefined) read();
+  else watch(cursor);
+
+  return () => {
+    stopped = true;
+    stopWatcher();
+  };
+};
