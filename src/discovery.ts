@@ -47,7 +47,10 @@ const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
     return etcdBackend(config);
   },
   consul: notYet('consul'),
-  eureka: notYet('eureka'),
+  eureka: async (config) => {
+    const { eurekaBackend } = await import('./backends/eureka/index.js');
+    return eurekaBackend(config);
+  },
 };
 
 /**

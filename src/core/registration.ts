@@ -24,8 +24,12 @@ import type { Instance } from './instance.js';
  * knows the registration.
  */
 export interface Registrar<L = unknown> {
-  /** Registers `instance` with a time to live of `ttl` seconds; resolves to a lease handle. */
-  register(instance: Instance, ttl: number): Promise<L>;
+  /**
+   * Registers `instance` with a time to live of `ttl` seconds, to be renewed
+   * every `renewEvery` seconds (for registries told the heartbeat interval);
+   * resolves to a lease handle.
+   */
+  register(instance: Instance, ttl: number, renewEvery: number): Promise<L>;
   /** Keeps the lease alive once (etcd keepalive, Consul TTL pass, Eureka heartbeat). */
   renew(lease: L): Promise<void>;
   /** Removes the registration now (etcd revoke, Consul deregister, Eureka DELETE). */
@@ -227,7 +231,7 @@ export const registration = <L>(
     };
 
     const register = (): void => {
-      const attempt = registrar.register(instance, ttl);
+      const attempt = registrar.register(instance, ttl, renewEveryMs / 1000);
       inflight = attempt;
       attempt.then(
         (l) => {

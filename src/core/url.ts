@@ -79,8 +79,8 @@ const SCHEMES: Readonly<
   etcds: { kind: 'etcd', tls: true, port: 2379, params: ['format', 'ca', 'cert', 'key'] },
   consul: { kind: 'consul', tls: false, port: 8500, params: ['dc', 'token'] },
   consuls: { kind: 'consul', tls: true, port: 8501, params: ['dc', 'token', 'ca', 'cert', 'key'] },
-  eureka: { kind: 'eureka', tls: false, port: 8761, params: [] },
-  eurekas: { kind: 'eureka', tls: true, port: 8761, params: ['ca', 'cert', 'key'] },
+  eureka: { kind: 'eureka', tls: false, port: 8761, params: ['interval'] },
+  eurekas: { kind: 'eureka', tls: true, port: 8761, params: ['interval', 'ca', 'cert', 'key'] },
 };
 
 const SHAPE = /^([a-z][a-z0-9+.-]*):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i;
@@ -298,6 +298,15 @@ export const parseRegistryUrl = (url: string): RegistryConfig => {
       };
     }
     case 'eureka': {
+      const interval = params.interval;
+      if (interval !== undefined && !(/^\d+(\.\d+)?$/.test(interval) && Number(interval) > 0)) {
+        return bad(
+          url,
+          'url.interval',
+          `must be a number of seconds > 0 (got '${interval}')`,
+          'write ?interval=30',
+        );
+      }
       const p = path === '' || path === '/' ? '/eureka' : path.replace(/\/+$/, '');
       return { ...common, kind: 'eureka', tls: spec.tls, endpoints, path: p, username, password };
     }

@@ -1,12 +1,20 @@
 /**
  * vitest global setup: installs or builds every real server the tests use,
  * once, before any test file runs (files then run in parallel and must not
- * race to install). What is built is cached; a later run reuses it.
+ * race to install or build). What is built is cached in `.cache/`; a later
+ * run reuses it.
  */
 import { etcdBinary } from './etcd.js';
+import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
+
+const timed = async (what: string, work: () => Promise<string> | string): Promise<void> => {
+  const started = Date.now();
+  const result = await work();
+  console.log(`[provision] ${what}: ${result} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+};
 
 export default async function provision(): Promise<void> {
-  const started = Date.now();
-  const etcd = etcdBinary();
-  console.log(`[provision] etcd: ${etcd} (${Date.now() - started} ms)`);
+  await timed('etcd', etcdBinary);
+  await timed('eureka server', ensureEurekaServer);
+  await timed('eureka java client', ensureEurekaClient);
 }

@@ -97,6 +97,8 @@ describe('parseRegistryUrl', () => {
     ['consul://u:p@h', 'url.userinfo'],
     ['memory://a/b', 'url.path'],
     ['static://h:1?secure=maybe', 'url.secure'],
+    ['eureka://h/eureka?interval=0', 'url.interval'],
+    ['eureka://h/eureka?interval=soon', 'url.interval'],
     ['etcd://h a:2379/', 'url.host'],
   ])('rejects %j naming %s', (url, field) => {
     const e = failure(url);

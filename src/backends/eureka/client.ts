@@ -1,0 +1,260 @@
+/**
+ * The Eureka HTTP client: ky with no retries of its own, every request
+ * tried on the service URLs (Eureka peers) in order. A peer that fails
+ * (connection refused, timeout, 5xx) is skipped for `peerCooldown` ms and
+ * tried again after that; the first healthy peer in URL order is always
+ * preferred, so traffic comes back to the first peer once it recovers.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import ky, { type KyInstance } from 'ky';
+import {
+  AuthenticationError,
+  ConfigError,
+  type ErrorContext,
+  RegistryUnavailableError,
+} from '../../core/errors.js';
+import type { RegistryConfig } from '../../core/url.js';
+import { ownedFetch } from './http.js';
+
+/** A parsed `eureka://` / `eurekas://` URL. */
+export type EurekaConfig = Extract<RegistryConfig, { kind: 'eureka' }>;
+
+/** Options of the Eureka backend. All optional. */
+export interface EurekaOptions {
+  /**
+   * Milliseconds between two registry refreshes (`GET /apps/delta`). Shorter
+   * means changes propagate sooner, at the cost of one request per interval
+   * (a delta is small: see docs/eureka.md). Also read from the URL's
+   * `?interval=` (seconds) when allowed there.
+   * @default 30_000
+   */
+  readonly interval?: number;
+  /**
+   * Milliseconds before one HTTP request is given up (then the next peer is tried).
+   * @default 10_000
+   */
+  readonly timeout?: number;
+  /**
+   * Milliseconds a failed peer is skipped before it is tried again first.
+   * @default 30_000
+   */
+  readonly peerCooldown?: number;
+  /**
+   * The `homePageUrl`, `statusPageUrl` and `healthCheckUrl` to register for
+   * an instance (Spring Boot Admin and the Eureka dashboard link to them).
+   */
+  readonly pages?: (instance: {
+    readonly host: string;
+    readonly port: number;
+    readonly secure: boolean;
+    readonly service: string;
+  }) => {
+    readonly homePageUrl?: string;
+    readonly statusPageUrl?: string;
+    readonly healthCheckUrl?: string;
+  };
+  /**
+   * The fetch ky uses. By default a fetch over `node:http(s)` agents owned
+   * by the backend (released on `close()`, trusting `?ca=`); tests pass a
+   * fake one to replay recorded payloads.
+   */
+  readonly fetch?: typeof globalThis.fetch;
+}
+
+/** {@link EurekaOptions} with every default applied. */
+export interface ResolvedEurekaOptions {
+  readonly interval: number;
+  readonly timeout: number;
+  readonly peerCooldown: number;
+  readonly pages: EurekaOptions['pages'];
+  readonly fetch: typeof globalThis.fetch | undefined;
+}
+
+const positive = (
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  context: ErrorContext,
+): number => {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new ConfigError(
+      name,
+      `must be a positive number of ms (got ${v})`,
+      'e.g. 30000',
+      context,
+    );
+  }
+  return v;
+};
+
+/** Resolves options once; `?interval=` (seconds) in the URL wins over the default, not over `options`. */
+export const resolveEurekaOptions = (
+  config: EurekaConfig,
+  options: EurekaOptions,
+): ResolvedEurekaOptions => {
+  const context = { registry: config.url };
+  const fromUrl = config.params.interval;
+  let urlInterval: number | undefined;
+  if (fromUrl !== undefined) {
+    urlInterval = Number(fromUrl) * 1000;
+    if (!(urlInterval > 0)) {
+      throw new ConfigError(
+        'url.interval',
+        `must be a positive number of seconds (got '${fromUrl}')`,
+        'write ?interval=30',
+        context,
+      );
+    }
+  }
+  return {
+    interval: positive('interval', options.interval ?? urlInterval, 30_000, context),
+    timeout: positive('timeout', options.timeout, 10_000, context),
+    peerCooldown: positive('peerCooldown', options.peerCooldown, 30_000, context),
+    pages: options.pages,
+    fetch: options.fetch,
+  };
+};
+
+/** A plain answer: status and body text. */
+export interface EurekaResponse {
+  readonly status: number;
+  readonly text: string;
+  /** Bytes of the body as received. */
+  readonly bytes: number;
+}
+
+/** One request. `path` is relative to the service URL (`/apps/delta`). */
+export interface EurekaRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly json?: unknown;
+  readonly searchParams?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  readonly context: ErrorContext;
+}
+
+/** The HTTP side of a backend: requests with peer failover; `close()` releases sockets. */
+export interface EurekaClient {
+  readonly registry: string;
+  request(req: EurekaRequest): Promise<EurekaResponse>;
+  close(): void;
+}
+
+const describe = (e: unknown): string => {
+  if (e instanceof Error) {
+    const cause = (e as { cause?: unknown }).cause;
+    const code = (e as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' ? `${e.message} (${code})` : e.message;
+  }
+  return String(e);
+};
+
+/** The Eureka client of a parsed URL. */
+export const eurekaClient = (
+  config: EurekaConfig,
+  options: ResolvedEurekaOptions,
+): EurekaClient => {
+  const registry = config.url;
+  const scheme = config.tls ? 'https' : 'http';
+  const read = (name: string): Buffer | undefined => {
+    const file = config.params[name];
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError(
+        `url.${name}`,
+        `cannot be read: ${describe(e)}`,
+        'point it to a PEM file',
+        {
+          registry,
+        },
+      );
+    }
+  };
+  const tls = { ca: read('ca'), cert: read('cert'), key: read('key') };
+  const owned =
+    options.fetch === undefined
+      ? ownedFetch({
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+          ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+          ...(tls.key === undefined ? {} : { key: tls.key }),
+        })
+      : undefined;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (config.username !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
+  }
+  const http: KyInstance = ky.create({
+    retry: 0,
+    timeout: options.timeout,
+    throwHttpErrors: false,
+    headers,
+    fetch: options.fetch ?? owned!.fetch,
+  });
+  const bases = config.endpoints.map((e) => {
+    const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+    return `${scheme}://${host}:${e.port}${config.path}`;
+  });
+  const downUntil = bases.map(() => 0);
+
+  /** Peers in the order to try: healthy ones in URL order, then the others by recovery time. */
+  const order = (): number[] => {
+    const now = Date.now();
+    const all = bases.map((_, i) => i);
+    const up = all.filter((i) => downUntil[i]! <= now);
+    const down = all
+      .filter((i) => downUntil[i]! > now)
+      .sort((a, b) => downUntil[a]! - downUntil[b]!);
+    return [...up, ...down];
+  };
+
+  const request = async (req: EurekaRequest): Promise<EurekaResponse> => {
+    const failures: string[] = [];
+    for (const i of order()) {
+      if (req.signal?.aborted) throw req.signal.reason;
+      const url = `${bases[i]}${req.path}`;
+      try {
+        const res = await http(url, {
+          method: req.method,
+          ...(req.json === undefined ? {} : { json: req.json }),
+          ...(req.searchParams === undefined ? {} : { searchParams: { ...req.searchParams } }),
+          ...(req.signal === undefined ? {} : { signal: req.signal }),
+        });
+        const buffer = await res.arrayBuffer();
+        const text = new TextDecoder().decode(buffer);
+        if (res.status === 401) {
+          throw new AuthenticationError(
+            `${req.method} ${config.path}${req.path} answered 401`,
+            req.context,
+          );
+        }
+        if (res.status >= 500) {
+          failures.push(`${bases[i]}: HTTP ${res.status}`);
+          downUntil[i] = Date.now() + options.peerCooldown;
+          continue;
+        }
+        downUntil[i] = 0;
+        return { status: res.status, text, bytes: buffer.byteLength };
+      } catch (e) {
+        if (e instanceof AuthenticationError) throw e;
+        if (req.signal?.aborted) throw e;
+        failures.push(`${bases[i]}: ${describe(e)}`);
+        downUntil[i] = Date.now() + options.peerCooldown;
+      }
+    }
+    throw new RegistryUnavailableError(
+      `${req.method} ${req.path} failed on every Eureka server: ${failures.join('; ')}`,
+      req.context,
+    );
+  };
+
+  return {
+    registry,
+    request,
+    close: () => owned?.close(),
+  };
+};

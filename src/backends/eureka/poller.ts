@@ -1,0 +1,134 @@
+/**
+ * The one registry poller of a Eureka backend, shared by every service
+ * view: a full `GET /apps`, then `GET /apps/delta` every `interval` ms
+ * (timed with RxJS `timer` after the previous refresh ended, so polls never
+ * overlap), each delta applied to the unfiltered copy and checked against
+ * the server's `apps__hashcode`; a mismatch fetches the whole registry
+ * again. Emits the copy whenever it changed. A failed request errors the
+ * stream with a retryable error: the views' watches (the core) back off and
+ * resubscribe, which starts a new poller with a full fetch.
+ *
+ * @module
+ */
+import {
+  asyncScheduler,
+  defer,
+  distinctUntilChanged,
+  expand,
+  Observable,
+  ReplaySubject,
+  type SchedulerLike,
+  share,
+  switchMap,
+  timer,
+} from 'rxjs';
+import { ConfigError, type ErrorContext, RegistryUnavailableError } from '../../core/errors.js';
+import type { EurekaClient, EurekaResponse } from './client.js';
+import { decodeApplications, type RawApplications } from './codecs.js';
+import { applyDelta, copyHashcode, fullCopy, type RegistryCopy } from './registry-copy.js';
+
+/** What one refresh did, for tests and benchmarks. */
+export interface RefreshReport {
+  readonly kind: 'full' | 'delta';
+  readonly bytes: number;
+  /** For a delta: true when the hashcodes differed and a full fetch followed. */
+  readonly mismatch?: boolean;
+}
+
+/** Options of {@link registryPoller}. */
+export interface PollerOptions {
+  readonly interval: number;
+  readonly scheduler?: SchedulerLike;
+  /** Called after every request of the poller. */
+  readonly onRefresh?: (report: RefreshReport) => void;
+}
+
+/** Runs `call` with an AbortSignal that is aborted when the subscriber leaves. */
+const fromCall = <T>(call: (signal: AbortSignal) => Promise<T>): Observable<T> =>
+  new Observable<T>((subscriber) => {
+    const controller = new AbortController();
+    call(controller.signal).then(
+      (v) => {
+        subscriber.next(v);
+        subscriber.complete();
+      },
+      (e: unknown) => subscriber.error(e),
+    );
+    return () => controller.abort();
+  });
+
+const readApps = (res: EurekaResponse, path: string, context: ErrorContext): RawApplications => {
+  if (res.status === 403) {
+    throw new RegistryUnavailableError(
+      `GET ${path} answered 403 (a Eureka server refuses reads while it warms up after a start)`,
+      context,
+    );
+  }
+  if (res.status === 404) {
+    throw new ConfigError(
+      'url.path',
+      `GET ${path} answered 404`,
+      'check the Eureka path in the URL (usually /eureka)',
+      context,
+    );
+  }
+  if (res.status !== 200) {
+    throw new RegistryUnavailableError(`GET ${path} answered ${res.status}`, context);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(res.text);
+  } catch (e) {
+    throw new RegistryUnavailableError(
+      `GET ${path} answered with invalid JSON (${(e as Error).message})`,
+      context,
+    );
+  }
+  const d = decodeApplications(body, path, context);
+  // A registry payload whose envelope is wrong cannot be used at all: retry.
+  if (!d.ok) throw new RegistryUnavailableError(d.error.message, { ...context, cause: d.error });
+  return d.value;
+};
+
+/** The shared, refcounted registry copy of one backend. */
+export const registryPoller = (
+  client: EurekaClient,
+  options: PollerOptions,
+): Observable<RegistryCopy> => {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const context: ErrorContext = { registry: client.registry };
+  const get = (path: '/apps' | '/apps/delta') =>
+    fromCall(async (signal) => {
+      const res = await client.request({ method: 'GET', path, signal, context });
+      return { res, body: readApps(res, path, context) };
+    });
+
+  const full = (mismatch?: boolean): Observable<RegistryCopy> =>
+    get('/apps').pipe(
+      switchMap(async ({ res, body }) => {
+        options.onRefresh?.({ kind: 'full', bytes: res.bytes, ...(mismatch ? { mismatch } : {}) });
+        return fullCopy(body, context);
+      }),
+    );
+
+  const refresh = (copy: RegistryCopy): Observable<RegistryCopy> =>
+    get('/apps/delta').pipe(
+      switchMap(({ res, body }) => {
+        const next = applyDelta(copy, body, context);
+        const mismatch = body.hashcode !== undefined && body.hashcode !== copyHashcode(next);
+        options.onRefresh?.({ kind: 'delta', bytes: res.bytes, mismatch });
+        return mismatch ? full(true) : [next];
+      }),
+    );
+
+  return defer(() => full()).pipe(
+    expand((copy) => timer(options.interval, scheduler).pipe(switchMap(() => refresh(copy)))),
+    distinctUntilChanged(),
+    share({
+      connector: () => new ReplaySubject<RegistryCopy>(1),
+      resetOnError: true,
+      resetOnComplete: true,
+      resetOnRefCountZero: true,
+    }),
+  );
+};

@@ -1,0 +1,152 @@
+/**
+ * The local, unfiltered copy of a Eureka registry: every application and
+ * instance as the server sent it (raw, decoded later per service view),
+ * built from a full fetch and updated by deltas. Immutable with structural
+ * sharing: an application whose instances did not change keeps its object,
+ * so a per-service view can tell in O(1) that it has nothing to emit.
+ *
+ * @module
+ */
+import type { DecodeError, ErrorContext } from '../../core/errors.js';
+import { decodeKey, type RawApplications, reconcileHashcode } from './codecs.js';
+
+/** One instance of the copy: its key fields and the raw InstanceInfo. */
+export interface RawInstance {
+  readonly id: string;
+  /** The status string as sent, counted in the hashcode. */
+  readonly status: string;
+  /** The InstanceInfo object as received (decoded by the service views). */
+  readonly raw: unknown;
+}
+
+/** One application of the copy. */
+export interface AppCopy {
+  readonly name: string;
+  readonly instances: ReadonlyMap<string, RawInstance>;
+}
+
+/** The whole registry as last known. */
+export interface RegistryCopy {
+  /** Increases with every change of the copy. */
+  readonly version: number;
+  /** Applications by upper-case name; only applications with instances. */
+  readonly apps: ReadonlyMap<string, AppCopy>;
+  /** Instances that could not even be keyed (no instanceId), by application. */
+  readonly unkeyed: ReadonlyMap<string, readonly DecodeError[]>;
+}
+
+let versions = 0;
+
+const keyOf = (
+  raw: unknown,
+  app: string,
+  index: number,
+  context: ErrorContext,
+): { key?: RawInstance & { action: string | undefined }; error?: DecodeError } => {
+  const id =
+    typeof raw === 'object' &&
+    raw !== null &&
+    typeof (raw as { instanceId?: unknown }).instanceId === 'string'
+      ? (raw as { instanceId: string }).instanceId
+      : `#${index}`;
+  const d = decodeKey(raw, `${app}/${id}`, context);
+  if (!d.ok) return { error: d.error };
+  return {
+    key: {
+      id: d.value.instanceId,
+      status: d.value.status ?? 'UNKNOWN',
+      raw,
+      action: d.value.actionType,
+    },
+  };
+};
+
+/** The copy made of a full `GET /apps`. */
+export const fullCopy = (body: RawApplications, context: ErrorContext): RegistryCopy => {
+  const apps = new Map<string, AppCopy>();
+  const unkeyed = new Map<string, DecodeError[]>();
+  for (const a of body.apps) {
+    const name = a.name.toUpperCase();
+    const instances = new Map<string, RawInstance>(apps.get(name)?.instances ?? []);
+    a.instances.forEach((raw, index) => {
+      const k = keyOf(raw, name, index, context);
+      if (k.key !== undefined) {
+        instances.set(k.key.id, { id: k.key.id, status: k.key.status, raw });
+      } else if (k.error !== undefined) {
+        unkeyed.set(name, [...(unkeyed.get(name) ?? []), k.error]);
+      }
+    });
+    if (instances.size > 0) apps.set(name, { name, instances });
+  }
+  return { version: ++versions, apps, unkeyed };
+};
+
+/**
+ * Applies a `GET /apps/delta` body: ADDED and MODIFIED replace the
+ * instance, DELETED removes it. Returns `copy` itself when nothing changed.
+ * An instance that was replaced by an equal one (same JSON) keeps its
+ * object, so views do not re-decode it.
+ */
+export const applyDelta = (
+  copy: RegistryCopy,
+  delta: RawApplications,
+  context: ErrorContext,
+): RegistryCopy => {
+  let apps: Map<string, AppCopy> | undefined;
+  for (const a of delta.apps) {
+    const name = a.name.toUpperCase();
+    const current = (apps ?? copy.apps).get(name);
+    let instances: Map<string, RawInstance> | undefined;
+    a.instances.forEach((raw, index) => {
+      const k = keyOf(raw, name, index, context);
+      // An instance without an id cannot be placed: the hashcode check will
+      // see the difference and fetch the whole registry.
+      if (k.key === undefined) return;
+      const map = instances ?? current?.instances;
+      const old = map?.get(k.key.id);
+      if (k.key.action === 'DELETED') {
+        if (old === undefined) return;
+        instances ??= new Map(current?.instances ?? []);
+        instances.delete(k.key.id);
+        return;
+      }
+      if (old !== undefined && sameJson(old.raw, raw)) return;
+      instances ??= new Map(current?.instances ?? []);
+      instances.set(k.key.id, { id: k.key.id, status: k.key.status, raw });
+    });
+    if (instances === undefined) continue;
+    apps ??= new Map(copy.apps);
+    if (instances.size === 0) apps.delete(name);
+    else apps.set(name, { name, instances });
+  }
+  return apps === undefined ? copy : { version: ++versions, apps, unkeyed: copy.unkeyed };
+};
+
+/** Fields that change on every heartbeat or replication and mean nothing to a view. */
+const VOLATILE = new Set([
+  'actionType',
+  'lastUpdatedTimestamp',
+  'leaseInfo',
+  'isCoordinatingDiscoveryServer',
+]);
+
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a).filter((k) => !VOLATILE.has(k));
+  const kb = Object.keys(b).filter((k) => !VOLATILE.has(k));
+  if (ka.length !== kb.length) return false;
+  return ka.every(
+    (k) =>
+      JSON.stringify((a as Record<string, unknown>)[k]) ===
+      JSON.stringify((b as Record<string, unknown>)[k]),
+  );
+};
+
+/** Eureka's reconcile hashcode of the copy (every instance, every status). */
+export const copyHashcode = (copy: RegistryCopy): string => {
+  const statuses: string[] = [];
+  for (const app of copy.apps.values())
+    for (const i of app.instances.values()) statuses.push(i.status);
+  return reconcileHashcode(statuses);
+};

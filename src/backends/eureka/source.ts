@@ -1,0 +1,55 @@
+/**
+ * Per-service views of the shared registry copy: each `instances(service)`
+ * session maps the copy to snapshots of that application's instances,
+ * only when the application's object changed (the copy shares unchanged
+ * applications), decoding each raw instance once and reporting the ones
+ * that do not decode. The core's de-duplication then makes a service
+ * stream emit only when its own set changed in effect.
+ *
+ * @module
+ */
+import { distinctUntilChanged, map, type Observable } from 'rxjs';
+import type { Decoded } from '../../core/codecs.js';
+import type { DecodeError } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
+import { appName, decodeInstanceInfo, serviceName } from './codecs.js';
+import type { AppCopy, RegistryCopy } from './registry-copy.js';
+
+/** The watch source of `service` over the shared registry copy. */
+export const eurekaSource =
+  (copies: Observable<RegistryCopy>, service: string, registry: string): WatchSource<unknown> =>
+  () => {
+    const app = appName(service);
+    // raw InstanceInfo object -> its decoding, for the instances of the last snapshot
+    let decoded = new Map<unknown, Decoded<Instance>>();
+    let reportedUnkeyed: readonly DecodeError[] | undefined;
+    return copies.pipe(
+      map((copy) => ({ app: copy.apps.get(app), unkeyed: copy.unkeyed.get(app) })),
+      distinctUntilChanged((a, b) => a.app === b.app && a.unkeyed === b.unkeyed),
+      map(({ app: current, unkeyed }): SourceEvent<unknown> => {
+        const next = new Map<unknown, Decoded<Instance>>();
+        const instances: Instance[] = [];
+        const skipped: DecodeError[] = [];
+        for (const i of (current as AppCopy | undefined)?.instances.values() ?? []) {
+          let d = decoded.get(i.raw);
+          if (d === undefined) {
+            d = decodeInstanceInfo(i.raw, service, registry);
+            if (!d.ok) skipped.push(d.error);
+          }
+          next.set(i.raw, d);
+          if (d.ok) instances.push(d.value);
+        }
+        decoded = next;
+        if (unkeyed !== undefined && unkeyed !== reportedUnkeyed) skipped.push(...unkeyed);
+        reportedUnkeyed = unkeyed;
+        return { type: 'snapshot', instances, ...(skipped.length > 0 ? { skipped } : {}) };
+      }),
+    );
+  };
+
+/** The service-name source: application names, lower-cased, of applications with instances. */
+export const eurekaServices =
+  (copies: Observable<RegistryCopy>) =>
+  (_resume: unknown): Observable<ServiceListEvent<unknown>> =>
+    copies.pipe(map((copy) => ({ names: [...copy.apps.keys()].map(serviceName) })));

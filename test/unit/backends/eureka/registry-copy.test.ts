@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeApplications,
+  type RawApplications,
+} from '../../../../src/backends/eureka/codecs.js';
+import {
+  applyDelta,
+  copyHashcode,
+  fullCopy,
+  type RegistryCopy,
+} from '../../../../src/backends/eureka/registry-copy.js';
+import { clone, fixture } from './fake-eureka.js';
+
+const ctx = { registry: 'eureka://test' };
+const apps = (body: unknown): RawApplications => {
+  const d = decodeApplications(body, '/apps', ctx);
+  if (!d.ok) throw d.error;
+  return d.value;
+};
+const ids = (copy: RegistryCopy, app: string): string[] =>
+  [...(copy.apps.get(app)?.instances.keys() ?? [])].sort();
+const portOf = (copy: RegistryCopy, app: string, id: string): unknown =>
+  (copy.apps.get(app)!.instances.get(id)!.raw as { port: { $: number } }).port.$;
+
+const instance = (id: string, status = 'UP', port = 8080) => ({
+  instanceId: id,
+  hostName: '10.0.0.1',
+  app: 'HELLO',
+  status,
+  port: { $: port, '@enabled': 'true' },
+});
+const body = (hashcode: string, items: Record<string, unknown[]>) => ({
+  applications: {
+    apps__hashcode: hashcode,
+    application: Object.entries(items).map(([name, instance]) => ({ name, instance })),
+  },
+});
+
+describe('the unfiltered registry copy', () => {
+  it('holds every instance of a full fetch, malformed ones included, and matches the server hashcode', () => {
+    const copy = fullCopy(apps(fixture('full.json')), ctx);
+    expect(ids(copy, 'GREETER')).toEqual(['greeter-java-1']);
+    expect(ids(copy, 'HELLO')).toEqual(['hello-1', 'hello-2', 'hello-3', 'hello-4']);
+    expect(copyHashcode(copy)).toBe('STARTING_1_UP_4_');
+  });
+
+  it('applies a recorded delta (ADDED, MODIFIED, DELETED) to exactly the instances it names', () => {
+    const before = fullCopy(apps(fixture('full.json')), ctx);
+    const delta = apps(fixture('delta.json'));
+    const after = applyDelta(before, delta, ctx);
+    const truth = fullCopy(apps(fixture('full-after.json')), ctx);
+    expect(ids(after, 'HELLO')).toEqual(ids(truth, 'HELLO'));
+    expect(portOf(after, 'HELLO', 'hello-2')).toBe(9090);
+    expect(after.apps.get('HELLO')!.instances.get('hello-4')!.status).toBe('OUT_OF_SERVICE');
+    expect(copyHashcode(after)).toBe(delta.hashcode);
+    expect(copyHashcode(after)).toBe(copyHashcode(truth));
+    // the application the delta only repeated keeps its object: its views have nothing to do
+    expect(after.apps.get('GREETER')).toBe(before.apps.get('GREETER'));
+    expect(after.version).toBeGreaterThan(before.version);
+  });
+
+  it('modifies the instance the delta names and no other (eureka-js-client edits the wrong one)', () => {
+    const before = fullCopy(
+      apps(body('UP_3_', { HELLO: [instance('a'), instance('b'), instance('c')] })),
+      ctx,
+    );
+    const after = applyDelta(
+      before,
+      apps(body('UP_3_', { HELLO: [{ ...instance('b', 'UP', 9999), actionType: 'MODIFIED' }] })),
+      ctx,
+    );
+    const b = before.apps.get('HELLO')!.instances;
+    const a = after.apps.get('HELLO')!.instances;
+    expect(portOf(after, 'HELLO', 'b')).toBe(9999);
+    expect(a.get('a')).toBe(b.get('a'));
+    expect(a.get('c')).toBe(b.get('c'));
+    expect(ids(after, 'HELLO')).toEqual(['a', 'b', 'c']);
+  });
+
+  it('returns the same copy when a delta changes nothing, and drops applications left empty', () => {
+    const before = fullCopy(
+      apps(body('UP_2_', { HELLO: [instance('a')], OTHER: [instance('o')] })),
+      ctx,
+    );
+    const same = applyDelta(
+      before,
+      apps(
+        body('UP_2_', {
+          HELLO: [{ ...instance('a'), actionType: 'ADDED', lastUpdatedTimestamp: '2' }],
+          OTHER: [{ ...instance('zz'), actionType: 'DELETED' }],
+        }),
+      ),
+      ctx,
+    );
+    expect(same).toBe(before);
+    const gone = applyDelta(
+      before,
+      apps(body('UP_1_', { HELLO: [{ ...instance('a'), actionType: 'DELETED' }] })),
+      ctx,
+    );
+    expect([...gone.apps.keys()]).toEqual(['OTHER']);
+    expect(copyHashcode(gone)).toBe('UP_1_');
+  });
+
+  it('keys only what has an instanceId; the rest is reported per application', () => {
+    const copy = fullCopy(apps(body('UP_2_', { HELLO: [instance('a'), { hostName: 'x' }] })), ctx);
+    expect(ids(copy, 'HELLO')).toEqual(['a']);
+    const errors = copy.unkeyed.get('HELLO')!;
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.key).toBe('HELLO/#1');
+    expect(errors[0]!.problems.join()).toContain('instanceId');
+  });
+
+  it('does not mutate the previous copy', () => {
+    const raw = body('UP_1_', { HELLO: [instance('a')] });
+    const before = fullCopy(apps(clone(raw)), ctx);
+    applyDelta(
+      before,
+      apps(body('UP_2_', { HELLO: [{ ...instance('b'), actionType: 'ADDED' }] })),
+      ctx,
+    );
+    expect(ids(before, 'HELLO')).toEqual(['a']);
+  });
+});
