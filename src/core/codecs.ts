@@ -88,7 +88,8 @@ export const decodeJson = <A>(
   return decode(codec, value, key, context);
 };
 
-interface NonEmptyBrand {
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface NonEmptyBrand {
   readonly NonEmpty: unique symbol;
 }
 /** A string with at least one non-blank character. */
@@ -98,7 +99,8 @@ export const NonEmptyString = t.brand(
   'NonEmpty',
 );
 
-interface PortBrand {
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface PortBrand {
   readonly Port: unique symbol;
 }
 /** An integer TCP port, 1 to 65535. */
@@ -108,7 +110,8 @@ export const Port = t.brand(
   'Port',
 );
 
-interface WeightBrand {
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface WeightBrand {
   readonly Weight: unique symbol;
 }
 /** A finite number >= 0. */

@@ -147,4 +147,38 @@ describe('docs/examples', () => {
     },
     TIMEOUT,
   );
+  it(
+    'calls.ts retries around a dead instance, ejects it, and reports a CallError',
+    async () => {
+      const r = await run('calls.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('outliers: ejected b');
+      expect(r.stdout).toContain('call(): 30 calls, 0 failed, answered by a,c');
+      expect(r.stdout).toContain('b ejected: true, picking from a,c');
+      expect(r.stdout).toContain('CallError: attempts, 2 attempts, service hello');
+      expect(r.stdout).toContain('kyFor(): 10 requests answered by a,c');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'fallback.ts switches to the backup and back, and restores the last known set at a cold start',
+    async () => {
+      const r = await run('fallback.ts');
+      expectClean(r);
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('switch:'))).toEqual([
+        'switch: source - -> 0 (fresh)',
+        'switch: source 0 -> 1 (fresh)',
+        'switch: source 1 -> 0 (fresh)',
+      ]);
+      expect(r.stdout).toContain('primary down, using: z (memory://backup)');
+      expect(r.stdout).toContain('primary back, using: a (memory://primary)');
+      expect(r.stdout).toContain(
+        'cold start while the registry is down: a (memory://primary) [stale]',
+      );
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
 });

@@ -1,0 +1,196 @@
+import type { OperatorFunction } from 'rxjs';
+import { ConfigError } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import type { InstanceSet } from '../../core/instance-set.js';
+import { type Balancer, balancerOperator } from './balancer.js';
+import { type RandomSource, randomSource } from './fast-random.js';
+import { hashString, mix32 } from './hash.js';
+
+/** Options of {@link consistentHash}. */
+export interface ConsistentHashOptions {
+  /**
+   * Points on the ring per unit of weight: an instance of weight `w` gets
+   * `round(virtualNodes * w)` points (at least 1 when `w > 0`). More points
+   * spread keys more evenly and cost memory and build time per set.
+   * @default 160
+   */
+  readonly virtualNodes?: number;
+  /**
+   * Hash of a key to an integer in [0, 2^32). Must be synchronous; keep it
+   * allocation-free, it runs on every pick.
+   * @default FNV-1a with a murmur3 finaliser (built in)
+   */
+  readonly hash?: (key: string) => number;
+  /**
+   * Source of uniform numbers in [0, 1), used by `pick()` without a key (a
+   * random point of the ring, hence probability proportional to weight).
+   * @default a fast xoshiro128** generator seeded from `Math.random()` per subscription
+   */
+  readonly random?: () => number;
+}
+
+/** Ring points of one instance, cached by id across sets. */
+interface Points {
+  readonly weight: number;
+  readonly points: Uint32Array;
+}
+
+interface HashState {
+  readonly points: Map<string, Points>;
+  readonly random: RandomSource;
+}
+
+/** 2^20: owners are packed under the point in one float64 (up to 2^20 instances). */
+const OWNER = 1_048_576;
+
+const pointsOf = (id: string, count: number): Uint32Array => {
+  const out = new Uint32Array(count);
+  const base = hashString(id);
+  // Each virtual node re-mixes the id hash with its index: independent, cheap.
+  for (let r = 0; r < count; r++) out[r] = mix32(base ^ Math.imul(r + 1, 0x9e3779b9));
+  return out;
+};
+
+class ConsistentHashPicker implements Balancer {
+  readonly set: InstanceSet;
+  readonly size: number;
+  readonly #owners: readonly Instance[];
+  /** Sorted ring points. */
+  readonly #ring: Uint32Array;
+  /** `#owner[k]`: index in `#owners` of the instance owning `#ring[k]`. */
+  readonly #owner: Uint32Array;
+  /**
+   * `#buckets[b]`: the first ring index whose point is >= `b << #shift`, so
+   * that a pick searches only the few points of its hash's bucket.
+   */
+  readonly #buckets: Uint32Array;
+  readonly #shift: number;
+  readonly #hash: (key: string) => number;
+  readonly #random: RandomSource;
+
+  constructor(
+    set: InstanceSet,
+    state: HashState,
+    virtualNodes: number,
+    hash: (key: string) => number,
+  ) {
+    this.set = set;
+    this.#hash = hash;
+    this.#random = state.random;
+    const owners: Instance[] = [];
+    const lists: Uint32Array[] = [];
+    let total = 0;
+    for (const i of set.instances) {
+      if (!(i.weight > 0)) continue;
+      const count = Math.max(1, Math.round(virtualNodes * i.weight));
+      let cached = state.points.get(i.id);
+      if (cached === undefined || cached.weight !== i.weight) {
+        cached = { weight: i.weight, points: pointsOf(i.id, count) };
+        state.points.set(i.id, cached);
+      }
+      owners.push(i);
+      lists.push(cached.points);
+      total += cached.points.length;
+    }
+    for (const id of state.points.keys()) if (set.get(id) === undefined) state.points.delete(id);
+    if (owners.length >= OWNER) {
+      throw new ConfigError(
+        'consistentHash',
+        `supports at most ${OWNER - 1} instances (got ${owners.length})`,
+        'split the service or use another balancer',
+      );
+    }
+    // Pack (point, owner) into one float64 so that a typed-array sort orders the ring.
+    const packed = new Float64Array(total);
+    let k = 0;
+    for (let o = 0; o < lists.length; o++) {
+      const points = lists[o]!;
+      for (let r = 0; r < points.length; r++) packed[k++] = points[r]! * OWNER + o;
+    }
+    packed.sort();
+    const ring = new Uint32Array(total);
+    const owner = new Uint32Array(total);
+    for (let j = 0; j < total; j++) {
+      const v = packed[j]!;
+      const o = v % OWNER;
+      ring[j] = (v - o) / OWNER;
+      owner[j] = o;
+    }
+    // About two buckets per point (at most 2^20): most buckets hold 0 or 1 point.
+    const bits = Math.min(20, Math.max(4, Math.ceil(Math.log2(Math.max(1, total))) + 1));
+    const shift = 32 - bits;
+    const buckets = new Uint32Array((1 << bits) + 1);
+    let j = 0;
+    for (let b = 0; b <= 1 << bits; b++) {
+      const start = b * 2 ** shift;
+      while (j < total && ring[j]! < start) j++;
+      buckets[b] = j;
+    }
+    this.#owners = owners;
+    this.#ring = ring;
+    this.#owner = owner;
+    this.#buckets = buckets;
+    this.#shift = shift;
+    this.size = owners.length;
+    Object.freeze(this);
+  }
+
+  pick(key?: string): Instance | undefined {
+    const ring = this.#ring;
+    const n = ring.length;
+    if (n === 0) return undefined;
+    const h =
+      key === undefined ? Math.floor(this.#random.next() * 0x1_0000_0000) : this.#hash(key) >>> 0;
+    // First point >= h, wrapping around to the start of the ring: only the
+    // points of h's bucket can be below h; the bucket's end is the answer otherwise.
+    const b = h >>> this.#shift;
+    let lo = this.#buckets[b]!;
+    let hi = this.#buckets[b + 1]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ring[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.#owners[this.#owner[lo === n ? 0 : lo]!];
+  }
+
+  started(): void {}
+
+  finished(): void {}
+}
+
+/**
+ * Consistent hashing on a ring with virtual nodes: `pick(key)` always maps
+ * the same key to the same instance while the set does not change, and when
+ * one instance of N joins or leaves only about 1/N of the keys move (those
+ * of its own points). Each instance gets points in proportion to its
+ * `weight`; weight 0 is never picked. `pick()` without a key picks a random
+ * point (probability proportional to weight). A pick hashes the key and
+ * searches the few ring points of the hash's bucket (an index of about two
+ * buckets per point): O(1) on average, no allocation. Ring points are cached by
+ * instance id across sets, so a set change costs one sort of the ring.
+ *
+ * @example
+ * ```ts
+ * const sessions = live(registry.instances$('sessions').pipe(healthy(), consistentHash()));
+ * const owner = sessions.pick(`user:${userId}`); // the same instance for the same user
+ * ```
+ */
+export const consistentHash = (
+  options: ConsistentHashOptions = {},
+): OperatorFunction<InstanceSet, Balancer> => {
+  const virtualNodes = options.virtualNodes ?? 160;
+  if (!Number.isInteger(virtualNodes) || virtualNodes < 1 || virtualNodes > 10_000) {
+    throw new ConfigError(
+      'virtualNodes',
+      `must be an integer from 1 to 10000 (got ${String(virtualNodes)})`,
+      'use the default (160) unless keys spread unevenly',
+    );
+  }
+  const hash = options.hash ?? hashString;
+  const custom = options.random;
+  return balancerOperator<HashState>(
+    () => ({ points: new Map(), random: randomSource(custom) }),
+    (set, state) => new ConsistentHashPicker(set, state, virtualNodes, hash),
+  );
+};

@@ -1,0 +1,94 @@
+import { type Observable, Observable as Rx } from 'rxjs';
+import { ConfigError, type RxdiscoError } from '../core/errors.js';
+import { freezeInstance, type Instance } from '../core/instance.js';
+import { emptySet, type InstanceSet, replaceAll, type Staleness } from '../core/instance-set.js';
+
+/**
+ * The union of several registries' sets for one service, one instance per
+ * `host:port`. Named `mergeRegistries` so as not to clash with RxJS
+ * `merge`. Sources come in order of precedence: when two list the same
+ * `host:port`, the first source's instance is kept. Each instance keeps the
+ * `registry` it came from (its tag). When two sources use the same id for
+ * different addresses, the later one is renamed `id@registry`. The union is
+ * emitted once every source has emitted, then on every effective change; it
+ * is stale only when every source is stale (a stale source still
+ * contributes its last instances). An error of any source errors the union.
+ *
+ * @example
+ * ```ts
+ * const all$ = mergeRegistries(
+ *   discovery('consul://10.0.0.2:8500').instances$('hello'),
+ *   discovery('eureka://10.0.0.3:8761/eureka').instances$('HELLO'),
+ * );
+ * all$.subscribe((set) => console.log(set.instances.map((i) => `${i.registry} ${i.host}:${i.port}`)));
+ * ```
+ */
+export const mergeRegistries = (...sources: Observable<InstanceSet>[]): Observable<InstanceSet> => {
+  if (sources.length === 0) {
+    throw new ConfigError(
+      'mergeRegistries',
+      'needs at least one source',
+      'pass instances$ streams',
+    );
+  }
+  return new Rx<InstanceSet>((subscriber) => {
+    const latest: (InstanceSet | undefined)[] = sources.map(() => undefined);
+    let output: InstanceSet | undefined;
+    let done = 0;
+
+    const update = (): void => {
+      if (latest.some((s) => s === undefined)) return;
+      const sets = latest as InstanceSet[];
+      const byAddress = new Set<string>();
+      const ids = new Set<string>();
+      const union: Instance[] = [];
+      for (const set of sets) {
+        for (const i of set.instances) {
+          const address = `${i.host.toLowerCase()}:${i.port}`;
+          if (byAddress.has(address)) continue;
+          byAddress.add(address);
+          const instance = ids.has(i.id)
+            ? freezeInstance({ ...i, id: `${i.id}@${i.registry}` })
+            : i;
+          ids.add(instance.id);
+          union.push(instance);
+        }
+      }
+      let staleness: Staleness = { stale: false };
+      if (sets.every((s) => s.stale)) {
+        let since = Infinity;
+        let error: RxdiscoError | undefined;
+        for (const s of sets) {
+          if (s.stale && s.staleSince < since) {
+            since = s.staleSince;
+            error = s.error;
+          }
+        }
+        staleness = { stale: true, since, error: error! };
+      }
+      const first = sets[0]!;
+      const base = output ?? emptySet(first.service, first.registry);
+      const next = replaceAll(base, union, staleness);
+      if (next !== output) {
+        output = next;
+        subscriber.next(next);
+      }
+    };
+
+    const subscriptions = sources.map((source, k) =>
+      source.subscribe({
+        next: (set) => {
+          latest[k] = set;
+          update();
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          if (++done === sources.length) subscriber.complete();
+        },
+      }),
+    );
+    return () => {
+      for (const s of subscriptions) s.unsubscribe();
+    };
+  });
+};

@@ -1,0 +1,60 @@
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { emptySet } from '../../../src/core/instance-set.js';
+import { type PanicRefusal, panicGuard } from '../../../src/operators/panic-guard.js';
+import { inst, REGISTRY, setOf, shape, staleSince, testScheduler } from './fixtures.js';
+
+const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => inst(id)) as [
+  ReturnType<typeof inst>,
+  ReturnType<typeof inst>,
+  ReturnType<typeof inst>,
+  ReturnType<typeof inst>,
+];
+
+describe('panicGuard()', () => {
+  it('refuses an update that drops too many at once, keeps the set and reports why', () => {
+    testScheduler().run(({ cold, expectObservable, flush }) => {
+      const refusals: PanicRefusal[] = [];
+      const sets = cold('x-e-y', {
+        x: setOf(a, b, c, d),
+        e: emptySet('hello', REGISTRY),
+        y: setOf(a, b, c),
+      });
+      expectObservable(
+        sets.pipe(
+          panicGuard({ maxDropShare: 0.5, onRefused: (r) => refusals.push(r) }),
+          map(shape),
+        ),
+      ).toBe('x---y', { x: 'a,b,c,d', y: 'a,b,c' });
+      flush();
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({ dropped: 4 });
+      expect(refusals[0]!.reason).toMatch(/drops 4 of 4 instances/);
+    });
+  });
+
+  it('accepts the drop when the source still says so after holdMs', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const sets = cold('x-y', { x: setOf(a, b, c, d), y: setOf(a) });
+      expectObservable(
+        sets.pipe(panicGuard({ holdMs: 10, onRefused: () => undefined }), map(shape)),
+      ).toBe('x 11ms y', { x: 'a,b,c,d', y: 'a' });
+    });
+  });
+
+  it('follows the staleness of a refused update, and leaves small sets alone', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const big = setOf(a, b, c, d);
+      const sets = cold('x-y', { x: big, y: emptySet('hello', REGISTRY, staleSince(1)) });
+      expectObservable(
+        sets.pipe(panicGuard({ holdMs: Infinity, onRefused: () => undefined }), map(shape)),
+      ).toBe('x-y', { x: 'a,b,c,d', y: 'a,b,c,d (stale)' });
+      const small = cold('x-y', { x: setOf(a, b), y: setOf(a) });
+      expectObservable(small.pipe(panicGuard({ onRefused: () => undefined }), map(shape))).toBe(
+        'x-y',
+        { x: 'a,b', y: 'a' },
+      );
+    });
+    expect(() => panicGuard({ maxDropShare: 1.5 })).toThrow(/maxDropShare/);
+  });
+});
