@@ -19,19 +19,6 @@ type Loader<K extends RegistryConfig['kind']> = (
   config: Extract<RegistryConfig, { kind: K }>,
 ) => Promise<Backend>;
 
-const notYet =
-  (name: string) =>
-  async (config: RegistryConfig): Promise<Backend> => {
-    throw new ConfigError(
-      'url.scheme',
-      `${name}:// has no backend in this version of rxdisco`,
-      'use memory:// or static:// until it lands',
-      {
-        registry: config.url,
-      },
-    );
-  };
-
 /** Loads the backend of each scheme on first use. Backends join here as they land. */
 const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
   memory: async (config) => {
@@ -46,7 +33,10 @@ const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
     const { etcdBackend } = await import('./backends/etcd/index.js');
     return etcdBackend(config);
   },
-  consul: notYet('consul'),
+  consul: async (config) => {
+    const { consulBackend } = await import('./backends/consul/index.js');
+    return consulBackend(config);
+  },
   eureka: async (config) => {
     const { eurekaBackend } = await import('./backends/eureka/index.js');
     return eurekaBackend(config);

@@ -2,8 +2,14 @@
  * Runs every bench in turn: `npx tsx test/bench/run.ts [name...]`. Benches print their
  * figures with PASS/MISS against their targets; nothing is asserted.
  */
+import { run as callsHash } from './calls-hash.bench.js';
+import { run as callsLatency } from './calls-latency.bench.js';
+import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
+import { run as consulIdle } from './consul-idle.bench.js';
+import { run as consulPropagation } from './consul-propagation.bench.js';
 import { run as diff } from './diff.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
+import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
 
@@ -12,6 +18,12 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['diff', diff],
   ['memory', memory],
   ['etcd-propagation', etcdPropagation],
+  ['eureka-refresh', eurekaRefresh],
+  ['consul-propagation', consulPropagation],
+  ['consul-idle', consulIdle],
+  ['calls-latency', callsLatency],
+  ['calls-hash', callsHash],
+  ['calls-retry-overhead', callsRetryOverhead],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.

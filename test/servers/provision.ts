@@ -4,6 +4,7 @@
  * race to install or build). What is built is cached in `.cache/`; a later
  * run reuses it.
  */
+import { ensureConsul } from './consul.js';
 import { etcdBinary } from './etcd.js';
 import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
 
@@ -17,4 +18,5 @@ export default async function provision(): Promise<void> {
   await timed('etcd', etcdBinary);
   await timed('eureka server', ensureEurekaServer);
   await timed('eureka java client', ensureEurekaClient);
+  await timed('consul', ensureConsul);
 }

@@ -1,0 +1,94 @@
+/**
+ * `rxdisco/consul`: the Consul backend (`consul://` and `consuls://` URLs)
+ * on ky. Watches are blocking queries on `/v1/health/service/<name>` and
+ * `/v1/catalog/services`; registrations are agent services with a TTL check
+ * that rxdisco passes. One HTTP connection pool per backend, created on
+ * first use and released by `close()`.
+ *
+ * @module
+ */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import {
+  type Backend,
+  createDiscovery,
+  type Discovery,
+  type DiscoveryOptions,
+} from '../../core/discovery.js';
+import { ConfigError } from '../../core/errors.js';
+import { parseRegistryUrl } from '../../core/url.js';
+import { type ConsulConfig, consulClient } from './client.js';
+import { type ConsulOptions, resolveConsulOptions } from './options.js';
+import { consulRegistrar } from './registrar.js';
+import { consulServices, consulSource } from './source.js';
+
+/** Options of {@link consulBackend}. */
+export interface ConsulBackendOptions extends ConsulOptions {
+  /**
+   * Scheduler of the blocking-query pacing timers.
+   * @default asyncScheduler
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * The Consul {@link Backend} for a parsed `consul://` / `consuls://` URL.
+ * Nothing is contacted until a watch or registration starts.
+ *
+ * @throws {ConfigError} for an option out of range.
+ */
+export const consulBackend = (
+  config: ConsulConfig,
+  options: ConsulBackendOptions = {},
+): Backend => {
+  const resolved = resolveConsulOptions(options, config.url, config.token);
+  const client = consulClient(config, resolved.token);
+  const deps = {
+    client,
+    config,
+    options: resolved,
+    scheduler: options.scheduler ?? asyncScheduler,
+  };
+  return {
+    instances: (service, params) => consulSource(deps, service, params),
+    services: () => consulServices(deps),
+    registrar: consulRegistrar({ client, options: resolved, registry: config.url }),
+    close: async () => client.close(),
+  };
+};
+
+/**
+ * A {@link Discovery} over Consul.
+ *
+ * @param url - `consul://host:port[,host:port...]?dc=dc1&token=...`,
+ *   `consuls://host:8501?ca=/ca.pem&cert=/c.pem&key=/k.pem`, or a parsed config.
+ * @example
+ * ```ts
+ * import { consulDiscovery } from 'rxdisco/consul';
+ * const registry = consulDiscovery('consul://127.0.0.1:8500', { token: process.env.CONSUL_HTTP_TOKEN });
+ * registry.instances$('hello').subscribe((set) => console.log(set.instances));
+ * registry.instances$('hello', { passing: false, tag: 'v2' }); // every instance tagged v2, any health
+ * ```
+ */
+export const consulDiscovery = (
+  url: string | ConsulConfig,
+  options: DiscoveryOptions & ConsulOptions = {},
+): Discovery => {
+  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
+  if (config.kind !== 'consul') {
+    throw new ConfigError(
+      'url.scheme',
+      `'${config.url}' is not a Consul URL`,
+      'use consul:// or consuls://',
+      { registry: config.url },
+    );
+  }
+  // Check the options now, not on first subscribe.
+  resolveConsulOptions(options, config.url, config.token);
+  return createDiscovery(config.url, async () => consulBackend(config, options), options);
+};
+
+export type { ConsulConfig, ConsulConsistency } from './client.js';
+export { decodeHealth } from './codecs.js';
+export { decodeGoMicroTags, encodeGoMicroTags, type GoMicroTags } from './gomicro.js';
+export type { ConsulCheck, ConsulOptions } from './options.js';
+export type { ConsulLease } from './registrar.js';

@@ -1,0 +1,193 @@
+/**
+ * The Consul watch sources: the instances of a service from blocking queries
+ * on `/v1/health/service/<name>`, and the service names from
+ * `/v1/catalog/services`. Consul answers every query with the whole result,
+ * so each session starts with a snapshot and every new content is a
+ * snapshot too; the core turns them into one emission per effective change.
+ *
+ * @module
+ */
+import { defer, map, type Observable, type SchedulerLike } from 'rxjs';
+import type { WatchParams } from '../../core/discovery.js';
+import { ConfigError, type ErrorContext } from '../../core/errors.js';
+import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
+import { type BlockingRead, blockingQuery, consulDuration } from './blocking.js';
+import type { ConsulClient, ConsulConfig, ConsulConsistency } from './client.js';
+import {
+  type DecodedHealth,
+  decodeCatalogServices,
+  decodeHealth,
+  fingerprintOf,
+} from './codecs.js';
+import type { ResolvedConsulOptions } from './options.js';
+
+/** What the sources need from their backend. */
+export interface SourceDeps {
+  readonly client: ConsulClient;
+  readonly config: ConsulConfig;
+  readonly options: ResolvedConsulOptions;
+  readonly scheduler: SchedulerLike;
+}
+
+/** The params `instances$(service, params)` accepts on consul://. */
+export const CONSUL_WATCH_PARAMS = [
+  'passing',
+  'tag',
+  'near',
+  'dc',
+  'stale',
+  'consistent',
+  'filter',
+] as const;
+
+const flag = (
+  params: WatchParams,
+  name: string,
+  fallback: boolean,
+  context: ErrorContext,
+): boolean => {
+  const v = params[name];
+  if (v === undefined) return fallback;
+  if (v === true || v === 'true' || v === 1 || v === '1') return true;
+  if (v === false || v === 'false' || v === 0 || v === '0') return false;
+  throw new ConfigError(
+    `params.${name}`,
+    `must be true or false (got ${JSON.stringify(v)})`,
+    `pass { ${name}: true } or { ${name}: false }`,
+    context,
+  );
+};
+
+const text = (params: WatchParams, name: string, context: ErrorContext): string | undefined => {
+  const v = params[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new ConfigError(
+      `params.${name}`,
+      `must be a non-empty string (got ${JSON.stringify(v)})`,
+      `pass { ${name}: '...' } or omit it`,
+      context,
+    );
+  }
+  return v;
+};
+
+const consistencyParams = (c: ConsulConsistency): Array<[string, string]> =>
+  c === 'default' ? [] : [[c, '']];
+
+/**
+ * The query string of a health watch from its params:
+ * `{ passing?: boolean = true, tag?: 'a,b', near?: '_agent', dc?: 'dc2',
+ *    stale?: boolean, consistent?: boolean, filter?: '<Consul filter>' }`.
+ *
+ * @throws {ConfigError} for an unknown param or a bad value.
+ */
+export const healthQuery = (
+  params: WatchParams,
+  deps: Pick<SourceDeps, 'config' | 'options'>,
+  context: ErrorContext,
+): Array<[string, string]> => {
+  for (const k of Object.keys(params)) {
+    if (!(CONSUL_WATCH_PARAMS as readonly string[]).includes(k)) {
+      throw new ConfigError(
+        `params.${k}`,
+        'is not a param of consul:// watches',
+        `use ${CONSUL_WATCH_PARAMS.join(', ')}`,
+        context,
+      );
+    }
+  }
+  const q: Array<[string, string]> = [];
+  if (flag(params, 'passing', true, context)) q.push(['passing', 'true']);
+  const tag = text(params, 'tag', context);
+  for (const t of tag?.split(',') ?? []) if (t.trim() !== '') q.push(['tag', t.trim()]);
+  const near = text(params, 'near', context);
+  if (near !== undefined) q.push(['near', near]);
+  const dc = text(params, 'dc', context) ?? deps.config.dc;
+  if (dc !== undefined) q.push(['dc', dc]);
+  const filter = text(params, 'filter', context);
+  if (filter !== undefined) q.push(['filter', filter]);
+  const stale = flag(params, 'stale', false, context);
+  const consistent = flag(params, 'consistent', false, context);
+  if (stale && consistent) {
+    throw new ConfigError(
+      'params.stale',
+      'and params.consistent cannot both be true',
+      'pick one consistency mode',
+      context,
+    );
+  }
+  q.push(
+    ...consistencyParams(stale ? 'stale' : consistent ? 'consistent' : deps.options.consistency),
+  );
+  return q;
+};
+
+const blockingParams = (index: number, waitMs: number): Array<[string, string]> =>
+  index > 0
+    ? [
+        ['index', String(index)],
+        ['wait', consulDuration(waitMs)],
+      ]
+    : [];
+
+/** The watch source of one service's instances. */
+export const consulSource =
+  (deps: SourceDeps, service: string, params: WatchParams): WatchSource<unknown> =>
+  (): Observable<SourceEvent<number>> =>
+    defer(() => {
+      const registry = deps.config.url;
+      const context = { registry, service };
+      const query = healthQuery(params, deps, context);
+      const path = `/v1/health/service/${encodeURIComponent(service)}`;
+      const read: BlockingRead<DecodedHealth> = async (index, waitMs, signal, timeout) => {
+        const answer = await deps.client.request({
+          method: 'GET',
+          path,
+          searchParams: [...query, ...blockingParams(index, waitMs)],
+          signal,
+          timeout,
+          context,
+        });
+        const value = decodeHealth(answer.text, service, registry);
+        return { index: answer.index, value, fingerprint: fingerprintOf(value) };
+      };
+      return blockingQuery(read, deps.options.blocking, deps.scheduler).pipe(
+        map(
+          (r): SourceEvent<number> => ({
+            type: 'snapshot',
+            instances: r.value.instances,
+            skipped: r.value.skipped,
+            cursor: r.index,
+          }),
+        ),
+      );
+    });
+
+/** The watch source of the service names (`/v1/catalog/services`). */
+export const consulServices =
+  (deps: SourceDeps) =>
+  (_resume: unknown): Observable<ServiceListEvent<number>> =>
+    defer(() => {
+      const registry = deps.config.url;
+      const context = { registry };
+      const base: Array<[string, string]> = [
+        ...(deps.config.dc === undefined ? [] : [['dc', deps.config.dc] as [string, string]]),
+        ...consistencyParams(deps.options.consistency),
+      ];
+      const read: BlockingRead<string[]> = async (index, waitMs, signal, timeout) => {
+        const answer = await deps.client.request({
+          method: 'GET',
+          path: '/v1/catalog/services',
+          searchParams: [...base, ...blockingParams(index, waitMs)],
+          signal,
+          timeout,
+          context,
+        });
+        const names = decodeCatalogServices(answer.text, registry);
+        return { index: answer.index, value: names, fingerprint: names.join('\n') };
+      };
+      return blockingQuery(read, deps.options.blocking, deps.scheduler).pipe(
+        map((r): ServiceListEvent<number> => ({ names: r.value, cursor: r.index })),
+      );
+    });
