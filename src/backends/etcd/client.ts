@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+
 import { Etcd3, type IOptions } from 'etcd3';
 import { ConfigError } from '../../core/errors.js';
+import { readPem } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 
 /** The etcd part of a parsed registry URL. */
@@ -66,21 +67,6 @@ const passThrough = {
   execute: <T>(fn: (context: { signal: AbortSignal; attempt: number }) => T) =>
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 1 })),
 } as unknown as HostPolicy;
-
-const readPem = (config: EtcdConfig, param: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-  const path = config.params[param];
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new ConfigError(
-      `url.${param}`,
-      `cannot be read from '${path}' (${(e as Error).message})`,
-      'pass the path of a PEM file readable by this process',
-      { registry: config.url },
-    );
-  }
-};
 
 /** The etcd3 client options for a registry URL. */
 export const clientOptions = (config: EtcdConfig, options: ResolvedEtcdOptions): IOptions => {

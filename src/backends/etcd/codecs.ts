@@ -10,7 +10,14 @@
  * @module
  */
 import * as t from 'io-ts';
-import { type Decoded, decode, decodeJson, InstanceRecord, toRecord } from '../../core/codecs.js';
+import {
+  type Decoded,
+  decode,
+  decodeJson,
+  fromRecord,
+  InstanceRecord,
+  toRecord,
+} from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
 import { freezeInstance, type Instance } from '../../core/instance.js';
 import type { EtcdFormat } from '../../core/url.js';
@@ -206,23 +213,7 @@ export const decodeEntry = (
         ok: false,
         error: mismatch(entry, 'service', entry.service, d.value.service, registry),
       };
-    const r = d.value;
-    return {
-      ok: true,
-      value: freezeInstance({
-        id: r.id,
-        service: r.service,
-        host: r.host,
-        port: r.port,
-        secure: r.secure ?? false,
-        status: r.status ?? 'UP',
-        weight: r.weight ?? 1,
-        zone: r.zone,
-        tags: r.tags ?? [],
-        metadata: r.metadata ?? {},
-        registry,
-      }),
-    };
+    return { ok: true, value: fromRecord(d.value, registry) };
   }
   const a = decode(AddressString, text, entry.key, context);
   return a.ok ? { ok: true, value: fromAddress(entry, a.value, registry) } : a;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+
 import ky, { type KyInstance } from 'ky';
 import {
   AuthenticationError,
@@ -15,6 +15,7 @@ import {
   type ErrorContext,
   RegistryUnavailableError,
 } from '../../core/errors.js';
+import { readPem } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 import { ownedFetch } from './http.js';
 
@@ -159,23 +160,11 @@ export const eurekaClient = (
 ): EurekaClient => {
   const registry = config.url;
   const scheme = config.tls ? 'https' : 'http';
-  const read = (name: string): Buffer | undefined => {
-    const file = config.params[name];
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new ConfigError(
-        `url.${name}`,
-        `cannot be read: ${describe(e)}`,
-        'point it to a PEM file',
-        {
-          registry,
-        },
-      );
-    }
+  const tls = {
+    ca: readPem(config, 'ca'),
+    cert: readPem(config, 'cert'),
+    key: readPem(config, 'key'),
   };
-  const tls = { ca: read('ca'), cert: read('cert'), key: read('key') };
   const owned =
     options.fetch === undefined
       ? ownedFetch({
