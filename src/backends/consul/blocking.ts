@@ -130,7 +130,10 @@ export const blockingQuery = <T>(
       const taken = take(bucket, now);
       bucket = taken.bucket;
       const delay = Math.max(taken.delay, lastStart + tuning.minIntervalMs - now, 0);
-      wait = timer(delay, scheduler).subscribe(query);
+      // No timer when nothing to wait for: a timer of 0 still costs a tick
+      // (about 1 ms), during which a change would wait for the query.
+      if (delay <= 0) query();
+      else wait = timer(delay, scheduler).subscribe(query);
     };
 
     schedule();

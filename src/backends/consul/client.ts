@@ -1,18 +1,17 @@
 /**
- * The HTTP client of a Consul backend, on ky: one connection pool per
- * backend, the ACL token sent as the `X-Consul-Token` header (never in a URL
- * or a message), `retry: 0` (the core owns retries), a timeout on every
- * request, and the agents of the URL tried in turn when one cannot be
- * reached.
+ * The HTTP client of a Consul backend: one connection pool per backend
+ * (`node:http`, see `http-fetch.ts` for why not ky/fetch), the ACL token
+ * sent as the `X-Consul-Token` header (never in a URL or a message), no
+ * retries (the core owns them), a timeout on every request, and the agents
+ * of the URL tried in turn when one cannot be reached.
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
-import ky from 'ky';
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
+import { readPem } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 import { httpError, transportError } from './errors.js';
-import { type PooledFetch, pooledFetch, type TlsMaterial } from './http-fetch.js';
+import { type RawAnswer, type TlsMaterial, type Transport, transport } from './http-fetch.js';
 
 /** The Consul part of a parsed registry URL. */
 export type ConsulConfig = Extract<RegistryConfig, { kind: 'consul' }>;
@@ -26,13 +25,22 @@ export interface ConsulAnswer {
   readonly text: string;
   /** `X-Consul-Index`, when present and numeric. */
   readonly index: number | undefined;
-  /** True when Consul says ACLs filtered the result (`X-Consul-Results-Filtered-By-ACLs`). */
+  /**
+   * True when Consul says ACLs filtered the result (`X-Consul-Results-Filtered-By-ACLs`).
+   * Consul never sets it for a request without a token (so as not to tell
+   * anonymous callers what exists).
+   */
   readonly filteredByAcls: boolean;
+  /**
+   * `X-Consul-Default-Acl-Policy`, sent on every answer: `'deny'` when ACLs
+   * are enforced, `'allow'` when they are off or allow by default.
+   */
+  readonly aclDefaultPolicy: 'allow' | 'deny' | undefined;
 }
 
 /** One request. */
 export interface ConsulRequest {
-  readonly method: 'GET' | 'PUT';
+  readonly method: 'GET' | 'PUT' | 'POST';
   /** Path under the agent, starting with `/v1/`; path segments already encoded. */
   readonly path: string;
   readonly searchParams?: ReadonlyArray<readonly [string, string]>;
@@ -54,21 +62,6 @@ export interface ConsulClient {
   close(): void;
 }
 
-const readPem = (config: ConsulConfig, param: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-  const path = config.params[param];
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new ConfigError(
-      `url.${param}`,
-      `cannot be read from '${path}' (${(e as Error).message})`,
-      'pass the path of a PEM file readable by this process',
-      { registry: config.url },
-    );
-  }
-};
-
 const tlsOf = (config: ConsulConfig): TlsMaterial => {
   const ca = readPem(config, 'ca');
   const cert = readPem(config, 'cert');
@@ -88,10 +81,21 @@ const tlsOf = (config: ConsulConfig): TlsMaterial => {
   };
 };
 
+/** One header of an answer (the first, when repeated), or null. */
+const header = (answer: RawAnswer, name: string): string | null => {
+  const v = answer.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? null;
+};
+
 const parseIndex = (value: string | null): number | undefined => {
   if (value === null || !/^\d+$/.test(value.trim())) return undefined;
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : undefined;
+};
+
+const aclPolicyOf = (value: string | null): 'allow' | 'deny' | undefined => {
+  const v = value?.trim().toLowerCase();
+  return v === 'allow' || v === 'deny' ? v : undefined;
 };
 
 /**
@@ -103,7 +107,7 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
   const bases = config.endpoints.map(
     (e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`,
   );
-  let pool: PooledFetch | undefined;
+  let pool: Transport | undefined;
   let current = 0;
   let closed = false;
   const headers: Record<string, string> = token === undefined ? {} : { 'X-Consul-Token': token };
@@ -114,40 +118,38 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
         registry: config.url,
       });
     }
-    pool ??= pooledFetch(tlsOf(config));
+    pool ??= transport(tlsOf(config));
     const at = current;
     const base = bases[at % bases.length]!;
     const what = `${req.method} ${req.path}`;
-    const searchParams = new URLSearchParams();
-    for (const [k, v] of req.searchParams ?? []) searchParams.append(k, v);
-    let response: Response;
+    const url = new URL(`${base}${req.path}`);
+    for (const [k, v] of req.searchParams ?? []) url.searchParams.append(k, v);
+    let answer: RawAnswer;
     try {
-      response = await ky(`${base}${req.path}`, {
+      answer = await pool.send({
         method: req.method,
-        searchParams,
+        url,
         headers,
-        ...(req.json === undefined ? {} : { json: req.json }),
+        ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
         ...(req.signal === undefined ? {} : { signal: req.signal }),
-        timeout: req.timeout,
-        retry: 0,
-        throwHttpErrors: false,
-        fetch: pool.fetch,
+        timeoutMs: req.timeout,
       });
     } catch (e) {
       // The agent cannot be reached: the next request goes to the next one.
       if (!req.signal?.aborted && current === at) current = at + 1;
       throw req.signal?.aborted ? e : transportError(e, what, req.context);
     }
-    const text = await response.text();
-    if (!response.ok && !(req.accept ?? []).includes(response.status)) {
-      if (response.status >= 500 && current === at) current = at + 1;
-      throw httpError(response.status, text, what, req.context);
+    const ok = answer.status >= 200 && answer.status < 300;
+    if (!ok && !(req.accept ?? []).includes(answer.status)) {
+      if (answer.status >= 500 && current === at) current = at + 1;
+      throw httpError(answer.status, answer.text, what, req.context);
     }
     return {
-      status: response.status,
-      text,
-      index: parseIndex(response.headers.get('x-consul-index')),
-      filteredByAcls: response.headers.get('x-consul-results-filtered-by-acls') === 'true',
+      status: answer.status,
+      text: answer.text,
+      index: parseIndex(header(answer, 'x-consul-index')),
+      filteredByAcls: header(answer, 'x-consul-results-filtered-by-acls') === 'true',
+      aclDefaultPolicy: aclPolicyOf(header(answer, 'x-consul-default-acl-policy')),
     };
   };
 

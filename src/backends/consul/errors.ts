@@ -67,3 +67,16 @@ export const transportError = (e: unknown, what: string, context: ErrorContext):
 /** True for the error an aborted request rejects with (an unsubscribe, not a fault). */
 export const isAbortError = (e: unknown, signal: AbortSignal | undefined): boolean =>
   signal?.aborted === true && isAbort(e);
+
+/**
+ * The error of a watch without a token on an agent that enforces ACLs
+ * (default policy deny) when the token Consul falls back to (the agent's
+ * default token, else the anonymous token) may not read `service`: Consul
+ * would not refuse the reads, it would filter them, and the watch would see
+ * an empty set forever.
+ */
+export const missingTokenError = (service: string, context: ErrorContext): RxdiscoError =>
+  new AuthenticationError(
+    `ACLs are enforced (Consul's default policy is deny) and no token was given: the anonymous token may not read service '${service}', so every answer would be an empty set (pass ?token=... in the URL or the token option)`,
+    context,
+  );

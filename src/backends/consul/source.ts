@@ -12,13 +12,14 @@ import type { WatchParams } from '../../core/discovery.js';
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import { type BlockingRead, blockingQuery, consulDuration } from './blocking.js';
-import type { ConsulClient, ConsulConfig, ConsulConsistency } from './client.js';
+import type { ConsulAnswer, ConsulClient, ConsulConfig, ConsulConsistency } from './client.js';
 import {
   type DecodedHealth,
   decodeCatalogServices,
   decodeHealth,
   fingerprintOf,
 } from './codecs.js';
+import { isAbortError, missingTokenError } from './errors.js';
 import type { ResolvedConsulOptions } from './options.js';
 
 /** What the sources need from their backend. */
@@ -131,6 +132,61 @@ const blockingParams = (index: number, waitMs: number): Array<[string, string]> 
       ]
     : [];
 
+/**
+ * Whether the token Consul uses for requests without one (the agent's
+ * `default` token, else the anonymous token) may read `service`, from
+ * `POST /v1/internal/acl/authorize` (the endpoint Consul's UI checks
+ * permissions with). `undefined` when Consul cannot tell (an older agent
+ * without the endpoint, ACLs off, any failure): the watch then goes on as
+ * before.
+ */
+export const anonymousMayRead = async (
+  deps: Pick<SourceDeps, 'client' | 'options'>,
+  service: string,
+  signal: AbortSignal,
+  context: ErrorContext,
+): Promise<boolean | undefined> => {
+  try {
+    const answer = await deps.client.request({
+      method: 'POST',
+      path: '/v1/internal/acl/authorize',
+      json: [{ Resource: 'service', Segment: service, Access: 'read' }],
+      signal,
+      timeout: deps.options.blocking.requestTimeoutMs,
+      context,
+      accept: [401, 403, 404, 405],
+    });
+    if (answer.status !== 200) return undefined;
+    const checks: unknown = JSON.parse(answer.text);
+    const allow = Array.isArray(checks) ? (checks[0] as { Allow?: unknown })?.Allow : undefined;
+    return typeof allow === 'boolean' ? allow : undefined;
+  } catch (e) {
+    if (isAbortError(e, signal)) throw e;
+    return undefined;
+  }
+};
+
+/**
+ * True when a watch must fail because no token was given although Consul
+ * enforces ACLs and would filter `service` out of every answer. Checked on
+ * the first (non-blocking) query of a session, only when no token is
+ * configured, the agent says its default policy is deny and the set is
+ * empty: one extra request, and none at all in the other cases.
+ */
+const deniedWithoutToken = async (
+  deps: SourceDeps,
+  answer: ConsulAnswer,
+  value: DecodedHealth,
+  service: string,
+  signal: AbortSignal,
+  context: ErrorContext,
+): Promise<boolean> =>
+  deps.options.token === undefined &&
+  answer.aclDefaultPolicy === 'deny' &&
+  value.instances.length === 0 &&
+  value.skipped.length === 0 &&
+  (await anonymousMayRead(deps, service, signal, context)) === false;
+
 /** The watch source of one service's instances. */
 export const consulSource =
   (deps: SourceDeps, service: string, params: WatchParams): WatchSource<unknown> =>
@@ -150,6 +206,12 @@ export const consulSource =
           context,
         });
         const value = decodeHealth(answer.text, service, registry);
+        if (
+          index === 0 &&
+          (await deniedWithoutToken(deps, answer, value, service, signal, context))
+        ) {
+          throw missingTokenError(service, context);
+        }
         return { index: answer.index, value, fingerprint: fingerprintOf(value) };
       };
       return blockingQuery(read, deps.options.blocking, deps.scheduler).pipe(

@@ -1,7 +1,9 @@
 /**
- * ACLs (default policy deny): a wrong token or a token lacking permission
- * is a typed, permanent AuthenticationError (no endless retries), and the
- * token never shows in a URL, a message or a problem.
+ * ACLs (default policy deny): a wrong token, a token lacking permission or
+ * a missing token is a typed, permanent AuthenticationError (no endless
+ * retries, no silently empty set), and the token never shows in a URL, a
+ * message or a problem. An agent without ACLs, or whose anonymous token may
+ * read, is unaffected.
  */
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,9 @@ import { registerRaw, testDiscovery } from './harness.js';
 expectNoLeakedHandles();
 
 const ROOT = 'root-token-6b1f0e';
+const ANONYMOUS = '00000000-0000-0000-0000-000000000002';
 let agent: ConsulAgent;
+let plain: ConsulAgent;
 const opened: Discovery[] = [];
 const client = (url: string, token?: string): { d: Discovery; problems: RxdiscoError[] } => {
   const problems: RxdiscoError[] = [];
@@ -29,14 +33,28 @@ const client = (url: string, token?: string): { d: Discovery; problems: RxdiscoE
 
 beforeAll(async () => {
   await ensureConsul();
-  agent = await startConsul({ aclToken: ROOT });
+  [agent, plain] = await Promise.all([startConsul({ aclToken: ROOT }), startConsul()]);
   await registerRaw(agent, { id: 'p1', service: 'private', host: '127.0.0.1', port: 22001 });
+  await registerRaw(agent, { id: 'o1', service: 'open', host: '127.0.0.1', port: 22011 });
+  await registerRaw(plain, { id: 'p1', service: 'private', host: '127.0.0.1', port: 22001 });
 }, 15 * 60_000);
 
 afterAll(async () => {
   await Promise.all(opened.map((d) => d.close()));
-  await agent?.destroy();
+  await Promise.all([agent?.destroy(), plain?.destroy()]);
 });
+
+/** Gives Consul's anonymous token (used for requests without a token) these rules. */
+const anonymousRules = async (name: string, rules: string): Promise<void> => {
+  const policy = await agent.api('PUT', '/v1/acl/policy', { Name: name, Rules: rules });
+  expect(policy.status).toBe(200);
+  const { ID } = JSON.parse(policy.text) as { ID: string };
+  const token = await agent.api('PUT', `/v1/acl/token/${ANONYMOUS}`, {
+    Description: 'Anonymous Token',
+    Policies: [{ ID }],
+  });
+  expect(token.status).toBe(200);
+};
 
 const failure = async (p: Promise<unknown>): Promise<RxdiscoError> => {
   try {
@@ -72,10 +90,25 @@ describe('consul ACLs', () => {
     );
     expect(isAuthenticationError(e)).toBe(true);
     expect(e.message).toMatch(/Permission denied/);
-    // Consul does not refuse anonymous reads: it filters them (an empty set)
-    const set = await firstValueFrom(d.instances$('private'));
-    expect(set.size).toBe(0);
-    expect(set.stale).toBe(false);
+  });
+
+  it('fails a watch without a token at once instead of showing an empty set', async () => {
+    // Consul does not refuse anonymous reads, it filters them (200 [] with no
+    // X-Consul-Results-Filtered-By-ACLs header): rxdisco asks Consul whether
+    // the anonymous token may read the service, and fails the watch.
+    const { d, problems } = client(agent.url);
+    const started = Date.now();
+    const e = await failure(lastValueFrom(d.instances$('private').pipe(toArray())));
+    expect(isAuthenticationError(e)).toBe(true);
+    expect(e.retryable).toBe(false);
+    expect(e.message).toMatch(/ACLs are enforced .* no token was given/);
+    expect(e.message).toMatch(/may not read service 'private'/);
+    expect(e.message).toMatch(/\?token=/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(problems).toEqual([]);
+    // also for a service nobody registered: the anonymous token may read nothing
+    const none = await failure(firstValueFrom(d.instances$('nobody-here')));
+    expect(isAuthenticationError(none)).toBe(true);
   });
 
   it('watches and registers with the right token (option or URL)', async () => {
@@ -96,5 +129,42 @@ describe('consul ACLs', () => {
     reg.unsubscribe();
     await d.settled();
     await waitFor(set$, (s) => s.size === 1, 15_000, 'p3 deregistered with the token');
+  });
+
+  it('leaves watches without a token alone when the anonymous token may read', async () => {
+    // runs last: it changes the anonymous token of the shared agent
+    await anonymousRules(
+      'anonymous-reads-open',
+      'service "open" { policy = "read" }\nnode_prefix "" { policy = "read" }',
+    );
+    const { d, problems } = client(agent.url);
+    const open = await waitFor(d.instances$('open'), (s) => s.size === 1, 15_000, 'o1');
+    expect(open.get('o1')?.port).toBe(22011);
+    expect(open.stale).toBe(false);
+    // still refused, per service: 'private' is not readable by the anonymous token
+    const e = await failure(firstValueFrom(d.instances$('private')));
+    expect(isAuthenticationError(e)).toBe(true);
+    await anonymousRules(
+      'anonymous-reads-all',
+      'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }',
+    );
+    const { d: d2 } = client(agent.url);
+    const set = await waitFor(d2.instances$('private'), (s) => s.size === 1, 15_000, 'p1');
+    expect(set.get('p1')).toBeDefined();
+    // a legitimately empty service is an empty, fresh set, not an error
+    const empty = await firstValueFrom(d2.instances$('nobody-here'));
+    expect(empty.size).toBe(0);
+    expect(empty.stale).toBe(false);
+    expect(problems).toEqual([]);
+  });
+
+  it('is unaffected on an agent without ACLs', async () => {
+    const { d, problems } = client(plain.url);
+    const set = await waitFor(d.instances$('private'), (s) => s.size === 1, 15_000, 'p1');
+    expect(set.stale).toBe(false);
+    const empty = await firstValueFrom(d.instances$('nobody-here'));
+    expect(empty.size).toBe(0);
+    expect(empty.stale).toBe(false);
+    expect(problems).toEqual([]);
   });
 });

@@ -1,8 +1,18 @@
+import { asyncScheduler, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { ConsulConfig } from '../../../../src/backends/consul/client.js';
+import type {
+  ConsulAnswer,
+  ConsulClient,
+  ConsulConfig,
+  ConsulRequest,
+} from '../../../../src/backends/consul/client.js';
 import { resolveConsulOptions } from '../../../../src/backends/consul/options.js';
-import { healthQuery } from '../../../../src/backends/consul/source.js';
-import { isConfigError } from '../../../../src/core/errors.js';
+import { consulSource, healthQuery } from '../../../../src/backends/consul/source.js';
+import {
+  isAuthenticationError,
+  isConfigError,
+  type RxdiscoError,
+} from '../../../../src/core/errors.js';
 import { parseRegistryUrl } from '../../../../src/core/url.js';
 
 const config = parseRegistryUrl('consul://127.0.0.1:8500?dc=dc1') as ConsulConfig;
@@ -85,5 +95,102 @@ describe('resolveConsulOptions', () => {
     { consistency: 'eventual' },
   ])('refuses %j', (o) => {
     expect(() => resolveConsulOptions(o as never, 'consul://x', undefined)).toThrow(/must be/);
+  });
+});
+
+describe('consulSource without a token on an agent enforcing ACLs', () => {
+  const entry = JSON.stringify([
+    {
+      Node: { Node: 'n1', Address: '10.0.0.1' },
+      Service: { ID: 'web-1', Service: 'web', Address: '10.0.0.1', Port: 8080 },
+      Checks: [],
+    },
+  ]);
+  const answer = (over: Partial<ConsulAnswer>): ConsulAnswer => ({
+    status: 200,
+    text: '[]',
+    index: 7,
+    filteredByAcls: false,
+    aclDefaultPolicy: 'deny',
+    ...over,
+  });
+  /** A fake client: the health query answers `health`, the authorize endpoint `authorize`. */
+  const fake = (health: ConsulAnswer, authorize: ConsulAnswer | Error) => {
+    const sent: ConsulRequest[] = [];
+    const client: ConsulClient = {
+      request: async (req) => {
+        sent.push(req);
+        if (req.path === '/v1/internal/acl/authorize') {
+          if (authorize instanceof Error) throw authorize;
+          return authorize;
+        }
+        return health;
+      },
+      close: () => undefined,
+    };
+    return { client, sent };
+  };
+  const first = (client: ConsulClient, token?: string) =>
+    firstValueFrom(
+      consulSource(
+        {
+          client,
+          config,
+          options: resolveConsulOptions(
+            token === undefined ? {} : { token },
+            config.url,
+            undefined,
+          ),
+          scheduler: asyncScheduler,
+        },
+        'web',
+        {},
+      )(undefined),
+    );
+  const allow = (v: boolean) =>
+    answer({
+      text: JSON.stringify([{ Resource: 'service', Segment: 'web', Access: 'read', Allow: v }]),
+    });
+
+  it('fails with a permanent AuthenticationError when the anonymous token may not read the service', async () => {
+    const { client, sent } = fake(answer({}), allow(false));
+    const e = await first(client).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(isAuthenticationError(e)).toBe(true);
+    expect((e as RxdiscoError).retryable).toBe(false);
+    expect((e as Error).message).toMatch(/no token was given.*may not read service 'web'/);
+    expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /v1/health/service/web',
+      'POST /v1/internal/acl/authorize',
+    ]);
+    expect(sent[1]?.json).toEqual([{ Resource: 'service', Segment: 'web', Access: 'read' }]);
+  });
+
+  it('shows the empty set when the anonymous token may read it', async () => {
+    const { client, sent } = fake(answer({}), allow(true));
+    expect(await first(client)).toMatchObject({ type: 'snapshot', instances: [] });
+    expect(sent).toHaveLength(2);
+  });
+
+  it.each([
+    ['Consul cannot tell (404)', answer({ status: 404, text: 'not found' })],
+    ['the check fails', new Error('socket hang up')],
+    ['the answer is not understood', answer({ text: '{}' })],
+  ])('goes on as before when %s', async (_, authorize) => {
+    const { client } = fake(answer({}), authorize);
+    expect(await first(client)).toMatchObject({ type: 'snapshot', instances: [] });
+  });
+
+  it.each([
+    ['a token is given', answer({}), 'secret'],
+    ['ACLs are not enforced', answer({ aclDefaultPolicy: 'allow' }), undefined],
+    ['the agent says nothing of ACLs', answer({ aclDefaultPolicy: undefined }), undefined],
+    ['the set is not empty', answer({ text: entry }), undefined],
+  ])('asks nothing more when %s', async (_, health, token) => {
+    const { client, sent } = fake(health, allow(false));
+    expect((await first(client, token)).type).toBe('snapshot');
+    expect(sent.map((r) => r.path)).toEqual(['/v1/health/service/web']);
   });
 });
