@@ -9,6 +9,7 @@ import { run as consulIdle } from './consul-idle.bench.js';
 import { run as consulPropagation } from './consul-propagation.bench.js';
 import { run as diff } from './diff.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
+import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
@@ -19,6 +20,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['memory', memory],
   ['etcd-propagation', etcdPropagation],
   ['eureka-refresh', eurekaRefresh],
+  ['eureka-peer', eurekaPeer],
   ['consul-propagation', consulPropagation],
   ['consul-idle', consulIdle],
   ['calls-latency', callsLatency],
