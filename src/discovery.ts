@@ -1,6 +1,6 @@
 /**
  * `discovery(url)`: one entry point for every registry. Parses the URL now
- * (a bad URL throws a {@link ConfigError} at once) and loads the backend
+ * (a bad URL throws a `ConfigError` at once) and loads the backend
  * lazily on first subscribe, so importing `rxdisco` loads no gRPC or HTTP
  * client.
  *
@@ -12,7 +12,6 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from './core/discovery.js';
-import { ConfigError } from './core/errors.js';
 import { parseRegistryUrl, type RegistryConfig } from './core/url.js';
 
 type Loader<K extends RegistryConfig['kind']> = (

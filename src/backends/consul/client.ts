@@ -8,10 +8,10 @@
  * @module
  */
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
-import { readPem } from '../../core/pem.js';
+import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 import { httpError, transportError } from './errors.js';
-import { type RawAnswer, type TlsMaterial, type Transport, transport } from './http-fetch.js';
+import { type RawAnswer, type Transport, transport } from './http-fetch.js';
 
 /** The Consul part of a parsed registry URL. */
 export type ConsulConfig = Extract<RegistryConfig, { kind: 'consul' }>;
@@ -62,25 +62,6 @@ export interface ConsulClient {
   close(): void;
 }
 
-const tlsOf = (config: ConsulConfig): TlsMaterial => {
-  const ca = readPem(config, 'ca');
-  const cert = readPem(config, 'cert');
-  const key = readPem(config, 'key');
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new ConfigError(
-      cert === undefined ? 'url.cert' : 'url.key',
-      'is missing: a client certificate needs both cert and key',
-      'pass ?cert=/path/client.pem&key=/path/client-key.pem',
-      { registry: config.url },
-    );
-  }
-  return {
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-  };
-};
-
 /** One header of an answer (the first, when repeated), or null. */
 const header = (answer: RawAnswer, name: string): string | null => {
   const v = answer.headers[name];
@@ -118,7 +99,7 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
         registry: config.url,
       });
     }
-    pool ??= transport(tlsOf(config));
+    pool ??= transport(readTls(config));
     const at = current;
     const base = bases[at % bases.length]!;
     const what = `${req.method} ${req.path}`;

@@ -9,7 +9,7 @@
 
 import { Etcd3, type IOptions } from 'etcd3';
 import { ConfigError } from '../../core/errors.js';
-import { readPem } from '../../core/pem.js';
+import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 
 /** The etcd part of a parsed registry URL. */
@@ -70,17 +70,7 @@ const passThrough = {
 
 /** The etcd3 client options for a registry URL. */
 export const clientOptions = (config: EtcdConfig, options: ResolvedEtcdOptions): IOptions => {
-  const ca = readPem(config, 'ca');
-  const cert = readPem(config, 'cert');
-  const key = readPem(config, 'key');
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new ConfigError(
-      cert === undefined ? 'url.cert' : 'url.key',
-      'is missing: a client certificate needs both cert and key',
-      'pass ?cert=/path/client.pem&key=/path/client-key.pem',
-      { registry: config.url },
-    );
-  }
+  const { ca, cert, key } = readTls(config);
   const scheme = config.tls ? 'https' : 'http';
   const hosts = config.endpoints.map(
     (e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`,

@@ -15,7 +15,7 @@ import {
   type ErrorContext,
   RegistryUnavailableError,
 } from '../../core/errors.js';
-import { readPem } from '../../core/pem.js';
+import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 import { ownedFetch } from './http.js';
 
@@ -160,11 +160,7 @@ export const eurekaClient = (
 ): EurekaClient => {
   const registry = config.url;
   const scheme = config.tls ? 'https' : 'http';
-  const tls = {
-    ca: readPem(config, 'ca'),
-    cert: readPem(config, 'cert'),
-    key: readPem(config, 'key'),
-  };
+  const tls = readTls(config);
   const owned =
     options.fetch === undefined
       ? ownedFetch({
