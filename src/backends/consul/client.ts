@@ -1,6 +1,6 @@
 /**
  * The HTTP client of a Consul backend: one connection pool per backend
- * (`node:http`, see `http-fetch.ts` for why not ky/fetch), the ACL token
+ * (`node:http`, see `../transport.ts` for why not ky/fetch), the ACL token
  * sent as the `X-Consul-Token` header (never in a URL or a message), no
  * retries (the core owns them), a timeout on every request, and the agents
  * of the URL tried in turn when one cannot be reached.
@@ -10,8 +10,8 @@
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
+import { type RawAnswer, type Transport, transport } from '../transport.js';
 import { httpError, transportError } from './errors.js';
-import { type RawAnswer, type Transport, transport } from './http-fetch.js';
 
 /** The Consul part of a parsed registry URL. */
 export type ConsulConfig = Extract<RegistryConfig, { kind: 'consul' }>;

@@ -1,5 +1,6 @@
 /**
- * The Eureka HTTP client: ky with no retries of its own, every request
+ * The Eureka HTTP client: the backends' `node:http` transport (see
+ * `../transport.ts`), no retries of its own, every request
  * tried on the service URLs (Eureka peers) in order. A peer that fails
  * (connection refused, timeout, 5xx) is skipped for `peerCooldown` ms and
  * tried again after that; the first healthy peer in URL order is always
@@ -8,7 +9,6 @@
  * @module
  */
 
-import ky, { type KyInstance } from 'ky';
 import {
   AuthenticationError,
   ConfigError,
@@ -17,7 +17,7 @@ import {
 } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
-import { ownedFetch } from './http.js';
+import { fetchTransport, type Transport, transport } from '../transport.js';
 
 /** A parsed `eureka://` / `eurekas://` URL. */
 export type EurekaConfig = Extract<RegistryConfig, { kind: 'eureka' }>;
@@ -57,9 +57,10 @@ export interface EurekaOptions {
     readonly healthCheckUrl?: string;
   };
   /**
-   * The fetch ky uses. By default a fetch over `node:http(s)` agents owned
-   * by the backend (released on `close()`, trusting `?ca=`); tests pass a
-   * fake one to replay recorded payloads.
+   * A fetch to send requests with instead of the backend's own `node:http`
+   * pool (released on `close()`, trusting `?ca=`); tests pass a fake one to
+   * replay recorded payloads.
+   * @default the backend's own pool
    */
   readonly fetch?: typeof globalThis.fetch;
 }
@@ -161,25 +162,12 @@ export const eurekaClient = (
   const registry = config.url;
   const scheme = config.tls ? 'https' : 'http';
   const tls = readTls(config);
-  const owned =
-    options.fetch === undefined
-      ? ownedFetch({
-          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-          ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-          ...(tls.key === undefined ? {} : { key: tls.key }),
-        })
-      : undefined;
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const http: Transport =
+    options.fetch === undefined ? transport(tls) : fetchTransport(options.fetch);
+  const headers: Record<string, string> = {};
   if (config.username !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
   }
-  const http: KyInstance = ky.create({
-    retry: 0,
-    timeout: options.timeout,
-    throwHttpErrors: false,
-    headers,
-    fetch: options.fetch ?? owned!.fetch,
-  });
   const bases = config.endpoints.map((e) => {
     const host = e.host.includes(':') ? `[${e.host}]` : e.host;
     return `${scheme}://${host}:${e.port}${config.path}`;
@@ -203,14 +191,17 @@ export const eurekaClient = (
       if (req.signal?.aborted) throw req.signal.reason;
       const url = `${bases[i]}${req.path}`;
       try {
-        const res = await http(url, {
+        const target = new URL(url);
+        for (const [k, v] of Object.entries(req.searchParams ?? {})) target.searchParams.set(k, v);
+        const res = await http.send({
           method: req.method,
-          ...(req.json === undefined ? {} : { json: req.json }),
-          ...(req.searchParams === undefined ? {} : { searchParams: { ...req.searchParams } }),
+          url: target,
+          headers,
+          ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
           ...(req.signal === undefined ? {} : { signal: req.signal }),
+          timeoutMs: options.timeout,
         });
-        const buffer = await res.arrayBuffer();
-        const text = new TextDecoder().decode(buffer);
+        const text = res.text;
         if (res.status === 401) {
           throw new AuthenticationError(
             `${req.method} ${config.path}${req.path} answered 401`,
@@ -223,7 +214,7 @@ export const eurekaClient = (
           continue;
         }
         downUntil[i] = 0;
-        return { status: res.status, text, bytes: buffer.byteLength };
+        return { status: res.status, text, bytes: res.bytes };
       } catch (e) {
         if (e instanceof AuthenticationError) throw e;
         if (req.signal?.aborted) throw e;
@@ -240,6 +231,6 @@ export const eurekaClient = (
   return {
     registry,
     request,
-    close: () => owned?.close(),
+    close: () => http.close(),
   };
 };

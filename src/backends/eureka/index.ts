@@ -1,6 +1,6 @@
 /**
  * `rxdisco/eureka`: the Eureka backend (`eureka://` and `eurekas://` URLs)
- * on `ky`. One registry poller per backend (full fetch, then deltas with a
+ * over `node:http`. One registry poller per backend (full fetch, then deltas with a
  * hashcode check) shared by every service stream; registration with
  * heartbeats; Eureka's status override through {@link setEurekaStatus}.
  * Service `hello` is Eureka application `HELLO`; instances keep the
