@@ -42,8 +42,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { postInstance, rawInstanceInfo } from '../integration/eureka/harness.js';
-import { rawRequest, startEureka } from '../servers/eureka.js';
-import { until } from '../servers/process.js';
+import { startEureka } from '../servers/eureka.js';
+import { fillRegistry } from './eureka-fleet.js';
 import type { ChildConfig, ChildResult } from './peers/eureka-child-io.js';
 import { now } from './peers/eureka-child-io.js';
 
@@ -158,16 +158,6 @@ const quantile = (xs: readonly number[], q: number): number => {
 const ms = (n: number): string => `${n.toFixed(0)} ms`;
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
-/** Runs `fn` over `items`, `width` at a time. */
-const pool = async <T>(items: readonly T[], width: number, fn: (t: T) => Promise<void>) => {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (i < items.length) await fn(items[i++]!);
-    }),
-  );
-};
-
 export async function run(): Promise<void> {
   const started = Date.now();
   // the same server tuning as eureka-refresh.bench.ts, scaled to a 1 s
@@ -182,21 +172,7 @@ export async function run(): Promise<void> {
   const children: Child[] = [];
   try {
     const services = Array.from({ length: APPS }, (_, a) => `bench-${a}`);
-    const records = services.flatMap((service) =>
-      Array.from({ length: PER_APP }, (_, i) => ({ service, i })),
-    );
-    await pool(records, 8, ({ service, i }) =>
-      postInstance(
-        server.base,
-        service.toUpperCase(),
-        rawInstanceInfo({ service, id: `${service}-${i}`, host: '127.0.0.1', port: 10_000 + i }),
-      ),
-    );
-    await until(
-      async () => (await rawRequest('GET', `${server.base}/apps/delta`)).text.length < 2000,
-      30_000,
-      'the delta queue to drain',
-    );
+    await fillRegistry(server.base, services, PER_APP);
 
     const config = {
       url: server.url,

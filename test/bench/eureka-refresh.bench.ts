@@ -15,7 +15,7 @@ import { applyDelta, copyHashcode, fullCopy } from '../../src/backends/eureka/re
 import { eurekaSource } from '../../src/backends/eureka/source.js';
 import { postInstance, rawInstanceInfo } from '../integration/eureka/harness.js';
 import { rawRequest, startEureka } from '../servers/eureka.js';
-import { until } from '../servers/process.js';
+import { fillRegistry } from './eureka-fleet.js';
 
 const APPS = 20;
 const PER_APP = 50;
@@ -41,20 +41,7 @@ export async function run(): Promise<void> {
   const registry = eurekaDiscovery(server.url, { interval: INTERVAL, onProblem: () => undefined });
   try {
     const services = Array.from({ length: APPS }, (_, a) => `bench-${a}`);
-    for (const service of services)
-      for (let i = 0; i < PER_APP; i++)
-        await postInstance(
-          server.base,
-          service.toUpperCase(),
-          rawInstanceInfo({ service, id: `${service}-${i}`, host: '127.0.0.1', port: 10_000 + i }),
-        );
-
-    // the registrations above have left the delta queue: a stable registry
-    await until(
-      async () => (await rawRequest('GET', `${server.base}/apps/delta`)).text.length < 2000,
-      30_000,
-      'the delta queue to drain',
-    );
+    await fillRegistry(server.base, services, PER_APP);
 
     // 1. the real backend: one change per interval, bytes and process CPU per refresh
     const reports: (RefreshReport & { cpu: number })[] = [];
