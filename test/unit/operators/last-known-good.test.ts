@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom, map, Subject, take, toArray } from 'rxjs';
+import { firstValueFrom, map, ReplaySubject, Subject, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDecodeError, type RxdiscoError } from '../../../src/core/errors.js';
 import { emptySet, type InstanceSet, restale } from '../../../src/core/instance-set.js';
@@ -66,14 +66,13 @@ describe('lastKnownGood()', () => {
 
     // A new process: the registry is down, the watch says "stale, nothing known".
     const restarted = new Subject<InstanceSet>();
-    const seen: InstanceSet[] = [];
-    const first2 = firstValueFrom(restarted.pipe(lastKnownGood({ file }), take(2), toArray()));
-    const restoredP = firstValueFrom(restarted.pipe(lastKnownGood({ file })));
-    restarted.next(staleEmpty);
-    seen.push(await restoredP);
+    const out = new ReplaySubject<InstanceSet>();
+    const sub2 = restarted.pipe(lastKnownGood({ file })).subscribe(out);
+    restarted.next(staleEmpty); // held until the file is read, then replaced by its instances
+    await firstValueFrom(out);
     restarted.next(setOf(b)); // the registry is back: a fresh set replaces the file's
-    const [restored, fresh] = await first2;
-    expect(seen[0]!.instances).toEqual([a, b]);
+    const [restored, fresh] = await firstValueFrom(out.pipe(take(2), toArray()));
+    sub2.unsubscribe();
     expect(restored!.stale).toBe(true);
     expect(restored!.error).toBe(staleEmpty.error);
     expect(restored!.instances).toEqual([a, b]); // every field survives the file
