@@ -193,3 +193,38 @@ export const decodeInstance = (
   const d = decode(InstanceRecord, value, key, { registry, ...(service ? { service } : {}) });
   return d.ok ? { ok: true, value: fromRecord(d.value, registry) } : d;
 };
+
+/** Where a record is stored: its key, and the service and id the key names. */
+export interface RecordKey {
+  readonly key: string;
+  readonly service: string;
+  readonly id: string;
+}
+
+/**
+ * Decodes an {@link InstanceRecord} stored under a key that names its
+ * service and id (memory, etcd). A record whose `id` or `service` disagrees
+ * with its key is a {@link DecodeError} listing each disagreement.
+ */
+export const decodeKeyedInstance = (
+  value: unknown,
+  at: RecordKey,
+  registry: string,
+): Decoded<Instance> => {
+  const d = decodeInstance(value, at.key, registry, at.service);
+  if (!d.ok) return d;
+  const problems: string[] = [];
+  const against = (field: 'id' | 'service', expected: string): void => {
+    const got = d.value[field];
+    if (got !== expected) {
+      problems.push(
+        `${field}: expected ${JSON.stringify(expected)} (the key), got ${JSON.stringify(got)}`,
+      );
+    }
+  };
+  against('id', at.id);
+  against('service', at.service);
+  return problems.length === 0
+    ? d
+    : { ok: false, error: new DecodeError(at.key, problems, { registry, service: at.service }) };
+};

@@ -14,7 +14,7 @@ import {
   type Decoded,
   decode,
   decodeJson,
-  fromRecord,
+  decodeKeyedInstance,
   InstanceRecord,
   toRecord,
 } from '../../core/codecs.js';
@@ -112,19 +112,6 @@ export const serviceOfKey = (prefix: string, key: string): string | undefined =>
   return slash <= 0 ? undefined : rest.slice(0, slash);
 };
 
-const mismatch = (
-  entry: EntryKey,
-  field: string,
-  expected: string,
-  got: string,
-  registry: string,
-) =>
-  new DecodeError(
-    entry.key,
-    [`${field}: expected ${JSON.stringify(expected)} (the key), got ${JSON.stringify(got)}`],
-    { registry, service: entry.service },
-  );
-
 const fromAddress = (entry: EntryKey, a: Address, registry: string, metadata = {}): Instance =>
   freezeInstance({
     id: entry.id,
@@ -204,16 +191,7 @@ export const decodeEntry = (
     const json = decodeJson(t.UnknownRecord, text, entry.key, context);
     if (!json.ok) return json;
     if ('nodes' in json.value) return decodeGoMicro(entry, json.value, registry, context);
-    const d = decode(InstanceRecord, json.value, entry.key, context);
-    if (!d.ok) return d;
-    if (d.value.id !== entry.id)
-      return { ok: false, error: mismatch(entry, 'id', entry.id, d.value.id, registry) };
-    if (d.value.service !== entry.service)
-      return {
-        ok: false,
-        error: mismatch(entry, 'service', entry.service, d.value.service, registry),
-      };
-    return { ok: true, value: fromRecord(d.value, registry) };
+    return decodeKeyedInstance(json.value, entry, registry);
   }
   const a = decode(AddressString, text, entry.key, context);
   return a.ok ? { ok: true, value: fromAddress(entry, a.value, registry) } : a;

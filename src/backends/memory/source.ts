@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
-import { decodeInstance } from '../../core/codecs.js';
-import { DecodeError } from '../../core/errors.js';
+import { decodeKeyedInstance } from '../../core/codecs.js';
+import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import { CompactedError, type MemoryEntry, type MemoryRegistry } from './store.js';
@@ -10,25 +10,12 @@ const decodeEntry = (
   service: string,
   registry: string,
 ): { instance?: Instance; skipped?: DecodeError } => {
-  const key = `${service}/${entry.id}`;
-  const d = decodeInstance(entry.value, key, registry, service);
-  if (!d.ok) return { skipped: d.error };
-  if (d.value.id !== entry.id || d.value.service !== service) {
-    const problems = [
-      ...(d.value.id === entry.id
-        ? []
-        : [
-            `id: expected ${JSON.stringify(entry.id)} (the key), got ${JSON.stringify(d.value.id)}`,
-          ]),
-      ...(d.value.service === service
-        ? []
-        : [
-            `service: expected ${JSON.stringify(service)} (the key), got ${JSON.stringify(d.value.service)}`,
-          ]),
-    ];
-    return { skipped: new DecodeError(key, problems, { registry, service }) };
-  }
-  return { instance: d.value };
+  const d = decodeKeyedInstance(
+    entry.value,
+    { key: `${service}/${entry.id}`, service, id: entry.id },
+    registry,
+  );
+  return d.ok ? { instance: d.value } : { skipped: d.error };
 };
 
 const snapshotOf = (entries: readonly MemoryEntry[], service: string, registry: string) => {
