@@ -314,3 +314,36 @@ export const parseRegistryUrl = (url: string): RegistryConfig => {
       return bad(url, 'url.scheme', `'${scheme}' is not supported`, 'use a supported scheme');
   }
 };
+
+/**
+ * The config of `url` (a URL, or an already parsed config) when it is of
+ * `kind`; what a backend's own `xxxDiscovery(url)` accepts.
+ *
+ * @param what - the URL kind for the message (`an etcd`, `a Consul`).
+ * @throws {ConfigError} naming `url.scheme` when the URL is of another kind.
+ * @example
+ * ```ts
+ * const config = configOfKind('etcd://127.0.0.1:2379/', 'etcd', 'an etcd');
+ * ```
+ */
+export const configOfKind = <K extends RegistryConfig['kind']>(
+  url: string | RegistryConfig,
+  kind: K,
+  what: string,
+): Extract<RegistryConfig, { kind: K }> => {
+  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
+  if (config.kind !== kind) {
+    const schemes = Object.entries(SCHEMES)
+      .filter(([, spec]) => spec.kind === kind)
+      .map(([scheme]) => `${scheme}://`);
+    throw new ConfigError(
+      'url.scheme',
+      `'${config.url}' is not ${what} URL`,
+      `use ${schemes.join(' or ')}`,
+      {
+        registry: config.url,
+      },
+    );
+  }
+  return config as Extract<RegistryConfig, { kind: K }>;
+};

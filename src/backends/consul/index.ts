@@ -14,8 +14,7 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from '../../core/discovery.js';
-import { ConfigError } from '../../core/errors.js';
-import { parseRegistryUrl } from '../../core/url.js';
+import { configOfKind } from '../../core/url.js';
 import { type ConsulConfig, consulClient } from './client.js';
 import { type ConsulOptions, resolveConsulOptions } from './options.js';
 import { consulRegistrar } from './registrar.js';
@@ -73,15 +72,7 @@ export const consulDiscovery = (
   url: string | ConsulConfig,
   options: DiscoveryOptions & ConsulOptions = {},
 ): Discovery => {
-  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
-  if (config.kind !== 'consul') {
-    throw new ConfigError(
-      'url.scheme',
-      `'${config.url}' is not a Consul URL`,
-      'use consul:// or consuls://',
-      { registry: config.url },
-    );
-  }
+  const config = configOfKind(url, 'consul', 'a Consul');
   // Check the options now, not on first subscribe.
   resolveConsulOptions(options, config.url, config.token);
   return createDiscovery(config.url, async () => consulBackend(config, options), options);

@@ -12,8 +12,7 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from '../../core/discovery.js';
-import { ConfigError } from '../../core/errors.js';
-import { parseRegistryUrl } from '../../core/url.js';
+import { configOfKind } from '../../core/url.js';
 import { clientHolder, type EtcdConfig, type EtcdOptions, resolveEtcdOptions } from './client.js';
 import type { OpenWatcher } from './prefix-watch.js';
 import { etcdRegistrar } from './registrar.js';
@@ -71,17 +70,7 @@ export const etcdDiscovery = (
   url: string | EtcdConfig,
   options: DiscoveryOptions & EtcdBackendOptions = {},
 ): Discovery => {
-  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
-  if (config.kind !== 'etcd') {
-    throw new ConfigError(
-      'url.scheme',
-      `'${config.url}' is not an etcd URL`,
-      'use etcd:// or etcds://',
-      {
-        registry: config.url,
-      },
-    );
-  }
+  const config = configOfKind(url, 'etcd', 'an etcd');
   return createDiscovery(config.url, async () => etcdBackend(config, options), options);
 };
 

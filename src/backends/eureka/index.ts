@@ -16,7 +16,7 @@ import {
 } from '../../core/discovery.js';
 import { ConfigError } from '../../core/errors.js';
 import { INSTANCE_STATUSES } from '../../core/instance.js';
-import { parseRegistryUrl } from '../../core/url.js';
+import { configOfKind } from '../../core/url.js';
 import {
   type EurekaClient,
   type EurekaConfig,
@@ -81,20 +81,8 @@ export const eurekaBackend = (
 
 const configs = new WeakMap<Discovery, { config: EurekaConfig; options: EurekaOptions }>();
 
-const asEureka = (url: string | EurekaConfig): EurekaConfig => {
-  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
-  if (config.kind !== 'eureka') {
-    throw new ConfigError(
-      'url.scheme',
-      `'${config.url}' is not a Eureka URL`,
-      'use eureka:// or eurekas://',
-      {
-        registry: config.url,
-      },
-    );
-  }
-  return config;
-};
+const asEureka = (url: string | EurekaConfig): EurekaConfig =>
+  configOfKind(url, 'eureka', 'a Eureka');
 
 /**
  * A {@link Discovery} over Eureka.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
-import { parseRegistryUrl } from '../../../src/core/url.js';
+import { configOfKind, parseRegistryUrl } from '../../../src/core/url.js';
 
 const failure = (url: string): ConfigError => {
   try {
@@ -108,5 +108,16 @@ describe('parseRegistryUrl', () => {
 
   it('never puts a password in an error message', () => {
     expect(failure('etcd://root:hunter2@h:99999/').message).not.toContain('hunter2');
+  });
+});
+
+describe('configOfKind', () => {
+  it('accepts a URL or a parsed config of the kind, and rejects another kind naming its schemes', () => {
+    expect(configOfKind('etcd://h:2379', 'etcd', 'an etcd').prefix).toBe('/services/');
+    const parsed = parseRegistryUrl('consul://h:8500');
+    expect(configOfKind(parsed, 'consul', 'a Consul')).toBe(parsed);
+    expect(() => configOfKind('consul://h:8500', 'eureka', 'a Eureka')).toThrow(
+      "url.scheme 'consul://h:8500' is not a Eureka URL; use eureka:// or eurekas://",
+    );
   });
 });
