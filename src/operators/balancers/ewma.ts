@@ -3,7 +3,10 @@ import { ConfigError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
-import { type RandomSource, randomSource } from './fast-random.js';
+import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
+
+/** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
+const PAIR = new Int32Array(2);
 
 /** Options of {@link ewma}. */
 export interface EwmaOptions {
@@ -116,9 +119,9 @@ class EwmaPicker implements Balancer {
   pick(): Instance | undefined {
     const n = this.#list.length;
     if (n < 2) return this.#list[0];
-    const a = Math.floor(this.#random.next() * n) % n;
-    let b = Math.floor(this.#random.next() * (n - 1)) % (n - 1);
-    if (b >= a) b++;
+    twoChoices(this.#random, n, PAIR);
+    const a = PAIR[0]!;
+    const b = PAIR[1]!;
     const now = this.#options.now();
     return this.#list[this.#load(b, now) < this.#load(a, now) ? b : a];
   }

@@ -83,3 +83,21 @@ class CustomRandom implements RandomSource {
  */
 export const randomSource = (random: (() => number) | undefined): RandomSource =>
   random === undefined ? new FastRandom() : new CustomRandom(random);
+
+/**
+ * The two distinct indices of a power-of-two-choices pick (`n >= 2`): the
+ * first uniform in [0, n), the second uniform among the others. Written into
+ * `out` (index 0 and 1) so that a pick allocates nothing.
+ *
+ * @example
+ * ```ts
+ * const pair = new Int32Array(2);
+ * twoChoices(rng, list.length, pair); // pair[0] !== pair[1]
+ * ```
+ */
+export const twoChoices = (random: RandomSource, n: number, out: Int32Array): void => {
+  const a = Math.floor(random.next() * n) % n;
+  const b = Math.floor(random.next() * (n - 1)) % (n - 1);
+  out[0] = a;
+  out[1] = b >= a ? b + 1 : b;
+};

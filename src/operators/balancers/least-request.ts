@@ -2,7 +2,10 @@ import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 import { type Balancer, balancerOperator } from './balancer.js';
-import { type RandomSource, randomSource } from './fast-random.js';
+import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
+
+/** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
+const PAIR = new Int32Array(2);
 
 /** Options of {@link leastRequest}. */
 export interface LeastRequestOptions {
@@ -57,9 +60,9 @@ class LeastRequestPicker implements Balancer {
   pick(): Instance | undefined {
     const n = this.#list.length;
     if (n < 2) return this.#list[0];
-    const a = Math.floor(this.#random.next() * n) % n;
-    let b = Math.floor(this.#random.next() * (n - 1)) % (n - 1);
-    if (b >= a) b++;
+    twoChoices(this.#random, n, PAIR);
+    const a = PAIR[0]!;
+    const b = PAIR[1]!;
     const inFlight = this.#inFlight;
     return this.#list[inFlight[b]!.count < inFlight[a]!.count ? b : a];
   }
