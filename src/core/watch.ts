@@ -161,6 +161,10 @@ export const resilientWatch = <E, S, C>(
       // A synchronous fault inside subscribe() must not recurse into itself.
       let syncFault: { e: unknown } | undefined;
       let subscribing = true;
+      const end = (e: unknown): void => {
+        if (subscribing) syncFault = { e };
+        else fault(e);
+      };
       let session$: Observable<E>;
       try {
         session$ = open(cursor);
@@ -180,15 +184,8 @@ export const resilientWatch = <E, S, C>(
           for (const p of fold.problemsOf?.(event) ?? []) tuning.report?.(p);
           publish(fold.step(state, event));
         },
-        error: (e: unknown) => {
-          if (subscribing) syncFault = { e };
-          else fault(e);
-        },
-        complete: () => {
-          const e = new RegistryUnavailableError('the watch ended');
-          if (subscribing) syncFault = { e };
-          else fault(e);
-        },
+        error: end,
+        complete: () => end(new RegistryUnavailableError('the watch ended')),
       });
       subscribing = false;
       if (syncFault !== undefined) fault(syncFault.e);

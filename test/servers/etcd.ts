@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './process.js';
 
-export { freePort };
-
 const READY = /serving client traffic|ready to serve client requests/;
 
 const onPath = (cmd: string): string | undefined => {

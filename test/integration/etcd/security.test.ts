@@ -20,7 +20,8 @@ import {
 import type { RegistrationEvent } from '../../../src/core/registration.js';
 import { waitFor } from '../../conformance/suite.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
-import { type EtcdCluster, freePort, startEtcd } from '../../servers/etcd.js';
+import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
+import { freePort } from '../../servers/process.js';
 import { rawClient, testDiscovery } from './harness.js';
 
 expectNoLeakedHandles();
