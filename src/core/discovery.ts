@@ -16,7 +16,7 @@ import {
   takeUntil,
 } from 'rxjs';
 import type { Backoff } from './backoff.js';
-import { ConfigError, type RxdiscoError } from './errors.js';
+import { ConfigError, closedError, type RxdiscoError } from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
 import {
@@ -165,10 +165,6 @@ export const createDiscovery = (
     backend ??= load();
     return backend;
   };
-  const closedError = (): ConfigError =>
-    new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', {
-      registry,
-    });
 
   const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
     checkServiceName(service, { registry });
@@ -186,7 +182,7 @@ export const createDiscovery = (
     }
     const shared = watch;
     return defer(() => {
-      if (isClosed) throw closedError();
+      if (isClosed) throw closedError(registry);
       return shared;
     });
   };
@@ -202,7 +198,7 @@ export const createDiscovery = (
     );
     const shared = servicesWatch;
     return defer(() => {
-      if (isClosed) throw closedError();
+      if (isClosed) throw closedError(registry);
       return shared;
     });
   };
@@ -212,7 +208,7 @@ export const createDiscovery = (
     opts: RegisterOptions = {},
   ): Observable<RegistrationEvent> =>
     defer(() => {
-      if (isClosed) throw closedError();
+      if (isClosed) throw closedError(registry);
       const instance = createInstance(spec, registry);
       resolveTimes(opts, { registry, service: instance.service });
       return from(getBackend()).pipe(

@@ -140,6 +140,10 @@ export class NoInstanceError extends RxdiscoError {
   }
 }
 
+/** The error of any use of a discovery (or its backend) after `close()`. */
+export const closedError = (registry: string): ConfigError =>
+  new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', { registry });
+
 /** True when `e` is any rxdisco error. */
 export const isRxdiscoError = (e: unknown): e is RxdiscoError => e instanceof RxdiscoError;
 /** True when `e` is a {@link ConfigError}. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ConfigError, type ErrorContext } from '../../core/errors.js';
+import { closedError, type ErrorContext } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 import { type RawAnswer, type Transport, transport } from '../transport.js';
@@ -95,9 +95,7 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
 
   const request = async (req: ConsulRequest): Promise<ConsulAnswer> => {
     if (closed) {
-      throw new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', {
-        registry: config.url,
-      });
+      throw closedError(config.url);
     }
     pool ??= transport(readTls(config));
     const at = current;

@@ -8,7 +8,7 @@
  */
 
 import { Etcd3, type IOptions } from 'etcd3';
-import { ConfigError } from '../../core/errors.js';
+import { closedError } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
 import type { RegistryConfig } from '../../core/url.js';
 
@@ -128,9 +128,7 @@ export const clientHolder = (config: EtcdConfig, options: ResolvedEtcdOptions): 
   return {
     get: () => {
       if (closed) {
-        throw new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', {
-          registry: config.url,
-        });
+        throw closedError(config.url);
       }
       client ??= new Etcd3(clientOptions(config, options));
       return client;
