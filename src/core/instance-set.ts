@@ -293,13 +293,3 @@ export const filterSet = (
   if (previous === undefined) return build(set.service, set.registry, kept, staleness, undefined);
   return replaceAll(previous.output, kept, staleness);
 };
-
-/** True when both sets hold equal instances (staleness not compared). */
-export const sameMembers = (a: InstanceSet, b: InstanceSet): boolean => {
-  if (a === b) return true;
-  if (a.instances.length !== b.instances.length) return false;
-  for (let i = 0; i < a.instances.length; i++) {
-    if (!sameInstance(a.instances[i]!, b.instances[i]!)) return false;
-  }
-  return true;
-};
