@@ -161,10 +161,20 @@ export const createDiscovery = (
   let isClosed = false;
   let closing: Promise<void> | undefined;
 
-  const getBackend = (): Promise<Backend> => {
+  /** `use(backend)`, the backend loaded on first use. */
+  const withBackend = <T>(use: (b: Backend) => Observable<T>): Observable<T> => {
     backend ??= load();
-    return backend;
+    return from(backend).pipe(switchMap(use));
   };
+  /** `make()` at subscribe time, unless this discovery is closed. */
+  const whileOpen = <T>(make: () => Observable<T>): Observable<T> =>
+    defer(() => {
+      if (isClosed) throw closedError(registry);
+      return make();
+    });
+  /** One upstream for every subscriber, released after `grace`, ended by `close()`. */
+  const shared = <T>(stream: Observable<T>): Observable<T> =>
+    shareWatch(stream.pipe(takeUntil(closed$)), grace, scheduler);
 
   const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
     checkServiceName(service, { registry });
@@ -172,59 +182,39 @@ export const createDiscovery = (
     let watch = watches.get(key);
     if (watch === undefined) {
       const source: WatchSource<unknown> = (resume) =>
-        from(getBackend()).pipe(switchMap((b) => b.instances(service, params)(resume)));
-      watch = shareWatch(
-        watchInstances(service, registry, source, tuning).pipe(takeUntil(closed$)),
-        grace,
-        scheduler,
-      );
+        withBackend((b) => b.instances(service, params)(resume));
+      watch = shared(watchInstances(service, registry, source, tuning));
       watches.set(key, watch);
     }
-    const shared = watch;
-    return defer(() => {
-      if (isClosed) throw closedError(registry);
-      return shared;
-    });
+    const watching = watch;
+    return whileOpen(() => watching);
   };
 
   const services$ = (): Observable<ServiceList> => {
-    servicesWatch ??= shareWatch(
-      watchServiceList(
-        (resume) => from(getBackend()).pipe(switchMap((b) => b.services()(resume))),
-        tuning,
-      ).pipe(takeUntil(closed$)),
-      grace,
-      scheduler,
-    );
-    const shared = servicesWatch;
-    return defer(() => {
-      if (isClosed) throw closedError(registry);
-      return shared;
-    });
+    const watching = (servicesWatch ??= shared(
+      watchServiceList((resume) => withBackend((b) => b.services()(resume)), tuning),
+    ));
+    return whileOpen(() => watching);
   };
 
   const register = (
     spec: InstanceSpec,
     opts: RegisterOptions = {},
   ): Observable<RegistrationEvent> =>
-    defer(() => {
-      if (isClosed) throw closedError(registry);
+    whileOpen(() => {
       const instance = createInstance(spec, registry);
       resolveTimes(opts, { registry, service: instance.service });
-      return from(getBackend()).pipe(
-        switchMap((b) => {
-          if (b.registrar === undefined) {
-            throw new ConfigError(
-              'registry',
-              'is read-only',
-              'register in a registry such as memory://, etcd://, consul:// or eureka://',
-              { registry, service: instance.service },
-            );
-          }
-          return registration(b.registrar, instance, { scheduler, ...opts }, pending);
-        }),
-        takeUntil(closed$),
-      );
+      return withBackend((b) => {
+        if (b.registrar === undefined) {
+          throw new ConfigError(
+            'registry',
+            'is read-only',
+            'register in a registry such as memory://, etcd://, consul:// or eureka://',
+            { registry, service: instance.service },
+          );
+        }
+        return registration(b.registrar, instance, { scheduler, ...opts }, pending);
+      }).pipe(takeUntil(closed$));
     });
 
   return {
