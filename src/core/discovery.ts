@@ -191,9 +191,10 @@ export const createDiscovery = (
   };
 
   const services$ = (): Observable<ServiceList> => {
-    const watching = (servicesWatch ??= shared(
+    servicesWatch ??= shared(
       watchServiceList((resume) => withBackend((b) => b.services()(resume)), tuning),
-    ));
+    );
+    const watching = servicesWatch;
     return whileOpen(() => watching);
   };
 
