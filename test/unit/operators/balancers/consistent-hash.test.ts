@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyChanges, emptySet } from '../../../../src/core/instance-set.js';
-import { consistentHash } from '../../../../src/operators/balancers/consistent-hash.js';
+import { consistentHash, ringPoints } from '../../../../src/operators/balancers/consistent-hash.js';
 import { hashString } from '../../../../src/operators/balancers/hash.js';
 import { inst, mulberry32, REGISTRY, setOf, tally } from '../fixtures.js';
 import { drive } from './helpers.js';
@@ -94,6 +94,36 @@ describe('consistentHash()', () => {
         },
       ),
       { numRuns: 40, seed: 42 },
+    );
+  });
+
+  it('property: pick(key) is the owner of the first ring point at or after the key’s hash, wrapping', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z0-9]{1,8}$/), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.nat({ max: 2 ** 32 - 1 }), { minLength: 1, maxLength: 40 }),
+        (ids, virtualNodes, hashes) => {
+          // The ring, the slow way: every point with its owner, sorted.
+          const ring = ids
+            .flatMap((id) => [...ringPoints(id, virtualNodes)].map((point) => ({ point, id })))
+            .sort((x, y) => x.point - y.point || (x.id < y.id ? -1 : 1));
+          // Hashes on, just before and just after ring points, and the ends.
+          const probes = [0, 2 ** 32 - 1, ...hashes];
+          for (const { point } of ring.slice(0, 8))
+            probes.push(point, Math.max(0, point - 1), Math.min(2 ** 32 - 1, point + 1));
+          let h = 0;
+          const lb = drive(consistentHash({ virtualNodes, hash: () => h })).push(
+            setOf(...ids.map((id) => inst(id))),
+          );
+          return probes.every((probe) => {
+            h = probe;
+            const owner = ring.find((p) => p.point >= probe) ?? ring[0]!;
+            return lb.pick('any')!.id === owner.id;
+          });
+        },
+      ),
+      { numRuns: 300, seed: 7 },
     );
   });
 
