@@ -13,6 +13,9 @@
  *   check). The like-for-like comparison; the targets are against it.
  * - eureka-js-client as configured by default (`shouldUseDelta: false`): a
  *   full `GET /apps` every interval. For information.
+ * - a floor child: a bare keep-alive GET of `/apps/delta` and `JSON.parse`
+ *   each interval, nothing else: what any delta client pays before doing
+ *   its own work.
  * - an idle child (no client): the CPU of a waiting Node process with the
  *   same loader, shown so that each client's CPU above it can be read too.
  *
@@ -62,12 +65,15 @@ interface Client {
   readonly delta?: boolean;
   /** No client: the cost of an idle child process. */
   readonly baseline?: boolean;
+  /** Bare GET + JSON.parse of each delta: the floor of any client (not a registry view). */
+  readonly floor?: boolean;
 }
 
 const CLIENTS: readonly Client[] = [
   { name: 'rxdisco', script: 'eureka-rxdisco-child.ts' },
   { name: 'eureka-js-client (delta)', script: 'eureka-js-client-child.ts', delta: true },
   { name: 'eureka-js-client (default: full)', script: 'eureka-js-client-child.ts', delta: false },
+  { name: 'bare GET + JSON.parse (floor)', script: 'eureka-floor-child.ts', floor: true },
   { name: 'idle child (baseline)', script: 'eureka-idle-child.ts', baseline: true },
 ];
 
@@ -211,7 +217,9 @@ export async function run(): Promise<void> {
       registered.set(id, now());
     }
     const all = (): boolean =>
-      children.every((c) => c.client.baseline === true || c.seen.size >= PROBES);
+      children.every(
+        (c) => c.client.baseline === true || c.client.floor === true || c.seen.size >= PROBES,
+      );
     const deadline = now() + 4 * INTERVAL;
     while (!all() && now() < deadline) await sleep(20);
 
@@ -227,6 +235,7 @@ export async function run(): Promise<void> {
     const idle = results[idleIndex]!;
     /** CPU ms of the idle child per ms of wall time. */
     const idleRate = (idle.userMs + idle.systemMs) / idle.wallMs;
+    const floorName = CLIENTS.find((c) => c.floor === true)!.name;
     const figures = children.flatMap((c, k) => {
       if (k === idleIndex) return [];
       const delays = [...registered].flatMap(([id, at]) => {
@@ -252,19 +261,20 @@ export async function run(): Promise<void> {
       ];
     });
     console.log('propagation (registration -> held by the client):');
-    for (const f of figures)
+    for (const f of figures.filter((f) => f.name !== floorName))
       console.log(
         `  ${f.name.padEnd(34)} median ${ms(f.median).padStart(7)}  p90 ${ms(f.p90).padStart(7)}  mean ${ms(f.mean).padStart(7)}  (poll period ${f.r.periodMs.toFixed(1)} ms)${f.missed > 0 ? `  (${f.missed} of ${PROBES} never seen)` : ''}`,
       );
     console.log('CPU per refresh (whole child process: HTTP + parse + apply + views):');
     for (const f of figures)
       console.log(
-        `  ${f.name.padEnd(34)} ${f.cpu.toFixed(2).padStart(6)} ms, ${f.net.toFixed(2).padStart(6)} ms above the idle child  (${(f.r.userMs + f.r.systemMs).toFixed(0)} ms over ${f.refreshes} refreshes: ${f.r.fulls} full, ${f.r.deltas} delta, in ${(f.r.wallMs / 1000).toFixed(1)} s)`,
+        `  ${f.name.padEnd(34)} ${f.cpu.toFixed(2).padStart(6)} ms, ${f.net.toFixed(2).padStart(6)} ms above the idle child  (${(f.r.userMs + f.r.systemMs).toFixed(0)} ms, user ${f.r.userMs.toFixed(0)} + system ${f.r.systemMs.toFixed(0)}, over ${f.refreshes} refreshes: ${f.r.fulls} full, ${f.r.deltas} delta, in ${(f.r.wallMs / 1000).toFixed(1)} s)`,
       );
     console.log(
       `  ${'idle child (baseline)'.padEnd(34)} ${((idle.userMs + idle.systemMs) / (idle.wallMs / INTERVAL)).toFixed(2).padStart(6)} ms per interval with no client (Node + tsx loader)`,
     );
-    const [rx, peer, full] = figures as [
+    const [rx, peer, full, floor] = figures as [
+      (typeof figures)[0],
       (typeof figures)[0],
       (typeof figures)[0],
       (typeof figures)[0],
@@ -276,6 +286,9 @@ export async function run(): Promise<void> {
     const cpuRatio = rx.cpu / peer.cpu;
     console.log(
       `CPU per refresh rxdisco / eureka-js-client (delta)    ${cpuRatio.toFixed(2)}x  ${cpuRatio <= 0.5 ? 'PASS' : 'MISS'} (target <= 0.5x; above the idle child ${(rx.net / peer.net).toFixed(2)}x); vs default config ${(rx.cpu / full.cpu).toFixed(2)}x (above idle ${(rx.net / full.net).toFixed(2)}x)`,
+    );
+    console.log(
+      `CPU per refresh above the floor (bare GET + JSON.parse): rxdisco ${(rx.cpu - floor.cpu).toFixed(2)} ms, eureka-js-client (delta) ${(peer.cpu - floor.cpu).toFixed(2)} ms; the target 0.5x would need ${(0.5 * peer.cpu).toFixed(2)} ms in all, ${(floor.cpu / peer.cpu).toFixed(2)}x being the floor alone (info)`,
     );
     console.log(`(bench wall time ${((Date.now() - started) / 1000).toFixed(0)} s)`);
   } finally {

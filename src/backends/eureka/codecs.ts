@@ -212,11 +212,15 @@ export const decodeInstanceInfo = (
 export const reconcileHashcode = (statuses: Iterable<string>): string => {
   const counts = new Map<string, number>();
   for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
-  return [...counts.keys()]
+  return hashcodeOfCounts(counts);
+};
+
+/** {@link reconcileHashcode} from the count of instances per status (internal). */
+export const hashcodeOfCounts = (counts: ReadonlyMap<string, number>): string =>
+  [...counts.keys()]
     .sort()
     .map((s) => `${s}_${counts.get(s)}_`)
     .join('');
-};
 
 /** URLs of an instance's pages, as Spring Boot apps publish them. */
 export interface InstancePages {

@@ -47,14 +47,22 @@ export interface PollerOptions {
 const fromCall = <T>(call: (signal: AbortSignal) => Promise<T>): Observable<T> =>
   new Observable<T>((subscriber) => {
     const controller = new AbortController();
+    let pending = true;
     call(controller.signal).then(
       (v) => {
+        pending = false;
         subscriber.next(v);
         subscriber.complete();
       },
-      (e: unknown) => subscriber.error(e),
+      (e: unknown) => {
+        pending = false;
+        subscriber.error(e);
+      },
     );
-    return () => controller.abort();
+    // Aborting a settled call would only build an AbortError (and its stack) for nothing.
+    return () => {
+      if (pending) controller.abort();
+    };
   });
 
 const readApps = (res: EurekaResponse, path: string, context: ErrorContext): RawApplications => {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { DecodeError, ErrorContext } from '../../core/errors.js';
-import { decodeKey, type RawApplications, reconcileHashcode } from './codecs.js';
+import { decodeKey, hashcodeOfCounts, type RawApplications } from './codecs.js';
 
 /** One instance of the copy: its key fields and the raw InstanceInfo. */
 export interface RawInstance {
@@ -33,6 +33,12 @@ export interface RegistryCopy {
   readonly apps: ReadonlyMap<string, AppCopy>;
   /** Instances that could not even be keyed (no instanceId), by application. */
   readonly unkeyed: ReadonlyMap<string, readonly DecodeError[]>;
+  /**
+   * How many instances have each status, over every application: what
+   * Eureka's reconcile hashcode counts, kept up to date by each delta so
+   * that checking a delta does not walk the whole registry.
+   */
+  readonly statusCounts: ReadonlyMap<string, number>;
 }
 
 let versions = 0;
@@ -78,7 +84,16 @@ export const fullCopy = (body: RawApplications, context: ErrorContext): Registry
     });
     if (instances.size > 0) apps.set(name, { name, instances });
   }
-  return { version: ++versions, apps, unkeyed };
+  const statusCounts = new Map<string, number>();
+  for (const app of apps.values())
+    for (const i of app.instances.values()) count(statusCounts, i.status, 1);
+  return { version: ++versions, apps, unkeyed, statusCounts };
+};
+
+const count = (counts: Map<string, number>, status: string, by: number): void => {
+  const n = (counts.get(status) ?? 0) + by;
+  if (n === 0) counts.delete(status);
+  else counts.set(status, n);
 };
 
 /**
@@ -93,6 +108,7 @@ export const applyDelta = (
   context: ErrorContext,
 ): RegistryCopy => {
   let apps: Map<string, AppCopy> | undefined;
+  let counts: Map<string, number> | undefined;
   for (const a of delta.apps) {
     const name = a.name.toUpperCase();
     const current = (apps ?? copy.apps).get(name);
@@ -108,18 +124,30 @@ export const applyDelta = (
         if (old === undefined) return;
         instances ??= new Map(current?.instances ?? []);
         instances.delete(k.key.id);
+        counts ??= new Map(copy.statusCounts);
+        count(counts, old.status, -1);
         return;
       }
       if (old !== undefined && sameJson(old.raw, raw)) return;
       instances ??= new Map(current?.instances ?? []);
       instances.set(k.key.id, { id: k.key.id, status: k.key.status, raw });
+      counts ??= new Map(copy.statusCounts);
+      if (old !== undefined) count(counts, old.status, -1);
+      count(counts, k.key.status, 1);
     });
     if (instances === undefined) continue;
     apps ??= new Map(copy.apps);
     if (instances.size === 0) apps.delete(name);
     else apps.set(name, { name, instances });
   }
-  return apps === undefined ? copy : { version: ++versions, apps, unkeyed: copy.unkeyed };
+  return apps === undefined
+    ? copy
+    : {
+        version: ++versions,
+        apps,
+        unkeyed: copy.unkeyed,
+        statusCounts: counts ?? copy.statusCounts,
+      };
 };
 
 /** Fields that change on every heartbeat or replication and mean nothing to a view. */
@@ -130,23 +158,29 @@ const VOLATILE = new Set([
   'isCoordinatingDiscoveryServer',
 ]);
 
+/** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
 const sameJson = (a: unknown, b: unknown): boolean => {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ka = Object.keys(a).filter((k) => !VOLATILE.has(k));
-  const kb = Object.keys(b).filter((k) => !VOLATILE.has(k));
-  if (ka.length !== kb.length) return false;
-  return ka.every(
-    (k) =>
-      JSON.stringify((a as Record<string, unknown>)[k]) ===
-      JSON.stringify((b as Record<string, unknown>)[k]),
-  );
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let fields = 0;
+  for (const k in x) {
+    if (VOLATILE.has(k)) continue;
+    fields++;
+    if (!sameValue(x[k], y[k])) return false;
+  }
+  for (const k in y) if (!VOLATILE.has(k)) fields--;
+  return fields === 0;
 };
 
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b ||
+  (typeof a === 'object' &&
+    typeof b === 'object' &&
+    a !== null &&
+    b !== null &&
+    JSON.stringify(a) === JSON.stringify(b));
+
 /** Eureka's reconcile hashcode of the copy (every instance, every status). */
-export const copyHashcode = (copy: RegistryCopy): string => {
-  const statuses: string[] = [];
-  for (const app of copy.apps.values())
-    for (const i of app.instances.values()) statuses.push(i.status);
-  return reconcileHashcode(statuses);
-};
+export const copyHashcode = (copy: RegistryCopy): string => hashcodeOfCounts(copy.statusCounts);

@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeApplications,
   type RawApplications,
+  reconcileHashcode,
 } from '../../../../src/backends/eureka/codecs.js';
 import {
   applyDelta,
@@ -42,6 +44,36 @@ describe('the unfiltered registry copy', () => {
     expect(ids(copy, 'GREETER')).toEqual(['greeter-java-1']);
     expect(ids(copy, 'HELLO')).toEqual(['hello-1', 'hello-2', 'hello-3', 'hello-4']);
     expect(copyHashcode(copy)).toBe('STARTING_1_UP_4_');
+  });
+
+  it('property: after any deltas, the hashcode counts exactly the statuses of the instances held', () => {
+    const statuses = ['UP', 'DOWN', 'STARTING', 'OUT_OF_SERVICE'] as const;
+    const change = fc.record({
+      app: fc.constantFrom('HELLO', 'WORLD'),
+      id: fc.constantFrom('a', 'b', 'c', 'd'),
+      status: fc.constantFrom(...statuses),
+      action: fc.constantFrom('ADDED', 'MODIFIED', 'DELETED'),
+      port: fc.constantFrom(8080, 8081),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(change, { maxLength: 5 }), { maxLength: 8 }), (deltas) => {
+        let copy = fullCopy(apps(body('', { HELLO: [instance('a'), instance('b', 'DOWN')] })), ctx);
+        for (const changes of deltas) {
+          const items: Record<string, unknown[]> = {};
+          for (const c of changes) {
+            const list = items[c.app] ?? [];
+            items[c.app] = list;
+            list.push({ ...instance(c.id, c.status, c.port), app: c.app, actionType: c.action });
+          }
+          copy = applyDelta(copy, apps(body('', items)), ctx);
+        }
+        const held = [...copy.apps.values()].flatMap((a) =>
+          [...a.instances.values()].map((i) => i.status),
+        );
+        return copyHashcode(copy) === reconcileHashcode(held);
+      }),
+      { numRuns: 300, seed: 11 },
+    );
   });
 
   it('applies a recorded delta (ADDED, MODIFIED, DELETED) to exactly the instances it names', () => {
