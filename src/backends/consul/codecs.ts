@@ -17,7 +17,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decode, NonEmptyString, Port, StringMap } from '../../core/codecs.js';
+import { decode, NonEmptyString, Port, StringMap, struct } from '../../core/codecs.js';
 import { DecodeError, RegistryUnavailableError } from '../../core/errors.js';
 import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
 import { decodeGoMicroTags } from './gomicro.js';
@@ -27,36 +27,28 @@ const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null, t.undefined]);
 const NonNegative = t.refinement(t.number, (n) => Number.isFinite(n) && n >= 0, 'NonNegative');
 
 /** `Node` of a health entry. */
-export const HealthNode = t.intersection(
-  [
-    t.type({ Node: t.string, Address: t.string }),
-    t.partial({ Datacenter: t.string, Meta: nullable(StringMap) }),
-  ],
-  'Node',
+export const HealthNode = struct(
+  { Node: t.string, Address: t.string },
+  { Datacenter: t.string, Meta: StringMap },
 );
 
 /** `Service` of a health entry (also the shape of `/v1/agent/service/<id>`). */
-export const HealthService = t.intersection(
-  [
-    t.type({ ID: NonEmptyString, Service: NonEmptyString, Port: Port, Address: t.string }),
-    t.partial({
-      Tags: nullable(t.array(t.string)),
-      Meta: nullable(StringMap),
-      Weights: nullable(t.type({ Passing: NonNegative, Warning: NonNegative })),
-    }),
-  ],
-  'Service',
+export const HealthService = struct(
+  { ID: NonEmptyString, Service: NonEmptyString, Port: Port, Address: t.string },
+  {
+    Tags: t.array(t.string),
+    Meta: StringMap,
+    Weights: struct({ Passing: NonNegative, Warning: NonNegative }, {}),
+  },
 );
 
 /** One check of a health entry. */
-export const HealthCheck = t.intersection(
-  [t.type({ CheckID: t.string, Status: t.string }), t.partial({ ServiceID: t.string })],
-  'Check',
-);
+export const HealthCheck = struct({ CheckID: t.string, Status: t.string }, { ServiceID: t.string });
 
 /** One element of `/v1/health/service/<name>`. */
-export const HealthEntry = t.type(
-  { Node: HealthNode, Service: HealthService, Checks: nullable(t.array(HealthCheck)) },
+export const HealthEntry = struct(
+  { Node: HealthNode, Service: HealthService },
+  { Checks: t.array(HealthCheck) },
   'HealthEntry',
 );
 type HealthEntry = t.TypeOf<typeof HealthEntry>;

@@ -16,6 +16,8 @@ import {
   decodeJson,
   decodeKeyedInstance,
   InstanceRecord,
+  StringMap,
+  struct,
   toRecord,
 } from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
@@ -57,27 +59,17 @@ export const AddressString = new t.Type<Address, string, unknown>(
   (a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
 );
 
-const NullableStringMap = t.union([t.record(t.string, t.string), t.null]);
-
 /** One node of a go-micro service (`address` is `host:port`; go-micro v1 had a separate `port`). */
-export const GoMicroNode = t.intersection(
-  [
-    t.type({ id: t.string, address: t.string }),
-    t.partial({ port: t.number, metadata: NullableStringMap }),
-  ],
+export const GoMicroNode = struct(
+  { id: t.string, address: t.string },
+  { port: t.number, metadata: StringMap },
   'GoMicroNode',
 );
 
 /** A go-micro registry service, as its etcd registry stores one node of it per key. */
-export const GoMicroService = t.intersection(
-  [
-    t.type({ name: t.string, nodes: t.array(GoMicroNode) }),
-    t.partial({
-      version: t.string,
-      metadata: NullableStringMap,
-      endpoints: t.union([t.array(t.unknown), t.null]),
-    }),
-  ],
+export const GoMicroService = struct(
+  { name: t.string, nodes: t.array(GoMicroNode) },
+  { version: t.string, metadata: StringMap, endpoints: t.array(t.unknown) },
   'GoMicroService',
 );
 

@@ -8,7 +8,7 @@
  * @module
  */
 import * as t from 'io-ts';
-import { type Decoded, decode, Status } from '../../core/codecs.js';
+import { type Decoded, decode, Status, StringMap, struct } from '../../core/codecs.js';
 import { DecodeError, type ErrorContext } from '../../core/errors.js';
 import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
 
@@ -37,69 +37,56 @@ const Flag = t.union([t.literal('true'), t.literal('false'), t.boolean], 'Flag')
 
 /** `{"$": 8080, "@enabled": "true"}`, or a bare port number as some clients write it. */
 const PortInfo = t.union(
-  [
-    t.intersection([
-      t.type({ $: t.union([t.Int, IntegerString]) }),
-      t.partial({ '@enabled': Flag }),
-    ]),
-    t.Int,
-  ],
+  [struct({ $: t.union([t.Int, IntegerString]) }, { '@enabled': Flag }), t.Int],
   'PortInfo',
 );
 
 /** Enough of an instance to key it in the registry copy and count it in the hashcode. */
-export const InstanceKey = t.intersection(
-  [
-    t.type({ instanceId: t.string }),
-    t.partial({ status: t.string, actionType: t.string, app: t.string }),
-  ],
+export const InstanceKey = struct(
+  { instanceId: t.string },
+  { status: t.string, actionType: t.string, app: t.string },
   'InstanceKey',
 );
 export type InstanceKey = t.TypeOf<typeof InstanceKey>;
 
 /** The InstanceInfo fields rxdisco reads. Unknown fields are ignored. */
-export const InstanceInfo = t.intersection(
-  [
-    t.type({
-      instanceId: t.string,
-      hostName: t.string,
-      status: Status,
-      port: PortInfo,
-    }),
-    t.partial({
-      app: t.string,
-      ipAddr: t.string,
-      overriddenStatus: Status,
-      securePort: PortInfo,
-      metadata: t.record(t.string, t.string),
-      dataCenterInfo: t.partial({ name: t.string }),
-      leaseInfo: t.partial({ renewalIntervalInSecs: t.number, durationInSecs: t.number }),
-      lastDirtyTimestamp: t.union([t.string, t.number]),
-      vipAddress: t.string,
-      homePageUrl: t.string,
-    }),
-  ],
+export const InstanceInfo = struct(
+  { instanceId: t.string, hostName: t.string, status: Status, port: PortInfo },
+  {
+    app: t.string,
+    ipAddr: t.string,
+    overriddenStatus: Status,
+    securePort: PortInfo,
+    metadata: StringMap,
+    dataCenterInfo: struct({}, { name: t.string }),
+    leaseInfo: struct({}, { renewalIntervalInSecs: t.number, durationInSecs: t.number }),
+    lastDirtyTimestamp: t.union([t.string, t.number]),
+    vipAddress: t.string,
+    homePageUrl: t.string,
+  },
   'InstanceInfo',
 );
 export type InstanceInfo = t.TypeOf<typeof InstanceInfo>;
 
-const Application = t.intersection(
-  [t.type({ name: t.string }), t.partial({ instance: oneOrMany(t.unknown, 'Instances') })],
+const Application = struct(
+  { name: t.string },
+  { instance: oneOrMany(t.unknown, 'Instances') },
   'Application',
 );
 
 /** The body of `GET /eureka/apps` and `GET /eureka/apps/delta`. */
-export const Applications = t.type(
+export const Applications = struct(
   {
-    applications: t.intersection([
-      t.partial({
+    applications: struct(
+      {},
+      {
         apps__hashcode: t.string,
         versions__delta: t.union([t.string, t.number]),
         application: oneOrMany(Application, 'Applications'),
-      }),
-      t.UnknownRecord,
-    ]),
+      },
+    ),
   },
+  {},
   'Applications',
 );
 
