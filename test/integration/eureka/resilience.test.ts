@@ -2,8 +2,11 @@
  * The Eureka backend against a real server (one per file) in the ways a
  * deployment fails: down when the app starts, restarted under live
  * registrations and watchers, a burst of changes between two polls, a
- * dead peer listed first. Plus the status override, end to end.
+ * dead peer listed first, a delta that lost a change on the way. Plus the
+ * status override, end to end.
  */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -49,6 +52,68 @@ afterAll(async () => {
 });
 
 const ids = (s: InstanceSet): string => s.instances.map((i) => i.id).join(',');
+
+/**
+ * An HTTP proxy in front of the real server that can make the next
+ * `/apps/delta` answer lose the instances of `drop` (as a cache or a
+ * buggy peer could), leaving the server's `apps__hashcode` as it is.
+ */
+const deltaTamperingProxy = async (
+  upstream: string,
+): Promise<{
+  url: string;
+  drop: (id: string) => void;
+  tampered: () => number;
+  close: () => Promise<void>;
+}> => {
+  let dropping: string | undefined;
+  let tampered = 0;
+  const proxy: Server = createServer((req, res) => {
+    const forward = request(
+      `${upstream}${req.url!.replace(/^\/eureka/, '')}`,
+      { method: req.method, headers: { ...req.headers, host: new URL(upstream).host } },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          let body = Buffer.concat(chunks).toString('utf8');
+          const id = dropping;
+          if (id !== undefined && req.url!.endsWith('/apps/delta') && body.includes(id)) {
+            const json = JSON.parse(body) as {
+              applications: { application?: Array<{ instance: Array<{ instanceId: string }> }> };
+            };
+            for (const app of json.applications.application ?? [])
+              app.instance = app.instance.filter((i) => i.instanceId !== id);
+            body = JSON.stringify(json);
+            dropping = undefined;
+            tampered++;
+          }
+          const headers = { ...answer.headers };
+          delete headers['content-length'];
+          delete headers['transfer-encoding'];
+          res.writeHead(answer.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as AddressInfo).port;
+  return {
+    url: `eureka://127.0.0.1:${port}/eureka`,
+    drop: (id) => {
+      dropping = id;
+    },
+    tampered: () => tampered,
+    close: () =>
+      new Promise((r) => {
+        proxy.closeAllConnections();
+        proxy.close(() => r());
+      }),
+  };
+};
 
 describe('Eureka resilience', () => {
   it('starts while the server is down: stale and empty, registration retried, then both recover', async () => {
@@ -172,6 +237,40 @@ describe('Eureka resilience', () => {
     expect(reports.filter((r) => r.kind === 'delta' && r.mismatch)).toEqual([]);
     expect(reports.filter((r) => r.kind === 'full').length).toBe(fullBefore);
     for (const s of subs) s.unsubscribe();
+  });
+
+  it('repairs a delta that lost a change: the hashcode differs, a full fetch follows', async () => {
+    const proxy = await deltaTamperingProxy(server.base);
+    try {
+      const reports: RefreshReport[] = [];
+      const d = open(testDiscovery(proxy.url, [], { onRefresh: (r) => reports.push(r) }));
+      const set$ = d.instances$('lossy');
+      const sub = set$.subscribe();
+      await postInstance(
+        server.base,
+        'LOSSY',
+        rawInstanceInfo({ service: 'lossy', id: 'l1', host: '127.0.0.1', port: 18104 }),
+      );
+      await waitFor(set$, (s) => ids(s) === 'l1', PATIENCE, 'l1 by a delta');
+      const before = reports.length;
+      proxy.drop('l2');
+      await postInstance(
+        server.base,
+        'LOSSY',
+        rawInstanceInfo({ service: 'lossy', id: 'l2', host: '127.0.0.1', port: 18105 }),
+      );
+      await waitFor(set$, (s) => ids(s) === 'l1,l2', PATIENCE, 'l2 after the repair');
+      expect(proxy.tampered()).toBe(1);
+      // the tampered delta was caught by its hashcode, and a full fetch repaired the copy
+      const after = reports.slice(before);
+      const caught = after.findIndex((r) => r.kind === 'delta' && r.mismatch === true);
+      expect(caught).toBeGreaterThanOrEqual(0);
+      expect(after[caught + 1]).toMatchObject({ kind: 'full', mismatch: true });
+      expect(after.filter((r) => r.mismatch === true && r.kind === 'delta')).toHaveLength(1);
+      sub.unsubscribe();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('sets the Eureka status of a registered instance and keeps it in the watch', async () => {
