@@ -161,26 +161,31 @@ const VOLATILE = new Set([
 /** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
 const sameJson = (a: unknown, b: unknown): boolean => {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
+  if (!isObject(a) || !isObject(b)) return false;
   let fields = 0;
-  for (const k in x) {
+  for (const k in a) {
     if (VOLATILE.has(k)) continue;
     fields++;
-    if (!sameValue(x[k], y[k])) return false;
+    if (!sameValue(a[k], b[k])) return false;
   }
-  for (const k in y) if (!VOLATILE.has(k)) fields--;
+  for (const k in b) if (!VOLATILE.has(k)) fields--;
   return fields === 0;
 };
 
-const sameValue = (a: unknown, b: unknown): boolean =>
-  a === b ||
-  (typeof a === 'object' &&
-    typeof b === 'object' &&
-    a !== null &&
-    b !== null &&
-    JSON.stringify(a) === JSON.stringify(b));
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** Deep equality of parsed JSON values, without building strings. */
+const sameValue = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (!isObject(a) || !isObject(b) || Array.isArray(a) !== Array.isArray(b)) return false;
+  let fields = 0;
+  for (const k in a) {
+    fields++;
+    if (!sameValue(a[k], b[k])) return false;
+  }
+  for (const _ in b) fields--;
+  return fields === 0;
+};
 
 /** Eureka's reconcile hashcode of the copy (every instance, every status). */
 export const copyHashcode = (copy: RegistryCopy): string => hashcodeOfCounts(copy.statusCounts);

@@ -134,6 +134,42 @@ describe('the unfiltered registry copy', () => {
     expect(copyHashcode(gone)).toBe('UP_1_');
   });
 
+  it('replaces a repeated instance only when a field other than the volatile ones differs, however deep', () => {
+    const rich = (over: Record<string, unknown> = {}) => ({
+      ...instance('a'),
+      metadata: { zone: 'z1', tags: 'x' },
+      dataCenterInfo: { name: 'MyOwn', extra: [1, { deep: true }] },
+      leaseInfo: { renewalIntervalInSecs: 30, lastRenewalTimestamp: 1 },
+      ...over,
+    });
+    const before = fullCopy(apps(body('UP_1_', { HELLO: [rich()] })), ctx);
+    const again = (over: Record<string, unknown>) =>
+      applyDelta(
+        before,
+        apps(body('UP_1_', { HELLO: [{ ...rich(over), actionType: 'MODIFIED' }] })),
+        ctx,
+      );
+    // heartbeats and replication touch only volatile fields: nothing to do
+    expect(
+      again({
+        leaseInfo: { renewalIntervalInSecs: 30, lastRenewalTimestamp: 2 },
+        lastUpdatedTimestamp: 9,
+      }),
+    ).toBe(before);
+    expect(again({ metadata: { tags: 'x', zone: 'z1' } })).toBe(before); // key order does not matter
+    for (const changed of [
+      { metadata: { zone: 'z2', tags: 'x' } },
+      { metadata: { zone: 'z1' } },
+      { metadata: { zone: 'z1', tags: 'x', more: 'y' } },
+      { dataCenterInfo: { name: 'MyOwn', extra: [1, { deep: false }] } },
+      { dataCenterInfo: { name: 'MyOwn', extra: [1] } },
+      { dataCenterInfo: { name: 'MyOwn', extra: { 0: 1, 1: { deep: true } } } },
+      { vipAddress: 'hello' },
+    ]) {
+      expect(again(changed), JSON.stringify(changed)).not.toBe(before);
+    }
+  });
+
   it('keys only what has an instanceId; the rest is reported per application', () => {
     const copy = fullCopy(apps(body('UP_2_', { HELLO: [instance('a'), { hostName: 'x' }] })), ctx);
     expect(ids(copy, 'HELLO')).toEqual(['a']);
