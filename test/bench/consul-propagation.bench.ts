@@ -13,7 +13,7 @@
  * deregistration). In the first series every observer sees the very same
  * changes at once; the targets are judged on it. Two more series run the
  * blocking clients alone (no other client woken by the same change, so no
- * contention for the event loop), and a last, rxdisco-only series measures
+ * contention for the event loop), in alternating blocks of 5 changes, and a last, rxdisco-only series measures
  * back-to-back changes (paced by the token bucket). Prints p50 / p90, the
  * ratios and PASS/MISS against the issue's targets: rxdisco's median no
  * worse than the consul watch's, and at least 10x better than 1 s polling.
@@ -25,7 +25,9 @@ import { filter, firstValueFrom, type Subscription } from 'rxjs';
 import { consulDiscovery } from '../../src/backends/consul/index.js';
 import { consulRequest, startConsul } from '../servers/consul.js';
 
-const CHANGES = 15;
+const CHANGES = 30;
+/** Changes per block of the alone series (rxdisco's block, then the watch's, and so on). */
+const ALONE_BLOCK = 5;
 const BURST_CHANGES = 40;
 const POLL_EVERY = 1000;
 const CHANGE_TIMEOUT = 20_000;
@@ -141,9 +143,9 @@ export async function run(): Promise<void> {
     return p.seen;
   };
   /** `CHANGES` isolated changes seen by `by`: register -> seen, per observer. */
-  const series = async (tag: string, by: readonly Observer[]) => {
+  const series = async (tag: string, by: readonly Observer[], count = CHANGES) => {
     const out = new Map<Observer, number[]>(by.map((o) => [o, []]));
-    for (let n = 0; n < CHANGES; n++) {
+    for (let n = 0; n < count; n++) {
       const id = `${tag}${n}`;
       // a random phase of the polling period, as real changes have
       await sleep(Math.random() * POLL_EVERY);
@@ -158,8 +160,8 @@ export async function run(): Promise<void> {
   const watches: Array<{ end(): void }> = [];
   let poller: Promise<void> = Promise.resolve();
   let together = new Map<Observer, number[]>();
-  let rxAlone: number[] = [];
-  let watchAlone: number[] = [];
+  const rxAlone: number[] = [];
+  const watchAlone: number[] = [];
   const burst: number[] = [];
   let pollsDuring = 0;
   try {
@@ -176,14 +178,22 @@ export async function run(): Promise<void> {
     watch.end();
     rx.unsubscribe();
     // 2. and 3. each blocking client alone
-    const rx2 = await subscribeRxdisco();
-    subs.push(rx2);
-    rxAlone = (await series('r', ['rxdisco'])).get('rxdisco') ?? [];
-    rx2.unsubscribe();
-    const watch2 = await startWatch();
-    watches.push(watch2);
-    watchAlone = (await series('w', ['consul watch'])).get('consul watch') ?? [];
-    watch2.end();
+    // in alternating blocks, so that a drift of the agent or the machine
+    // over the run weighs on both alike
+    for (let block = 0; block < CHANGES / ALONE_BLOCK; block++) {
+      const rx2 = await subscribeRxdisco();
+      subs.push(rx2);
+      rxAlone.push(
+        ...((await series(`r${block}-`, ['rxdisco'], ALONE_BLOCK)).get('rxdisco') ?? []),
+      );
+      rx2.unsubscribe();
+      const watch2 = await startWatch();
+      watches.push(watch2);
+      watchAlone.push(
+        ...((await series(`w${block}-`, ['consul watch'], ALONE_BLOCK)).get('consul watch') ?? []),
+      );
+      watch2.end();
+    }
 
     // 4. rxdisco alone: back-to-back changes (paced by the token bucket:
     // burst 2, then 10 queries/s)
