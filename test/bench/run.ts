@@ -5,6 +5,7 @@
 import { run as callsHash } from './calls-hash.bench.js';
 import { run as callsLatency } from './calls-latency.bench.js';
 import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
+import { run as consulAnswer } from './consul-answer.bench.js';
 import { run as consulIdle } from './consul-idle.bench.js';
 import { run as consulPropagation } from './consul-propagation.bench.js';
 import { run as diff } from './diff.bench.js';
@@ -22,6 +23,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['eureka-refresh', eurekaRefresh],
   ['eureka-peer', eurekaPeer],
   ['consul-propagation', consulPropagation],
+  ['consul-answer', consulAnswer],
   ['consul-idle', consulIdle],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
