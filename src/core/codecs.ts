@@ -100,11 +100,15 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> =>
  * a fraction of the cost for the payloads of a registry, decoded whenever
  * they change (cold code: every allocation and call shows). An optional
  * field may be missing or `null` (registries write both); a `null` one is
- * left out of the decoded value. Unknown fields are kept. A valid value is checked with the field codecs' `is()` and
- * returned as is; the field codecs' `validate()` runs only to report what
- * is wrong, or for a field whose codec transforms its input (its `is()`
- * rejects the raw value, so the copy gets the decoded value). Named after
- * its shape (`{ Node: string, Meta?: StringMap }`) unless `name` is given.
+ * left out of the decoded value. Unknown fields are kept.
+ *
+ * A valid value is checked with the field codecs' `is()` and returned as
+ * it is; their `validate()` runs only to report what is wrong, or for a
+ * field whose codec transforms its input (its `is()` rejects the raw
+ * value, and a copy gets the decoded one). So a field codec's `is()` must
+ * accept only values that its `validate()` would return unchanged, as
+ * io-ts's own codecs do. Named after its shape
+ * (`{ Node: string, Meta?: StringMap }`) unless `name` is given.
  *
  * @example
  * ```ts
