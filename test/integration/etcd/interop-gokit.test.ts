@@ -3,14 +3,11 @@
  * Go program in test/interop/etcd-gokit (built into .cache/ with the Go
  * toolchain; its module comes from the Go module proxy).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Discovery } from '../../../src/core/discovery.js';
 import type { RegistrationEvent } from '../../../src/core/registration.js';
 import { waitFor } from '../../conformance/suite.js';
+import { buildGoProgram, runGoProgram } from '../../helpers/go-program.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { testDiscovery } from './harness.js';
@@ -18,16 +15,12 @@ import { testDiscovery } from './harness.js';
 expectNoLeakedHandles();
 
 const PATIENCE = 15_000;
-const root = new URL('../../..', import.meta.url).pathname;
-const source = join(root, 'test/interop/etcd-gokit');
-const binary = join(root, '.cache/etcd-gokit/etcd-gokit');
+let binary: string;
 let etcd: EtcdCluster;
 const opened: Discovery[] = [];
 
 beforeAll(async () => {
-  mkdirSync(join(root, '.cache/etcd-gokit'), { recursive: true });
-  console.log(`building ${binary} with go build`);
-  execFileSync('go', ['build', '-o', binary, '.'], { cwd: source, stdio: 'inherit' });
+  binary = buildGoProgram('etcd-gokit');
   etcd = await startEtcd();
 }, 300_000);
 
@@ -36,26 +29,8 @@ afterAll(async () => {
   await etcd?.destroy();
 });
 
-/** Runs the Go program; its stdout lines are collected; closing stdin stops it. */
-const goKit = (...args: string[]) => {
-  const proc: ChildProcess = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
-  proc.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
-  return {
-    lines,
-    stderr,
-    stop: async () => {
-      proc.stdin!.end();
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-};
+/** Runs the Go program; closing its stdin stops it. */
+const goKit = (...args: string[]) => runGoProgram(binary, ...args);
 
 describe('go-kit sd/etcdv3 interop', () => {
   it('sees what go-kit registers and deregisters', async () => {

@@ -5,14 +5,11 @@
  * toolchain; its module comes from the Go module proxy). fargo speaks JSON
  * to the server here.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Discovery } from '../../../src/core/discovery.js';
 import type { RegistrationEvent } from '../../../src/core/registration.js';
 import { waitFor } from '../../conformance/suite.js';
+import { buildGoProgram, runGoProgram } from '../../helpers/go-program.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EurekaServer, startEureka } from '../../servers/eureka.js';
 import { testDiscovery } from './harness.js';
@@ -23,16 +20,12 @@ expectNoLeakedHandles();
 const PATIENCE = 30_000;
 /** Below both leases (fargo's 90 s, rxdisco's 15 s): a deregistration, not an expiry. */
 const GONE = 10_000;
-const root = new URL('../../..', import.meta.url).pathname;
-const source = join(root, 'test/interop/eureka-fargo');
-const binary = join(root, '.cache/eureka-fargo/eureka-fargo');
+let binary: string;
 let server: EurekaServer;
 const opened: Discovery[] = [];
 
 beforeAll(async () => {
-  mkdirSync(join(root, '.cache/eureka-fargo'), { recursive: true });
-  console.log(`building ${binary} with go build`);
-  execFileSync('go', ['build', '-o', binary, '.'], { cwd: source, stdio: 'inherit' });
+  binary = buildGoProgram('eureka-fargo');
   server = await startEureka();
 }, 300_000);
 
@@ -41,26 +34,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Runs the Go program; its stdout lines are collected; closing stdin stops it. */
-const fargo = (...args: string[]) => {
-  const proc: ChildProcess = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
-  proc.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
-  return {
-    lines,
-    stderr,
-    stop: async () => {
-      proc.stdin!.end();
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-};
+/** Runs the Go program; closing its stdin stops it. */
+const fargo = (...args: string[]) => runGoProgram(binary, ...args);
 
 describe('hudl/fargo interop', () => {
   it('sees what fargo registers and deregisters', async () => {
