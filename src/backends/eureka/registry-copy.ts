@@ -158,34 +158,26 @@ const VOLATILE = new Set([
   'isCoordinatingDiscoveryServer',
 ]);
 
-/** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
-const sameJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true;
-  if (!isObject(a) || !isObject(b)) return false;
-  let fields = 0;
-  for (const k in a) {
-    if (VOLATILE.has(k)) continue;
-    fields++;
-    if (!sameValue(a[k], b[k])) return false;
-  }
-  for (const k in b) if (!VOLATILE.has(k)) fields--;
-  return fields === 0;
-};
+const NOTHING: ReadonlySet<string> = new Set();
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
-/** Deep equality of parsed JSON values, without building strings. */
-const sameValue = (a: unknown, b: unknown): boolean => {
+/** Deep equality of parsed JSON values, without building strings; `ignore`d keys at the top level. */
+const sameValue = (a: unknown, b: unknown, ignore = NOTHING): boolean => {
   if (a === b) return true;
   if (!isObject(a) || !isObject(b) || Array.isArray(a) !== Array.isArray(b)) return false;
   let fields = 0;
   for (const k in a) {
+    if (ignore.has(k)) continue;
     fields++;
     if (!sameValue(a[k], b[k])) return false;
   }
-  for (const _ in b) fields--;
+  for (const k in b) if (!ignore.has(k)) fields--;
   return fields === 0;
 };
+
+/** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
+const sameJson = (a: unknown, b: unknown): boolean => sameValue(a, b, VOLATILE);
 
 /** Eureka's reconcile hashcode of the copy (every instance, every status). */
 export const copyHashcode = (copy: RegistryCopy): string => hashcodeOfCounts(copy.statusCounts);
