@@ -121,17 +121,11 @@ export const struct = <R extends t.Props, O extends t.Props>(
   optional: O,
   name?: string,
 ): t.Type<Required<R> & Optional<O>, unknown, unknown> => {
-  const req = Object.entries(required);
-  const opt = Object.entries(optional);
-  const shape = [
-    ...req.map(([k, codec]) => `${k}: ${codec.name}`),
-    ...opt.map(([k, codec]) => `${k}?: ${codec.name}`),
-  ];
   // Plain arrays and indexed loops: this runs cold, where iterators cost.
-  const reqKeys = req.map(([k]) => k);
-  const reqCodecs = req.map(([, codec]) => codec);
-  const optKeys = opt.map(([k]) => k);
-  const optCodecs = opt.map(([, codec]) => codec);
+  const reqKeys = Object.keys(required);
+  const reqCodecs = Object.values(required);
+  const optKeys = Object.keys(optional);
+  const optCodecs = Object.values(optional);
   const is = (u: unknown): u is Required<R> & Optional<O> => {
     if (!isPlainObject(u)) return false;
     for (let i = 0; i < reqKeys.length; i++) if (!reqCodecs[i]!.is(u[reqKeys[i]!])) return false;
@@ -142,7 +136,11 @@ export const struct = <R extends t.Props, O extends t.Props>(
     return true;
   };
   return new t.Type<Required<R> & Optional<O>, unknown, unknown>(
-    name ?? `{ ${shape.join(', ')} }`,
+    name ??
+      `{ ${[
+        ...reqKeys.map((k, i) => `${k}: ${reqCodecs[i]!.name}`),
+        ...optKeys.map((k, i) => `${k}?: ${optCodecs[i]!.name}`),
+      ].join(', ')} }`,
     is,
     (u, context) => {
       if (is(u)) return t.success(u);
@@ -159,11 +157,11 @@ export const struct = <R extends t.Props, O extends t.Props>(
         if (isLeft(r)) errors.push(...r.left);
         else if (r.right !== v) set(k, r.right);
       };
-      for (const [k, codec] of req) check(k, codec, u[k]);
-      for (const [k, codec] of opt) {
-        const v = u[k];
-        if (v === null) set(k, undefined);
-        else if (v !== undefined) check(k, codec, v);
+      for (let i = 0; i < reqKeys.length; i++) check(reqKeys[i]!, reqCodecs[i]!, u[reqKeys[i]!]);
+      for (let i = 0; i < optKeys.length; i++) {
+        const v = u[optKeys[i]!];
+        if (v === null) set(optKeys[i]!, undefined);
+        else if (v !== undefined) check(optKeys[i]!, optCodecs[i]!, v);
       }
       return errors.length > 0 ? t.failures(errors) : t.success(out as Required<R> & Optional<O>);
     },

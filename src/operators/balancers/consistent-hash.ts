@@ -176,8 +176,9 @@ class ConsistentHashPicker implements Balancer {
  * `weight`; weight 0 is never picked. `pick()` without a key picks a random
  * point (probability proportional to weight). A pick hashes the key and
  * reads its owner from a table of about eight buckets per ring point, or
- * scans the few points of its bucket when it holds some: O(1), no allocation. Ring points are cached by
- * instance id across sets, so a set change costs one sort of the ring.
+ * scans the few points of its bucket when it holds some: O(1), no
+ * allocation. Ring points are cached by instance id across sets, so a set
+ * change costs one sort of the ring.
  *
  * @example
  * ```ts
