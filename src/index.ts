@@ -22,6 +22,7 @@ export { type StaticEntries, staticDiscovery } from './backends/static/index.js'
 export { shutdownSignal } from './cli/shutdown-signal.js';
 export {
   type Backoff,
+  type BackoffPolicy,
   type ExponentialBackoffOptions,
   exponentialBackoff,
 } from './core/backoff.js';

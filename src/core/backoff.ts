@@ -1,15 +1,33 @@
-import { ConfigError } from './errors.js';
+import { enumOption, numberOption } from './options.js';
 
 /**
- * A backoff strategy: an immutable value whose {@link Backoff.delay} is the
- * wait before the next attempt and whose {@link Backoff.next} is the
- * strategy after one more failure. Reset by starting again from the first value.
+ * One running backoff: the wait before the next attempt of one use (one
+ * call, one watch reconnection series), and the backoff after one more
+ * failure. Immutable; its jittered delay is drawn when first read, so two
+ * runs of the same policy wait different times.
  */
 export interface Backoff {
-  /** Milliseconds to wait before the next attempt. */
-  readonly delay: number;
+  /** Milliseconds to wait before the next attempt (drawn on first read). */
+  readonly delayMs: number;
   /** The backoff after one more failed attempt. */
   next(): Backoff;
+}
+
+/**
+ * A backoff recipe: each {@link BackoffPolicy.start} begins a fresh
+ * {@link Backoff} for one use. Share the policy, never a running backoff.
+ *
+ * @example
+ * ```ts
+ * const policy = exponentialBackoff({ initialMs: 100, maxMs: 5_000 });
+ * let b = policy.start();
+ * b.delayMs;     // 0..100, drawn now
+ * b = b.next();  // 0..200
+ * ```
+ */
+export interface BackoffPolicy {
+  /** A fresh running backoff, at its first delay. */
+  start(): Backoff;
 }
 
 /** Options of {@link exponentialBackoff}. */
@@ -18,12 +36,12 @@ export interface ExponentialBackoffOptions {
    * Upper bound of the first delay, in ms.
    * @default 100
    */
-  readonly initial?: number;
+  readonly initialMs?: number;
   /**
    * Upper bound of any delay, in ms.
    * @default 30000
    */
-  readonly max?: number;
+  readonly maxMs?: number;
   /**
    * Growth of the bound per failed attempt.
    * @default 2
@@ -43,33 +61,28 @@ export interface ExponentialBackoffOptions {
 }
 
 interface Resolved {
-  readonly initial: number;
-  readonly max: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
   readonly factor: number;
   readonly jitter: 'full' | 'none';
   readonly random: () => number;
 }
 
-const positive = (name: string, v: number, min: number): number => {
-  if (!Number.isFinite(v) || v < min) {
-    throw new ConfigError(
-      `backoff.${name}`,
-      `must be a finite number >= ${min} (got ${v})`,
-      'fix the backoff options',
-    );
-  }
-  return v;
-};
-
 class ExponentialBackoff implements Backoff {
-  readonly delay: number;
+  #delayMs: number | undefined;
 
   constructor(
     private readonly options: Resolved,
     private readonly attempt: number,
-  ) {
-    const bound = Math.min(options.max, options.initial * options.factor ** attempt);
-    this.delay = options.jitter === 'full' ? Math.floor(options.random() * bound) : bound;
+  ) {}
+
+  get delayMs(): number {
+    if (this.#delayMs === undefined) {
+      const o = this.options;
+      const bound = Math.min(o.maxMs, o.initialMs * o.factor ** this.attempt);
+      this.#delayMs = o.jitter === 'full' ? Math.floor(o.random() * bound) : bound;
+    }
+    return this.#delayMs;
   }
 
   next(): Backoff {
@@ -78,23 +91,25 @@ class ExponentialBackoff implements Backoff {
 }
 
 /**
- * Exponential backoff with full jitter: the n-th delay (from 0) is uniform in
- * `[0, min(max, initial * factor^n)]`.
+ * Exponential backoff with full jitter: the n-th delay (from 0) of a run is
+ * uniform in `[0, min(maxMs, initialMs * factor^n)]`, drawn per run.
  *
+ * @throws {ConfigError} for a bound below 1 ms, a factor below 1 or an unknown jitter.
  * @example
  * ```ts
- * let b = exponentialBackoff({ initial: 100, max: 5_000 });
- * b.delay;       // 0..100
+ * const policy = exponentialBackoff({ initialMs: 100, maxMs: 5_000 });
+ * let b = policy.start();
+ * b.delayMs;     // 0..100
  * b = b.next();  // 0..200
  * ```
  */
-export const exponentialBackoff = (options: ExponentialBackoffOptions = {}): Backoff => {
+export const exponentialBackoff = (options: ExponentialBackoffOptions = {}): BackoffPolicy => {
   const resolved: Resolved = {
-    initial: positive('initial', options.initial ?? 100, 1),
-    max: positive('max', options.max ?? 30_000, 1),
-    factor: positive('factor', options.factor ?? 2, 1),
-    jitter: options.jitter ?? 'full',
+    initialMs: numberOption('backoff.initialMs', options.initialMs, 100, { min: 1 }),
+    maxMs: numberOption('backoff.maxMs', options.maxMs, 30_000, { min: 1 }),
+    factor: numberOption('backoff.factor', options.factor, 2, { min: 1 }),
+    jitter: enumOption('backoff.jitter', options.jitter, 'full', ['full', 'none']),
     random: options.random ?? Math.random,
   };
-  return new ExponentialBackoff(resolved, 0);
+  return { start: () => new ExponentialBackoff(resolved, 0) };
 };

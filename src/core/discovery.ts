@@ -15,7 +15,7 @@ import {
   switchMap,
   takeUntil,
 } from 'rxjs';
-import type { Backoff } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
 import { ConfigError, closedError, type RxdiscoError } from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
@@ -98,9 +98,9 @@ export interface DiscoveryOptions {
   readonly grace?: number;
   /**
    * Backoff between reconnection attempts of every watch.
-   * @default exponentialBackoff({ initial: 100, max: 30_000 })
+   * @default exponentialBackoff({ initialMs: 100, maxMs: 30_000 })
    */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffPolicy;
   /**
    * Scheduler for timers (TestScheduler in tests).
    * @default asyncScheduler

@@ -6,7 +6,7 @@
  * @module
  */
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
-import { type Backoff, exponentialBackoff } from './backoff.js';
+import { type BackoffPolicy, exponentialBackoff } from './backoff.js';
 import {
   ConfigError,
   isRegistrationLostError,
@@ -94,9 +94,9 @@ export interface RegisterOptions {
   readonly until?: Observable<unknown> | AbortSignal;
   /**
    * Backoff between failed registration attempts.
-   * @default exponentialBackoff({ initial: 100, max: 10_000 })
+   * @default exponentialBackoff({ initialMs: 100, maxMs: 10_000 })
    */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffPolicy;
   /**
    * Scheduler for keepalive and retry timers.
    * @default asyncScheduler
@@ -193,6 +193,8 @@ export const resolveTimes = (
  * Invalid options error the stream with a {@link ConfigError} before
  * anything is sent to the registry.
  */
+const REGISTER_BACKOFF = exponentialBackoff({ initialMs: 100, maxMs: 10_000 });
+
 export const registration = <L>(
   registrar: Registrar<L>,
   instance: Instance,
@@ -205,8 +207,8 @@ export const registration = <L>(
       registry: instance.registry,
       service: instance.service,
     });
-    const firstBackoff = options.backoff ?? exponentialBackoff({ initial: 100, max: 10_000 });
-    let backoff = firstBackoff;
+    const policy = options.backoff ?? REGISTER_BACKOFF;
+    let backoff = policy.start();
     let lease: L | undefined;
     let inflight: Promise<L> | undefined;
     let wait: Subscription | undefined;
@@ -239,7 +241,7 @@ export const registration = <L>(
           if (stopped) return;
           lease = l;
           lastRenewed = now();
-          backoff = firstBackoff;
+          backoff = policy.start();
           subscriber.next({
             type: everRegistered ? 'reregistered' : 'registered',
             instance,
@@ -256,7 +258,7 @@ export const registration = <L>(
             service: instance.service,
           });
           if (!error.retryable) return fatal(error);
-          const delay = backoff.delay;
+          const delay = backoff.delayMs;
           backoff = backoff.next();
           subscriber.next({ type: 'retrying', instance, error, delay, at: now() });
           after(delay, register);
@@ -312,7 +314,7 @@ export const registration = <L>(
               }),
             );
           }
-          after(Math.min(renewEveryMs, Math.max(100, backoff.delay)), renew);
+          after(Math.min(renewEveryMs, Math.max(100, backoff.delayMs)), renew);
           backoff = backoff.next();
         },
       );

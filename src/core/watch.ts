@@ -18,7 +18,7 @@ import {
   share,
   timer,
 } from 'rxjs';
-import { type Backoff, exponentialBackoff } from './backoff.js';
+import { type BackoffPolicy, exponentialBackoff } from './backoff.js';
 import {
   type DecodeError,
   RegistryUnavailableError,
@@ -76,14 +76,16 @@ export type SourceEvent<C = unknown> =
  */
 export type WatchSource<C = unknown> = (resume: C | undefined) => Observable<SourceEvent<C>>;
 
+const DEFAULT_WATCH_BACKOFF = exponentialBackoff();
+
 /** Tuning shared by every watch. */
 export interface WatchTuning {
   /**
-   * Backoff between reconnection attempts; restarts after a session
-   * delivers an event.
-   * @default exponentialBackoff({ initial: 100, max: 30_000 })
+   * Backoff between reconnection attempts; a fresh run (new jitter) starts
+   * after a session delivers an event.
+   * @default exponentialBackoff({ initialMs: 100, maxMs: 30_000 })
    */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffPolicy;
   /**
    * Scheduler for retry timers and timestamps (TestScheduler in tests).
    * @default asyncScheduler
@@ -118,8 +120,8 @@ export const resilientWatch = <E, S, C>(
 ): Observable<S> =>
   new Observable<S>((subscriber) => {
     const scheduler = tuning.scheduler ?? asyncScheduler;
-    const firstBackoff = tuning.backoff ?? exponentialBackoff();
-    let backoff = firstBackoff;
+    const policy = tuning.backoff ?? DEFAULT_WATCH_BACKOFF;
+    let backoff = policy.start();
     let state: S | undefined;
     let emitted: S | undefined;
     let cursor: C | undefined;
@@ -147,7 +149,7 @@ export const resilientWatch = <E, S, C>(
       tuning.report?.(error);
       staleSince ??= scheduler.now();
       publish(fold.stale(state, error, staleSince));
-      const wait = backoff.delay;
+      const wait = backoff.delayMs;
       backoff = backoff.next();
       retry = timer(wait, scheduler).subscribe(() => {
         retry = undefined;
@@ -176,7 +178,7 @@ export const resilientWatch = <E, S, C>(
         next: (event) => {
           if (!delivered) {
             delivered = true;
-            backoff = firstBackoff;
+            backoff = policy.start();
           }
           staleSince = undefined;
           const c = fold.cursorOf(event);

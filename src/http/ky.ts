@@ -1,6 +1,6 @@
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { isObservable, type Observable } from 'rxjs';
-import type { Backoff } from '../core/backoff.js';
+import type { BackoffPolicy } from '../core/backoff.js';
 import { baseUrl, type Instance } from '../core/instance.js';
 import type { Balancer } from '../operators/balancers/balancer.js';
 import { call, UnsuccessfulValue } from '../operators/call.js';
@@ -25,9 +25,9 @@ export interface KyForOptions {
   readonly attempts?: number;
   /**
    * Waits between attempts.
-   * @default exponentialBackoff({ initial: 10, max: 1000 })
+   * @default exponentialBackoff({ initialMs: 10, maxMs: 1000 })
    */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffPolicy;
   /**
    * The retry budget retries draw from; `false` for none.
    * @default the process-wide `defaultRetryBudget()`

@@ -7,7 +7,7 @@ import {
   type Subscription,
   timer,
 } from 'rxjs';
-import { type Backoff, exponentialBackoff } from '../core/backoff.js';
+import { type Backoff, type BackoffPolicy, exponentialBackoff } from '../core/backoff.js';
 import { ConfigError, NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
@@ -78,9 +78,9 @@ export interface CallOptions {
   /**
    * Waits between attempts. Each call starts from this value and takes
    * `next()` after every retry.
-   * @default exponentialBackoff({ initial: 10, max: 1000 }) (full jitter)
+   * @default exponentialBackoff({ initialMs: 10, maxMs: 1000 }) (full jitter)
    */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffPolicy;
   /**
    * The retry budget the retries draw from; `false` for none (not advised).
    * @default the process-wide {@link defaultRetryBudget}
@@ -139,7 +139,7 @@ export interface CallOptions {
   readonly now?: () => number;
 }
 
-const DEFAULT_BACKOFF = exponentialBackoff({ initial: 10, max: 1000 });
+const DEFAULT_BACKOFF = exponentialBackoff({ initialMs: 10, maxMs: 1000 });
 
 const defaultRetryable = (error: unknown): boolean => {
   const flag = (error as { retryable?: unknown } | null)?.retryable;
@@ -206,7 +206,7 @@ interface Plan<T> {
   readonly detector: OutlierDetector | undefined;
   readonly key: string | undefined;
   readonly budget: RetryBudget | undefined;
-  readonly backoff: Backoff;
+  readonly backoff: BackoffPolicy;
 }
 
 const plan = <T>(target: CallTarget, fn: AttemptFn<T>, options: CallOptions): Plan<T> => ({
@@ -364,7 +364,7 @@ class CallRun<T> {
   constructor(p: Plan<T>, sink: Sink<T>) {
     this.plan = p;
     this.#sink = sink;
-    this.#backoff = p.backoff;
+    this.#backoff = p.backoff.start();
   }
 
   start(): void {
@@ -439,7 +439,7 @@ class CallRun<T> {
       this.#giveUp(stop);
       return;
     }
-    const delay = this.#backoff.delay;
+    const delay = this.#backoff.delayMs;
     this.#backoff = this.#backoff.next();
     if (delay > 0) this.#wait = timer(delay, p.scheduler).subscribe(() => this.#retry());
     else this.#retry();

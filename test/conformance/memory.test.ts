@@ -13,7 +13,7 @@ conformance('memory://', () => ({
   discovery: () =>
     memoryDiscovery(store, {
       grace: 20,
-      backoff: exponentialBackoff({ initial: 20, max: 200 }),
+      backoff: exponentialBackoff({ initialMs: 20, maxMs: 200 }),
       onProblem: () => undefined,
     }),
   writeRaw: async (r) => {

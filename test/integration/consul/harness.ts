@@ -15,7 +15,7 @@ export const testDiscovery = (
 ): Discovery =>
   consulDiscovery(url, {
     grace: 20,
-    backoff: exponentialBackoff({ initial: 50, max: 500 }),
+    backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }),
     onProblem: () => undefined,
     wait: 30,
     requestTimeout: 5000,

@@ -27,7 +27,7 @@ export const testDiscovery = (
 ): Discovery =>
   etcdDiscovery(url, {
     grace: 20,
-    backoff: exponentialBackoff({ initial: 20, max: 300 }),
+    backoff: exponentialBackoff({ initialMs: 20, maxMs: 300 }),
     onProblem: (p) => problems.push(p),
     callTimeout: 2000,
     ...extra,

@@ -209,7 +209,7 @@ describe('etcd resilience', () => {
     const reg = d
       .register(
         { service, host: '127.0.0.1', port: 18030, id: 'e1' },
-        { ttl: 2, backoff: exponentialBackoff({ initial: 50, max: 500 }) },
+        { ttl: 2, backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }) },
       )
       .subscribe((e) => events.push(e));
     const key = `${prefix}${service}/e1`;

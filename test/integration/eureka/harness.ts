@@ -25,7 +25,7 @@ export const testDiscovery = (
 ): Discovery =>
   eurekaDiscovery(url, {
     grace: 20,
-    backoff: exponentialBackoff({ initial: 50, max: 500 }),
+    backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }),
     onProblem: (p) => problems.push(p),
     interval: INTERVAL,
     timeout: 3000,

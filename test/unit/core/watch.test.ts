@@ -29,7 +29,7 @@ const changes = (up: number[], down: number[], cursor?: number): SourceEvent<num
 });
 
 const unavailable = new RegistryUnavailableError('connection refused');
-const noJitter = exponentialBackoff({ initial: 10, max: 40, jitter: 'none' });
+const noJitter = exponentialBackoff({ initialMs: 10, maxMs: 40, jitter: 'none' });
 
 describe('watchInstances', () => {
   it('emits the full set first, then one emission per effective change, never two equal sets', () => {

@@ -36,7 +36,7 @@ const recording = (instances: Instance[] = [a, b, c]) => {
 const boom = (message = 'boom') => Object.assign(new Error(message), { code: 'ECONNRESET' });
 /** Backoff whose every delay is 0 (no timers in Promise tests). */
 const noWait = () => exponentialBackoff({ random: () => 0 });
-const linear = () => exponentialBackoff({ initial: 10, factor: 2, jitter: 'none' });
+const linear = () => exponentialBackoff({ initialMs: 10, factor: 2, jitter: 'none' });
 
 describe('call$()', () => {
   it('retries on a different instance after a backoff and reports every attempt', () => {

@@ -41,7 +41,7 @@ const open = (
     fetch: fake.fetch,
     interval: 10,
     grace: 0,
-    backoff: exponentialBackoff({ initial: 5, max: 20 }),
+    backoff: exponentialBackoff({ initialMs: 5, maxMs: 20 }),
     onProblem: (p) => problems.push(p),
     ...extra,
   });
