@@ -67,6 +67,18 @@ export type RegistryConfig =
       readonly password: string | undefined;
     });
 
+/**
+ * `host:port`, with an IPv6 host in brackets (`[::1]:8080`): the one
+ * formatter of addresses for URLs, keys and messages.
+ *
+ * @example
+ * ```ts
+ * formatHostPort('::1', 8080); // '[::1]:8080'
+ * ```
+ */
+export const formatHostPort = (host: string, port: number): string =>
+  `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 const SCHEMES: Readonly<
   Record<
     RegistryScheme,
