@@ -3,9 +3,10 @@
  * RxJS Observables, operators that turn them into balancers, and a
  * self-healing registration lifecycle.
  *
- * This entry point loads no registry client: `discovery(url)` imports the
- * backend of a URL's scheme on first use. Backends with heavy clients have
- * their own subpath (`rxdisco/etcd`, ...).
+ * This entry point is what an application uses, and loads no registry
+ * client: `discovery(url)` imports the backend of a URL's scheme on first
+ * use. Backends with heavy clients have their own subpath (`rxdisco/etcd`,
+ * ...); the SPI for writing a backend is `rxdisco/backend`.
  *
  * @packageDocumentation
  */
@@ -26,13 +27,7 @@ export {
   type ExponentialBackoffOptions,
   exponentialBackoff,
 } from './core/backoff.js';
-export {
-  type Backend,
-  createDiscovery,
-  type Discovery,
-  type DiscoveryOptions,
-  type WatchParams,
-} from './core/discovery.js';
+export type { Discovery, DiscoveryOptions, WatchParams } from './core/discovery.js';
 export {
   AuthenticationError,
   ConfigError,
@@ -68,15 +63,8 @@ export {
   type SetDelta,
   type StaleInstanceSet,
 } from './core/instance-set.js';
-export type { RegisterOptions, Registrar, RegistrationEvent } from './core/registration.js';
-export {
-  type Endpoint,
-  type EtcdFormat,
-  parseRegistryUrl,
-  type RegistryConfig,
-  type RegistryScheme,
-} from './core/url.js';
-export type { ServiceList, ServiceListEvent, SourceEvent, WatchSource } from './core/watch.js';
+export type { RegisterOptions, RegistrationEvent } from './core/registration.js';
+export type { ServiceList } from './core/watch.js';
 export { discovery } from './discovery.js';
 export {
   type AttemptContext,

@@ -16,8 +16,31 @@ export interface ErrorContext {
   readonly cause?: unknown;
 }
 
+/** The brand of an error kind: a global symbol, the same in every copy of rxdisco. */
+const brandOf = (kind: string): symbol => Symbol.for(`rxdisco.error.${kind}`);
+
+/**
+ * Brands the instances of an error class as errors of `kind` (on its
+ * prototype, so instances carry no extra own property). The guards check the
+ * brand, not `instanceof`: an error made by another copy of rxdisco (two
+ * versions in one node_modules, a bundled backend) still passes them.
+ */
+export const brandError = (type: abstract new (...args: never[]) => Error, kind: string): void => {
+  Object.defineProperty(type.prototype, brandOf(kind), { value: true });
+};
+
+/** A type guard for the errors branded `kind` by {@link brandError}, whichever copy made them. */
+export const errorGuard = <E extends Error>(kind: string): ((e: unknown) => e is E) => {
+  const key = brandOf(kind);
+  return (e: unknown): e is E =>
+    typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[key] === true;
+};
+
 /** The base class of every error rxdisco throws or puts into a stream. */
 export class RxdiscoError extends Error {
+  static {
+    brandError(RxdiscoError, 'RxdiscoError');
+  }
   override readonly name: string = 'RxdiscoError';
   /** The registry (redacted URL) the error came from, when known. */
   readonly registry: string | undefined;
@@ -47,6 +70,9 @@ const where = (context: ErrorContext): string => {
  * specification, an option out of range. Permanent: fix the input.
  */
 export class ConfigError extends RxdiscoError {
+  static {
+    brandError(ConfigError, 'ConfigError');
+  }
   override readonly name: string = 'ConfigError';
   /** The field, option or URL part that is wrong (`port`, `ttl`, `url.scheme`). */
   readonly field: string;
@@ -62,6 +88,9 @@ export class ConfigError extends RxdiscoError {
  * reported; the stream goes on with the rest of the set.
  */
 export class DecodeError extends RxdiscoError {
+  static {
+    brandError(DecodeError, 'DecodeError');
+  }
   override readonly name: string = 'DecodeError';
   /** The registry key or instance id whose value did not decode. */
   readonly key: string;
@@ -84,6 +113,9 @@ export class DecodeError extends RxdiscoError {
  * Transient: streams keep the last known set, mark it stale and retry.
  */
 export class RegistryUnavailableError extends RxdiscoError {
+  static {
+    brandError(RegistryUnavailableError, 'RegistryUnavailableError');
+  }
   override readonly name: string = 'RegistryUnavailableError';
 
   constructor(problem: string, context: ErrorContext = {}) {
@@ -97,6 +129,9 @@ export class RegistryUnavailableError extends RxdiscoError {
 
 /** The registry refused our credentials. Permanent: fix the credentials. */
 export class AuthenticationError extends RxdiscoError {
+  static {
+    brandError(AuthenticationError, 'AuthenticationError');
+  }
   override readonly name: string = 'AuthenticationError';
 
   constructor(problem: string, context: ErrorContext = {}) {
@@ -113,6 +148,9 @@ export class AuthenticationError extends RxdiscoError {
  * longer lists the instance. rxdisco registers it again on its own.
  */
 export class RegistrationLostError extends RxdiscoError {
+  static {
+    brandError(RegistrationLostError, 'RegistrationLostError');
+  }
   override readonly name: string = 'RegistrationLostError';
   /** The id of the instance whose registration was lost. */
   readonly instanceId: string;
@@ -129,6 +167,9 @@ export class RegistrationLostError extends RxdiscoError {
 
 /** No instance could be picked: the set is empty or not known yet. */
 export class NoInstanceError extends RxdiscoError {
+  static {
+    brandError(NoInstanceError, 'NoInstanceError');
+  }
   override readonly name: string = 'NoInstanceError';
 
   constructor(problem: string, context: ErrorContext = {}) {
@@ -144,30 +185,29 @@ export class NoInstanceError extends RxdiscoError {
 export const closedError = (registry: string): ConfigError =>
   new ConfigError('discovery', 'is closed', 'create a new discovery() after close()', { registry });
 
-/** True when `e` is any rxdisco error. */
-export const isRxdiscoError = (e: unknown): e is RxdiscoError => e instanceof RxdiscoError;
-/** True when `e` is a {@link ConfigError}. */
-export const isConfigError = (e: unknown): e is ConfigError => e instanceof ConfigError;
-/** True when `e` is a {@link DecodeError}. */
-export const isDecodeError = (e: unknown): e is DecodeError => e instanceof DecodeError;
-/** True when `e` is a {@link RegistryUnavailableError}. */
-export const isRegistryUnavailableError = (e: unknown): e is RegistryUnavailableError =>
-  e instanceof RegistryUnavailableError;
-/** True when `e` is an {@link AuthenticationError}. */
-export const isAuthenticationError = (e: unknown): e is AuthenticationError =>
-  e instanceof AuthenticationError;
-/** True when `e` is a {@link RegistrationLostError}. */
-export const isRegistrationLostError = (e: unknown): e is RegistrationLostError =>
-  e instanceof RegistrationLostError;
-/** True when `e` is a {@link NoInstanceError}. */
-export const isNoInstanceError = (e: unknown): e is NoInstanceError => e instanceof NoInstanceError;
+/** True when `e` is any rxdisco error (from this copy of rxdisco or another). */
+export const isRxdiscoError = errorGuard<RxdiscoError>('RxdiscoError');
+/** True when `e` is a {@link ConfigError} (from this copy of rxdisco or another). */
+export const isConfigError = errorGuard<ConfigError>('ConfigError');
+/** True when `e` is a {@link DecodeError} (from this copy of rxdisco or another). */
+export const isDecodeError = errorGuard<DecodeError>('DecodeError');
+/** True when `e` is a {@link RegistryUnavailableError} (from this copy of rxdisco or another). */
+export const isRegistryUnavailableError = errorGuard<RegistryUnavailableError>(
+  'RegistryUnavailableError',
+);
+/** True when `e` is an {@link AuthenticationError} (from this copy of rxdisco or another). */
+export const isAuthenticationError = errorGuard<AuthenticationError>('AuthenticationError');
+/** True when `e` is a {@link RegistrationLostError} (from this copy of rxdisco or another). */
+export const isRegistrationLostError = errorGuard<RegistrationLostError>('RegistrationLostError');
+/** True when `e` is a {@link NoInstanceError} (from this copy of rxdisco or another). */
+export const isNoInstanceError = errorGuard<NoInstanceError>('NoInstanceError');
 
 /**
  * Turns anything thrown into an {@link RxdiscoError}. Unknown errors are
  * treated as transient registry faults (retryable), keeping the original as cause.
  */
 export const toRxdiscoError = (e: unknown, context: ErrorContext = {}): RxdiscoError =>
-  e instanceof RxdiscoError
+  isRxdiscoError(e)
     ? e
     : new RegistryUnavailableError(e instanceof Error ? e.message : String(e), {
         ...context,

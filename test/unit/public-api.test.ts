@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Observable } from 'rxjs';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import ts from 'typescript';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
+import * as backend from '../../src/backend.js';
+import { toRxdiscoError } from '../../src/core/errors.js';
 import type {
   Balancer,
   Discovery,
@@ -39,12 +42,69 @@ const staticGraph = (entry: string): { files: Set<string>; packages: Set<string>
   return { files, packages };
 };
 
+/** The names (values and types) each source file exports, as the compiler sees them. */
+const exportedNames = (...entries: string[]): Map<string, Set<string>> => {
+  const files = entries.map((e) => resolve(root, e));
+  const program = ts.createProgram(files, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  });
+  const checker = program.getTypeChecker();
+  return new Map(
+    entries.map((entry, i) => {
+      const module = checker.getSymbolAtLocation(program.getSourceFile(files[i]!)!)!;
+      return [entry, new Set(checker.getExportsOfModule(module).map((s) => s.name))];
+    }),
+  );
+};
+
+/** What a backend author needs and an application does not. */
+const SPI = [
+  'Backend',
+  'createDiscovery',
+  'WatchSource',
+  'SourceEvent',
+  'ServiceListEvent',
+  'Registrar',
+  'parseRegistryUrl',
+  'RegistryConfig',
+  'decode',
+  'decodeJson',
+  'decodeInstance',
+  'decodeKeyedInstance',
+  'toRecord',
+];
+
 describe('the rxdisco entry point', () => {
-  it('loads no registry client statically (etcd3, gRPC, HTTP clients load on first use)', () => {
-    // the built package, as users load it (npm test builds before it tests)
-    const { files, packages } = staticGraph(resolve(root, 'dist/index.js'));
-    expect([...packages].sort()).toEqual(['fp-ts', 'io-ts', 'rxjs']);
-    for (const f of files) expect(f).not.toMatch(/backends\/(etcd|consul|eureka)\//);
+  it.each(['dist/index.js', 'dist/backend.js'])(
+    '%s loads no registry client statically (etcd3, gRPC, HTTP clients load on first use)',
+    (entry) => {
+      // the built package, as users load it (npm test builds before it tests)
+      const { files, packages } = staticGraph(resolve(root, entry));
+      expect([...packages].sort()).toEqual(['fp-ts', 'io-ts', 'rxjs']);
+      for (const f of files) expect(f).not.toMatch(/backends\/(etcd|consul|eureka)\//);
+    },
+  );
+
+  it("keeps the backend SPI out of 'rxdisco' and in 'rxdisco/backend'", () => {
+    const names = exportedNames('src/index.ts', 'src/backend.ts');
+    const app = names.get('src/index.ts')!;
+    const spi = names.get('src/backend.ts')!;
+    expect(SPI.filter((n) => app.has(n))).toEqual([]);
+    expect(SPI.filter((n) => !spi.has(n))).toEqual([]);
+    // what both an app and a backend author name
+    for (const n of ['Discovery', 'DiscoveryOptions', 'WatchParams', 'ServiceList']) {
+      expect(app.has(n) && spi.has(n), n).toBe(true);
+    }
+    // the runtime view agrees
+    expect('createDiscovery' in rxdisco).toBe(false);
+    expect('parseRegistryUrl' in rxdisco).toBe(false);
+    expect(backend.createDiscovery).toBeTypeOf('function');
+    expect(backend.parseRegistryUrl).toBeTypeOf('function');
   });
 
   it('exports the documented surface, each export defined', () => {
@@ -102,5 +162,51 @@ describe('the rxdisco entry point', () => {
       | 'retrying'
       | 'deregistered'
     >();
+  });
+});
+
+describe('the error guards', () => {
+  it('recognise the errors of another copy of rxdisco (a brand, not instanceof)', async () => {
+    vi.resetModules();
+    const copy = await import('../../src/core/errors.js');
+    expect(copy.ConfigError).not.toBe(rxdisco.ConfigError); // a second copy of the module
+    const made = {
+      RxdiscoError: new copy.RxdiscoError('boom', true),
+      ConfigError: new copy.ConfigError('port', 'must be a port', 'write 8080'),
+      DecodeError: new copy.DecodeError('k', ['port: expected Port, got 0']),
+      RegistryUnavailableError: new copy.RegistryUnavailableError('connection refused'),
+      AuthenticationError: new copy.AuthenticationError('bad token'),
+      RegistrationLostError: new copy.RegistrationLostError('a', 'lease expired'),
+      NoInstanceError: new copy.NoInstanceError('empty set'),
+    };
+    const guards = {
+      ConfigError: rxdisco.isConfigError,
+      DecodeError: rxdisco.isDecodeError,
+      RegistryUnavailableError: rxdisco.isRegistryUnavailableError,
+      AuthenticationError: rxdisco.isAuthenticationError,
+      RegistrationLostError: rxdisco.isRegistrationLostError,
+      NoInstanceError: rxdisco.isNoInstanceError,
+    };
+    expect(made.ConfigError instanceof rxdisco.ConfigError).toBe(false);
+    for (const [kind, e] of Object.entries(made)) {
+      expect(rxdisco.isRxdiscoError(e), kind).toBe(true);
+      for (const [guarded, guard] of Object.entries(guards)) {
+        expect(guard(e), `${guarded} guard on a ${kind}`).toBe(guarded === kind);
+      }
+    }
+    // and the core takes them as they are (retryable flag kept), not as unknown faults
+    expect(toRxdiscoError(made.ConfigError)).toBe(made.ConfigError);
+  });
+
+  it('are not fooled by a name, and pass the errors of this copy', () => {
+    const lookalike = Object.assign(new Error('x'), { name: 'ConfigError', retryable: false });
+    expect(rxdisco.isConfigError(lookalike)).toBe(false);
+    expect(rxdisco.isRxdiscoError(lookalike)).toBe(false);
+    for (const v of [undefined, null, 'ConfigError', 42])
+      expect(rxdisco.isRxdiscoError(v)).toBe(false);
+    const own = new rxdisco.ConfigError('port', 'must be a port', 'write 8080');
+    expect(rxdisco.isConfigError(own) && rxdisco.isRxdiscoError(own)).toBe(true);
+    // the brand is on the prototype: an error's own keys stay as they were
+    expect(Object.getOwnPropertySymbols(own)).toEqual([]);
   });
 });
