@@ -1,6 +1,7 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { type Instance, sameInstance } from '../core/instance.js';
 import { compareIds, type InstanceSet, type InstanceUpdate } from '../core/instance-set.js';
+import { operate } from './operate.js';
 
 /**
  * What changed between two sets of a stream.
@@ -77,17 +78,15 @@ const compare = (
  * });
  * ```
  */
-export const diff = (): OperatorFunction<InstanceSet, SetDiff> => (source) =>
-  new Observable<SetDiff>((subscriber) => {
+export const diff = (): OperatorFunction<InstanceSet, SetDiff> =>
+  operate((out) => {
     let previous: InstanceSet | undefined;
-    return source.subscribe({
+    return {
       next: (set) => {
         const before = previous;
         previous = set;
         if (before === undefined) {
-          subscriber.next(
-            Object.freeze({ set, added: set.instances, removed: NONE, updated: NONE }),
-          );
+          out.emit(Object.freeze({ set, added: set.instances, removed: NONE, updated: NONE }));
           return;
         }
         if (set === before) return;
@@ -95,7 +94,7 @@ export const diff = (): OperatorFunction<InstanceSet, SetDiff> => (source) =>
         const change =
           delta !== undefined && delta.from === before.version ? delta : compare(before, set);
         if (change.added.length + change.removed.length + change.updated.length === 0) return;
-        subscriber.next(
+        out.emit(
           Object.freeze({
             set,
             added: change.added,
@@ -104,7 +103,5 @@ export const diff = (): OperatorFunction<InstanceSet, SetDiff> => (source) =>
           }),
         );
       },
-      error: (e: unknown) => subscriber.error(e),
-      complete: () => subscriber.complete(),
-    });
+    };
   });

@@ -1,14 +1,14 @@
 import {
   asyncScheduler,
   type MonoTypeOperatorFunction,
-  Observable,
   type SchedulerLike,
   type Subscription,
   timer,
 } from 'rxjs';
-import { ConfigError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import { applyChanges, type InstanceSet, stalenessOf } from '../core/instance-set.js';
+import { durationOption } from '../core/options.js';
+import { operate } from './operate.js';
 
 /** Options of {@link holdRemovals}. */
 export interface HoldRemovalsOptions {
@@ -42,75 +42,57 @@ export interface HoldRemovalsOptions {
 export const holdRemovals = (
   options: HoldRemovalsOptions = {},
 ): MonoTypeOperatorFunction<InstanceSet> => {
-  const probation = options.probationMs ?? 5000;
-  if (typeof probation !== 'number' || !(probation >= 0) || !Number.isFinite(probation)) {
-    throw new ConfigError(
-      'probationMs',
-      `must be a finite number of ms >= 0 (got ${String(probation)})`,
-      'use e.g. 5000',
-    );
-  }
+  const probation = durationOption('probationMs', options.probationMs, 5000, {
+    fix: 'use e.g. 5000',
+  });
   const scheduler = options.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<InstanceSet>((subscriber) => {
-      let input: InstanceSet | undefined;
-      let output: InstanceSet | undefined;
-      /** Pending removals: id → timer. */
-      const held = new Map<string, Subscription>();
+  return operate((out) => {
+    let input: InstanceSet | undefined;
+    /** Pending removals: id → timer. */
+    const held = new Map<string, Subscription>();
 
-      const emit = (next: InstanceSet): void => {
-        if (next === output) return;
-        output = next;
-        subscriber.next(next);
-      };
+    const release = out.guard((id: string): void => {
+      held.delete(id);
+      const output = out.last;
+      if (output === undefined || input === undefined || input.get(id) !== undefined) return;
+      out.emit(applyChanges(output, [], [id], stalenessOf(input)));
+    });
 
-      const release = (id: string): void => {
-        held.delete(id);
-        if (output === undefined || input === undefined || input.get(id) !== undefined) return;
-        emit(applyChanges(output, [], [id], stalenessOf(input)));
-      };
-
-      const upstream = source.subscribe({
-        next: (set) => {
-          const previous = input;
-          input = set;
-          if (output === undefined || previous === undefined) {
-            emit(set);
-            return;
+    return {
+      next: (set) => {
+        const previous = input;
+        const output = out.last;
+        input = set;
+        if (output === undefined || previous === undefined) {
+          out.emit(set);
+          return;
+        }
+        const upserts: Instance[] = [];
+        for (const i of set.instances) {
+          const pending = held.get(i.id);
+          if (pending !== undefined) {
+            pending.unsubscribe();
+            held.delete(i.id);
           }
-          const upserts: Instance[] = [];
-          for (const i of set.instances) {
-            const pending = held.get(i.id);
-            if (pending !== undefined) {
-              pending.unsubscribe();
-              held.delete(i.id);
-            }
-            upserts.push(i);
-          }
-          for (const old of output.instances) {
-            if (set.get(old.id) === undefined && !held.has(old.id)) {
-              const id = old.id;
-              if (probation === 0) continue;
-              held.set(
-                id,
-                timer(probation, scheduler).subscribe(() => release(id)),
-              );
-            }
-          }
-          const removals: string[] = [];
-          if (probation === 0) {
-            for (const old of output.instances)
-              if (set.get(old.id) === undefined) removals.push(old.id);
-          }
-          emit(applyChanges(output, upserts, removals, stalenessOf(set)));
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        upstream.unsubscribe();
+          upserts.push(i);
+        }
+        const removals: string[] = [];
+        for (const old of output.instances) {
+          if (set.get(old.id) !== undefined || held.has(old.id)) continue;
+          const id = old.id;
+          if (probation === 0) removals.push(id);
+          else
+            held.set(
+              id,
+              timer(probation, scheduler).subscribe(() => release(id)),
+            );
+        }
+        out.emit(applyChanges(output, upserts, removals, stalenessOf(set)));
+      },
+      teardown: () => {
         for (const t of held.values()) t.unsubscribe();
         held.clear();
-      };
-    });
+      },
+    };
+  });
 };

@@ -1,7 +1,8 @@
-import { type Observable, Observable as Rx } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { ConfigError, type RxdiscoError } from '../core/errors.js';
 import { freezeInstance, type Instance } from '../core/instance.js';
 import { emptySet, type InstanceSet, replaceAll, type Staleness } from '../core/instance-set.js';
+import { combine } from './operate.js';
 
 /**
  * The union of several registries' sets for one service, one instance per
@@ -31,10 +32,8 @@ export const mergeRegistries = (...sources: Observable<InstanceSet>[]): Observab
       'pass instances$ streams',
     );
   }
-  return new Rx<InstanceSet>((subscriber) => {
+  return combine<InstanceSet, InstanceSet>(sources, (out) => {
     const latest: (InstanceSet | undefined)[] = sources.map(() => undefined);
-    let output: InstanceSet | undefined;
-    let done = 0;
 
     const update = (): void => {
       if (latest.some((s) => s === undefined)) return;
@@ -67,28 +66,15 @@ export const mergeRegistries = (...sources: Observable<InstanceSet>[]): Observab
         staleness = { stale: true, since, error: error! };
       }
       const first = sets[0]!;
-      const base = output ?? emptySet(first.service, first.registry);
-      const next = replaceAll(base, union, staleness);
-      if (next !== output) {
-        output = next;
-        subscriber.next(next);
-      }
+      const base = out.last ?? emptySet(first.service, first.registry);
+      out.emit(replaceAll(base, union, staleness));
     };
 
-    const subscriptions = sources.map((source, k) =>
-      source.subscribe({
-        next: (set) => {
-          latest[k] = set;
-          update();
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => {
-          if (++done === sources.length) subscriber.complete();
-        },
-      }),
-    );
-    return () => {
-      for (const s of subscriptions) s.unsubscribe();
+    return {
+      next: (k, set) => {
+        latest[k] = set;
+        update();
+      },
     };
   });
 };

@@ -1,7 +1,8 @@
-import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import type { MonoTypeOperatorFunction } from 'rxjs';
 import { ConfigError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import { filterSet, type InstanceSet, replaceAll, stalenessOf } from '../core/instance-set.js';
+import { operate } from './operate.js';
 
 /**
  * Zone-aware routing: the instances of `zone` (whatever their status) while
@@ -30,39 +31,36 @@ export const preferZone = (zone: string): MonoTypeOperatorFunction<InstanceSet> 
   const any = (): boolean => true;
   const upInZone = (i: Instance): number => (i.status === 'UP' && i.zone === zone ? 1 : 0);
 
-  return (source) =>
-    new Observable<InstanceSet>((subscriber) => {
-      let previous: { input: InstanceSet; output: InstanceSet } | undefined;
-      let local = false;
-      let up = 0;
-      return source.subscribe({
-        next: (set) => {
-          const delta = set.delta;
-          if (
-            previous !== undefined &&
-            delta !== undefined &&
-            delta.from === previous.input.version
-          ) {
-            for (const a of delta.added) up += upInZone(a);
-            for (const r of delta.removed) up -= upInZone(r);
-            for (const u of delta.updated) up += upInZone(u.current) - upInZone(u.previous);
-          } else {
-            up = 0;
-            for (const i of set.instances) up += upInZone(i);
-          }
-          const nowLocal = up > 0;
-          const keep = nowLocal ? inZone : any;
-          const before = previous?.output;
-          const output =
-            before === undefined || nowLocal === local
-              ? filterSet(set, keep, previous)
-              : replaceAll(before, set.instances.filter(keep), stalenessOf(set));
-          local = nowLocal;
-          previous = { input: set, output };
-          if (output !== before) subscriber.next(output);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-    });
+  return operate((out) => {
+    let previous: { input: InstanceSet; output: InstanceSet } | undefined;
+    let local = false;
+    let up = 0;
+    return {
+      next: (set) => {
+        const delta = set.delta;
+        if (
+          previous !== undefined &&
+          delta !== undefined &&
+          delta.from === previous.input.version
+        ) {
+          for (const a of delta.added) up += upInZone(a);
+          for (const r of delta.removed) up -= upInZone(r);
+          for (const u of delta.updated) up += upInZone(u.current) - upInZone(u.previous);
+        } else {
+          up = 0;
+          for (const i of set.instances) up += upInZone(i);
+        }
+        const nowLocal = up > 0;
+        const keep = nowLocal ? inZone : any;
+        const before = previous?.output;
+        const output =
+          before === undefined || nowLocal === local
+            ? filterSet(set, keep, previous)
+            : replaceAll(before, set.instances.filter(keep), stalenessOf(set));
+        local = nowLocal;
+        previous = { input: set, output };
+        out.emit(output);
+      },
+    };
+  });
 };

@@ -1,6 +1,7 @@
-import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import type { MonoTypeOperatorFunction } from 'rxjs';
 import type { Instance } from '../core/instance.js';
 import { filterSet, type InstanceSet } from '../core/instance-set.js';
+import { operate } from './operate.js';
 
 /**
  * The shared body of the filter operators (internal): a view of each set
@@ -16,19 +17,16 @@ import { filterSet, type InstanceSet } from '../core/instance-set.js';
  * const secure = (): MonoTypeOperatorFunction<InstanceSet> => view((i) => i.secure);
  * ```
  */
-export const view =
-  (keep: (instance: Instance) => boolean): MonoTypeOperatorFunction<InstanceSet> =>
-  (source) =>
-    new Observable<InstanceSet>((subscriber) => {
-      let previous: { input: InstanceSet; output: InstanceSet } | undefined;
-      return source.subscribe({
-        next: (set) => {
-          const before = previous?.output;
-          const output = filterSet(set, keep, previous);
-          previous = { input: set, output };
-          if (output !== before) subscriber.next(output);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-    });
+export const view = (
+  keep: (instance: Instance) => boolean,
+): MonoTypeOperatorFunction<InstanceSet> =>
+  operate((out) => {
+    let previous: { input: InstanceSet; output: InstanceSet } | undefined;
+    return {
+      next: (set) => {
+        const output = filterSet(set, keep, previous);
+        previous = { input: set, output };
+        out.emit(output);
+      },
+    };
+  });
