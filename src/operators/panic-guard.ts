@@ -1,13 +1,13 @@
 import {
   asyncScheduler,
   type MonoTypeOperatorFunction,
-  Observable,
   type SchedulerLike,
   type Subscription,
   timer,
 } from 'rxjs';
-import { ConfigError } from '../core/errors.js';
 import { type InstanceSet, restale, stalenessOf } from '../core/instance-set.js';
+import { durationOption, numberOption, ratioOption } from '../core/options.js';
+import { operate } from './operate.js';
 
 /**
  * Why {@link panicGuard} refused an update.
@@ -31,11 +31,11 @@ export interface PanicRefusal {
 /** Options of {@link panicGuard}. */
 export interface PanicGuardOptions {
   /**
-   * The largest share (0 to 1) of the current set that one update may drop.
+   * The largest ratio (0 to 1) of the current set that one update may drop.
    * An update dropping more is refused and the current set kept.
    * @default 0.5
    */
-  readonly maxDropShare?: number;
+  readonly maxDropRatio?: number;
   /**
    * Sets smaller than this are not guarded (dropping 1 of 2 is 50%).
    * @default 3
@@ -49,7 +49,8 @@ export interface PanicGuardOptions {
    */
   readonly holdMs?: number;
   /**
-   * Called for every refused update.
+   * Called for every refused update. If it throws, the stream errors with
+   * the thrown error.
    * @default a process warning
    */
   readonly onRefused?: (refusal: PanicRefusal) => void;
@@ -65,7 +66,7 @@ const warn = (r: PanicRefusal): void => {
 };
 
 /**
- * Panic guard: refuses an update that drops more than `maxDropShare` of the
+ * Panic guard: refuses an update that drops more than `maxDropRatio` of the
  * current set at once (a registry that lost its data, a bad deploy of the
  * registry, a network partition seen as mass deregistration), keeps the
  * previous set and reports why to `onRefused`. The update is accepted when a
@@ -77,7 +78,7 @@ const warn = (r: PanicRefusal): void => {
  * @example
  * ```ts
  * registry.instances$('hello').pipe(
- *   panicGuard({ maxDropShare: 0.3, onRefused: (r) => log.warn(r.reason) }),
+ *   panicGuard({ maxDropRatio: 0.3, onRefused: (r) => log.warn(r.reason) }),
  *   healthy(),
  *   roundRobin(),
  * );
@@ -86,73 +87,59 @@ const warn = (r: PanicRefusal): void => {
 export const panicGuard = (
   options: PanicGuardOptions = {},
 ): MonoTypeOperatorFunction<InstanceSet> => {
-  const share = options.maxDropShare ?? 0.5;
-  if (typeof share !== 'number' || !(share >= 0 && share <= 1)) {
-    throw new ConfigError(
-      'maxDropShare',
-      `must be a number from 0 to 1 (got ${String(share)})`,
-      'use e.g. 0.5',
-    );
-  }
-  const minSize = options.minSize ?? 3;
-  const holdMs = options.holdMs ?? 60_000;
-  if (typeof holdMs !== 'number' || !(holdMs >= 0)) {
-    throw new ConfigError(
-      'holdMs',
-      `must be a number of ms >= 0 (got ${String(holdMs)})`,
-      'or Infinity',
-    );
-  }
+  const ratio = ratioOption('maxDropRatio', options.maxDropRatio, 0.5, { fix: 'use e.g. 0.5' });
+  const minSize = numberOption('minSize', options.minSize, 3, {
+    integer: true,
+    min: 0,
+    fix: 'use e.g. 3',
+  });
+  const holdMs = durationOption('holdMs', options.holdMs, 60_000, {
+    infinite: true,
+    fix: 'use e.g. 60000, or Infinity to wait for the source',
+  });
   const onRefused = options.onRefused ?? warn;
   const scheduler = options.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<InstanceSet>((subscriber) => {
-      let accepted: InstanceSet | undefined;
-      let latest: InstanceSet | undefined;
-      let hold: Subscription | undefined;
+  return operate((out) => {
+    let latest: InstanceSet | undefined;
+    let hold: Subscription | undefined;
 
-      const accept = (set: InstanceSet): void => {
-        hold?.unsubscribe();
-        hold = undefined;
-        if (set === accepted) return;
-        accepted = set;
-        subscriber.next(set);
-      };
+    const accept = (set: InstanceSet): void => {
+      hold?.unsubscribe();
+      hold = undefined;
+      out.emit(set);
+    };
 
-      const upstream = source.subscribe({
-        next: (set) => {
-          latest = set;
-          const kept = accepted;
-          if (kept === undefined || kept.size < minSize) {
-            accept(set);
-            return;
-          }
-          let dropped = 0;
-          for (const i of kept.instances) if (set.get(i.id) === undefined) dropped++;
-          if (dropped <= share * kept.size) {
-            accept(set);
-            return;
-          }
-          onRefused({
-            kept,
-            proposed: set,
-            dropped,
-            reason: `service '${set.service}': refused an update from ${set.registry} that drops ${dropped} of ${kept.size} instances (more than ${Math.round(share * 100)}% at once); keeping the previous set${holdMs === Infinity ? '' : ` for up to ${holdMs} ms`}`,
-          });
-          if (set.stale !== kept.stale) accept(restale(kept, stalenessOf(set)));
-          if (hold === undefined && holdMs !== Infinity) {
-            hold = timer(holdMs, scheduler).subscribe(() => {
+    return {
+      next: (set) => {
+        latest = set;
+        const kept = out.last;
+        if (kept === undefined || kept.size < minSize) {
+          accept(set);
+          return;
+        }
+        let dropped = 0;
+        for (const i of kept.instances) if (set.get(i.id) === undefined) dropped++;
+        if (dropped <= ratio * kept.size) {
+          accept(set);
+          return;
+        }
+        onRefused({
+          kept,
+          proposed: set,
+          dropped,
+          reason: `service '${set.service}': refused an update from ${set.registry} that drops ${dropped} of ${kept.size} instances (more than ${Math.round(ratio * 100)}% at once); keeping the previous set${holdMs === Infinity ? '' : ` for up to ${holdMs} ms`}`,
+        });
+        if (set.stale !== kept.stale) out.emit(restale(kept, stalenessOf(set)));
+        if (hold === undefined && holdMs !== Infinity) {
+          hold = timer(holdMs, scheduler).subscribe(
+            out.guard(() => {
               hold = undefined;
               if (latest !== undefined) accept(latest);
-            });
-          }
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        upstream.unsubscribe();
-        hold?.unsubscribe();
-      };
-    });
+            }),
+          );
+        }
+      },
+      teardown: () => hold?.unsubscribe(),
+    };
+  });
 };

@@ -1,3 +1,4 @@
+import { config } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { expect } from 'vitest';
 import { RegistryUnavailableError } from '../../../src/core/errors.js';
@@ -61,4 +62,21 @@ export const tally = (pick: () => Instance | undefined, times: number): Record<s
     counts[id] = (counts[id] ?? 0) + 1;
   }
   return counts;
+};
+
+/**
+ * Runs `body` and returns what RxJS reported as unhandled meanwhile (what
+ * would reach the process as an uncaught exception). Run a TestScheduler
+ * inside `body`: its virtual timeouts deliver those reports before `run` returns.
+ */
+export const unhandledDuring = (body: () => void): unknown[] => {
+  const seen: unknown[] = [];
+  const before = config.onUnhandledError;
+  config.onUnhandledError = (e) => seen.push(e);
+  try {
+    body();
+  } finally {
+    config.onUnhandledError = before;
+  }
+  return seen;
 };

@@ -2,7 +2,15 @@ import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { emptySet } from '../../../src/core/instance-set.js';
 import { type PanicRefusal, panicGuard } from '../../../src/operators/panic-guard.js';
-import { inst, REGISTRY, setOf, shape, staleSince, testScheduler } from './fixtures.js';
+import {
+  inst,
+  REGISTRY,
+  setOf,
+  shape,
+  staleSince,
+  testScheduler,
+  unhandledDuring,
+} from './fixtures.js';
 
 const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => inst(id)) as [
   ReturnType<typeof inst>,
@@ -22,7 +30,7 @@ describe('panicGuard()', () => {
       });
       expectObservable(
         sets.pipe(
-          panicGuard({ maxDropShare: 0.5, onRefused: (r) => refusals.push(r) }),
+          panicGuard({ maxDropRatio: 0.5, onRefused: (r) => refusals.push(r) }),
           map(shape),
         ),
       ).toBe('x---y', { x: 'a,b,c,d', y: 'a,b,c' });
@@ -55,6 +63,38 @@ describe('panicGuard()', () => {
         { x: 'a,b', y: 'a' },
       );
     });
-    expect(() => panicGuard({ maxDropShare: 1.5 })).toThrow(/maxDropShare/);
+    expect(() => panicGuard({ maxDropRatio: 1.5 })).toThrow(/maxDropRatio/);
+  });
+
+  it('errors the stream with what a throwing onRefused throws, never the process', () => {
+    const boom = new Error('onRefused failed');
+    const unhandled = unhandledDuring(() =>
+      testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const sets = cold('x-e-y', {
+          x: setOf(a, b, c, d),
+          e: emptySet('hello', REGISTRY),
+          y: setOf(a, b, c),
+        });
+        const guarded = sets.pipe(
+          panicGuard({
+            onRefused: () => {
+              throw boom;
+            },
+          }),
+          map(shape),
+        );
+        expectObservable(guarded).toBe('x-#', { x: 'a,b,c,d' }, boom);
+        expectSubscriptions(sets.subscriptions).toBe('^-!');
+      }),
+    );
+    expect(unhandled).toEqual([]);
+  });
+
+  it('validates its options with one wording', () => {
+    expect(() => panicGuard({ maxDropRatio: -0.1 })).toThrow(
+      'maxDropRatio must be a number from 0 to 1 (got -0.1)',
+    );
+    expect(() => panicGuard({ minSize: 2.5 })).toThrow('minSize must be an integer >= 0 (got 2.5)');
+    expect(() => panicGuard({ holdMs: Number.NaN })).toThrow('holdMs must be a number of ms >= 0');
   });
 });
