@@ -1,7 +1,8 @@
-import { type Observable, Observable as Rx } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { ConfigError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import { applyChanges, type InstanceSet, replaceAll, stalenessOf } from '../core/instance-set.js';
+import { combine } from './operate.js';
 
 /**
  * Why {@link fallback} chose a source, for {@link FallbackOptions.onSwitch}.
@@ -12,7 +13,7 @@ import { applyChanges, type InstanceSet, replaceAll, stalenessOf } from '../core
  * ```
  */
 export interface FallbackSwitch {
-  /** Index (in the argument order) of the source now used. */
+  /** Index (in the `sources` array) of the source now used. */
   readonly to: number;
   /** Index of the source used before; `undefined` at the first choice. */
   readonly from: number | undefined;
@@ -28,6 +29,7 @@ export interface FallbackSwitch {
 export interface FallbackOptions {
   /**
    * Called each time the source used changes (and at the first choice).
+   * If it throws, the stream errors with the thrown error.
    * @default none
    */
   readonly onSwitch?: (change: FallbackSwitch) => void;
@@ -36,7 +38,6 @@ export interface FallbackOptions {
 interface SourceState {
   set: InstanceSet | undefined;
   failed: boolean;
-  done: boolean;
 }
 
 /** The source to use: first fresh non-empty, else first non-empty, else first that emitted. */
@@ -70,37 +71,31 @@ const choose = (
  * switches); each instance keeps its `registry`. It fails only when every
  * source has failed, and completes when every source has ended.
  *
+ * @throws {ConfigError} when `sources` is not a non-empty array.
  * @example
  * ```ts
- * const hello$ = fallback(
+ * const hello$ = fallback([
  *   discovery('etcd://10.0.0.1:2379/services/').instances$('hello'),
  *   discovery('consul://10.0.0.2:8500').instances$('hello'),
  *   discovery('static://10.0.0.9:8080').instances$('hello'),
- * );
+ * ]);
  * const hello = live(hello$.pipe(healthy(), roundRobin()));
  * ```
  */
-export function fallback(...sources: Observable<InstanceSet>[]): Observable<InstanceSet>;
-export function fallback(
+export const fallback = (
   sources: readonly Observable<InstanceSet>[],
-  options: FallbackOptions,
-): Observable<InstanceSet>;
-export function fallback(
-  ...args: (Observable<InstanceSet> | readonly Observable<InstanceSet>[] | FallbackOptions)[]
-): Observable<InstanceSet> {
-  const withOptions = Array.isArray(args[0]);
-  const sources = (withOptions ? args[0] : args) as readonly Observable<InstanceSet>[];
-  const options = (withOptions ? args[1] : undefined) as FallbackOptions | undefined;
-  if (sources.length === 0) {
-    throw new ConfigError('fallback', 'needs at least one source', 'pass instances$ streams');
+  options: FallbackOptions = {},
+): Observable<InstanceSet> => {
+  if (!Array.isArray(sources) || sources.length === 0) {
+    throw new ConfigError(
+      'fallback',
+      'needs a non-empty array of sources',
+      'pass instances$ streams in order of preference: fallback([primary$, secondary$])',
+    );
   }
-  return new Rx<InstanceSet>((subscriber) => {
-    const states: SourceState[] = sources.map(() => ({
-      set: undefined,
-      failed: false,
-      done: false,
-    }));
-    let output: InstanceSet | undefined;
+  const onSwitch = options.onSwitch;
+  return combine<InstanceSet, InstanceSet>(sources, (out) => {
+    const states: SourceState[] = sources.map(() => ({ set: undefined, failed: false }));
     let current: number | undefined;
     /** The source set the output was last built from. */
     let basis: InstanceSet | undefined;
@@ -108,11 +103,12 @@ export function fallback(
     const update = (): void => {
       const choice = choose(states);
       if (choice === undefined) return;
+      const output = out.last;
       const allSeen = states.every((s) => s.failed || s.set !== undefined);
       if (choice.kind !== 'fresh' && !allSeen && output === undefined) return;
       const set = states[choice.index]!.set!;
       if (choice.index !== current) {
-        options?.onSwitch?.({ to: choice.index, from: current, kind: choice.kind });
+        onSwitch?.({ to: choice.index, from: current, kind: choice.kind });
       }
       let next: InstanceSet;
       if (output === undefined) next = set;
@@ -133,32 +129,19 @@ export function fallback(
       } else next = replaceAll(output, set.instances, stalenessOf(set));
       current = choice.index;
       basis = set;
-      if (next !== output) {
-        output = next;
-        subscriber.next(next);
-      }
+      out.emit(next);
     };
 
-    const subscriptions = sources.map((source, k) =>
-      source.subscribe({
-        next: (set) => {
-          states[k]!.set = set;
-          update();
-        },
-        error: (e: unknown) => {
-          states[k]!.failed = true;
-          states[k]!.done = true;
-          if (states.every((s) => s.failed)) subscriber.error(e);
-          else update();
-        },
-        complete: () => {
-          states[k]!.done = true;
-          if (states.every((s) => s.done)) subscriber.complete();
-        },
-      }),
-    );
-    return () => {
-      for (const s of subscriptions) s.unsubscribe();
+    return {
+      next: (k, set) => {
+        states[k]!.set = set;
+        update();
+      },
+      error: (k, e) => {
+        states[k]!.failed = true;
+        if (states.every((s) => s.failed)) out.error(e);
+        else update();
+      },
     };
   });
-}
+};

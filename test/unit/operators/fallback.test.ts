@@ -9,7 +9,15 @@ import {
   restale,
 } from '../../../src/core/instance-set.js';
 import { type FallbackSwitch, fallback } from '../../../src/operators/fallback.js';
-import { inst, REGISTRY, setOf, shape, staleSince, testScheduler } from './fixtures.js';
+import {
+  inst,
+  REGISTRY,
+  setOf,
+  shape,
+  staleSince,
+  testScheduler,
+  unhandledDuring,
+} from './fixtures.js';
 
 const a = inst('a');
 const b = inst('b');
@@ -29,7 +37,7 @@ describe('fallback()', () => {
         q: setOf(a),
       });
       const secondary = hot('x---------', { x: setOf(x, y) });
-      expectObservable(fallback(primary, secondary).pipe(map(shape))).toBe('p--x-----q', {
+      expectObservable(fallback([primary, secondary]).pipe(map(shape))).toBe('p--x-----q', {
         p: 'a,b',
         x: 'x,y',
         q: 'a',
@@ -41,7 +49,7 @@ describe('fallback()', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const primary = cold('p--#', { p: setOf(a) });
       const secondary = cold('x-----#', { x: setOf(x) });
-      expectObservable(fallback(primary, secondary).pipe(map(shape))).toBe('p--x--#', {
+      expectObservable(fallback([primary, secondary]).pipe(map(shape))).toBe('p--x--#', {
         p: 'a',
         x: 'x',
       });
@@ -52,14 +60,14 @@ describe('fallback()', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const primary = cold('e----', { e: staleEmpty });
       const secondary = cold('--s--', { s: restale(setOf(x), staleSince(0)) });
-      expectObservable(fallback(primary, secondary).pipe(map(shape))).toBe('--s', {
+      expectObservable(fallback([primary, secondary]).pipe(map(shape))).toBe('--s', {
         s: 'x (stale)',
       });
     });
     testScheduler().run(({ cold, expectObservable }) => {
       const primary = cold('e---', { e: empty });
       const secondary = cold('--f', { f: empty });
-      expectObservable(fallback(primary, secondary).pipe(map(shape))).toBe('--f', { f: '' });
+      expectObservable(fallback([primary, secondary]).pipe(map(shape))).toBe('--f', { f: '' });
     });
   });
 
@@ -67,7 +75,7 @@ describe('fallback()', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const primary = cold('p-q|', { p: setOf(a, b), q: setOf(a) });
       const secondary = cold('x|', { x: setOf(x) });
-      expectObservable(fallback(primary, secondary).pipe(map(shape))).toBe('p-q|', {
+      expectObservable(fallback([primary, secondary]).pipe(map(shape))).toBe('p-q|', {
         p: 'a,b',
         q: 'a',
       });
@@ -90,7 +98,27 @@ describe('fallback()', () => {
       { to: 0, from: 1, kind: 'fresh' },
     ]);
     expect(seen[1]!.delta).toMatchObject({ from: seen[0]!.version });
-    expect(() => fallback()).toThrow(/at least one source/);
+    expect(() => fallback([])).toThrow(/non-empty array of sources/);
+  });
+
+  it('errors the stream with what a throwing onSwitch throws, never the process', () => {
+    const boom = new Error('onSwitch failed');
+    const unhandled = unhandledDuring(() =>
+      testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+        const primary = hot('p--s', { p: setOf(a), s: restale(setOf(a), staleSince(3)) });
+        const secondary = hot('x---', { x: setOf(x) });
+        let calls = 0;
+        const out = fallback([primary, secondary], {
+          onSwitch: () => {
+            if (++calls === 2) throw boom; // the switch to the secondary
+          },
+        });
+        expectObservable(out.pipe(map(shape))).toBe('p--#', { p: 'a' }, boom);
+        expectSubscriptions(primary.subscriptions).toBe('^--!');
+        expectSubscriptions(secondary.subscriptions).toBe('^--!');
+      }),
+    );
+    expect(unhandled).toEqual([]);
   });
 
   it('property: never emits an empty set while some source has instances', () => {
@@ -110,7 +138,7 @@ describe('fallback()', () => {
         const failed = [false, false, false];
         let out: InstanceSet | undefined;
         let ok = true;
-        fallback(...subjects).subscribe({
+        fallback(subjects).subscribe({
           next: (set) => {
             out = set;
           },
