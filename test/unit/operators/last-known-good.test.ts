@@ -1,9 +1,14 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, map, ReplaySubject, Subject, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isDecodeError, type RxdiscoError } from '../../../src/core/errors.js';
+import {
+  isConfigError,
+  isDecodeError,
+  isRegistryUnavailableError,
+  type RxdiscoError,
+} from '../../../src/core/errors.js';
 import { emptySet, type InstanceSet, restale } from '../../../src/core/instance-set.js';
 import { lastKnownGood } from '../../../src/operators/last-known-good.js';
 import { inst, REGISTRY, setOf, shape, staleSince, testScheduler } from './fixtures.js';
@@ -124,5 +129,78 @@ describe('lastKnownGood()', () => {
     });
     input.next(setOf(a));
     expect((await problem).message).toMatch(/ENOENT/);
+  });
+
+  it('reports a file it cannot read as a ConfigError naming the file, not a registry fault', async () => {
+    const file = join(dir, 'a-directory.json');
+    await mkdir(file); // reading a directory fails with EISDIR
+    const input = new Subject<InstanceSet>();
+    const problem = new Promise<RxdiscoError>((resolve) => {
+      input.pipe(lastKnownGood({ file, onProblem: resolve })).subscribe();
+    });
+    const p = await problem;
+    expect(isConfigError(p)).toBe(true);
+    expect(isRegistryUnavailableError(p)).toBe(false);
+    expect(p.message).toContain(file);
+    expect(p.message).toMatch(/cannot be read \(EISDIR/);
+    expect(p.message).not.toMatch(/registry is running/);
+  });
+
+  it('reports a failed write as a ConfigError naming the file and the service', async () => {
+    const file = join(dir, 'missing-dir', 'x.json');
+    const input = new Subject<InstanceSet>();
+    const problem = new Promise<RxdiscoError>((resolve) => {
+      input.pipe(lastKnownGood({ file, onProblem: resolve })).subscribe();
+    });
+    input.next(setOf(a));
+    const p = await problem;
+    expect(isConfigError(p)).toBe(true);
+    expect(p).toMatchObject({ service: 'hello', registry: REGISTRY });
+    expect(p.message).toContain(`${file} cannot be written`);
+  });
+
+  it('errors the stream with what a throwing onProblem throws, never the process', async () => {
+    const file = join(dir, 'corrupt.json');
+    await writeFile(file, 'not json');
+    const boom = new Error('onProblem failed');
+    const input = new Subject<InstanceSet>();
+    const failed = new Promise<unknown>((resolve) => {
+      input
+        .pipe(
+          lastKnownGood({
+            file,
+            onProblem: () => {
+              throw boom;
+            },
+          }),
+        )
+        .subscribe({ error: resolve });
+    });
+    input.next(staleEmpty);
+    expect(await failed).toBe(boom);
+    expect(input.observed).toBe(false); // the source was released
+  });
+
+  it('errors the stream with what a throwing clock throws, never the process', async () => {
+    const boom = new Error('clock failed');
+    const input = new Subject<InstanceSet>();
+    const failed = new Promise<unknown>((resolve) => {
+      input
+        .pipe(
+          lastKnownGood({
+            file: join(dir, 'hello.json'),
+            now: () => {
+              throw boom;
+            },
+          }),
+        )
+        .subscribe({ error: resolve });
+    });
+    input.next(setOf(a));
+    expect(await failed).toBe(boom);
+  });
+
+  it('rejects an empty file path when the pipeline is built', () => {
+    expect(() => lastKnownGood({ file: '' })).toThrow('file must be a non-empty path (got "")');
   });
 });
