@@ -35,26 +35,144 @@ const formatPath = (context: readonly PathEntry[]): string => {
   return keys.length === 0 ? '(value)' : keys.join('.');
 };
 
+const SHOWN = 60;
+
+/**
+ * At most {@link SHOWN} characters of JSON-like text for `value`, written
+ * without recursion past what fits: a value nested 10,000 levels deep, or
+ * of 50 MB, costs no more than a small one and never throws.
+ */
 const show = (value: unknown): string => {
   if (value === undefined) return 'nothing';
-  try {
-    const s = JSON.stringify(value);
-    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-  } catch {
-    return String(value);
+  let out = '';
+  // Pending work: a value to write, or literal text (closing brackets, commas).
+  const todo: ({ v: unknown } | string)[] = [{ v: value }];
+  while (todo.length > 0 && out.length <= SHOWN) {
+    const item = todo.pop()!;
+    if (typeof item === 'string') {
+      out += item;
+      continue;
+    }
+    const v = item.v;
+    if (typeof v === 'string') out += JSON.stringify(v.length > SHOWN ? v.slice(0, SHOWN) : v);
+    else if (typeof v === 'number' || typeof v === 'boolean' || v === null) out += String(v);
+    else if (Array.isArray(v)) {
+      out += '[';
+      todo.push(']');
+      for (let i = Math.min(v.length, SHOWN) - 1; i >= 0; i--) {
+        todo.push({ v: v[i] });
+        if (i > 0) todo.push(',');
+      }
+    } else if (typeof v === 'object') {
+      out += '{';
+      todo.push('}');
+      const keys: string[] = [];
+      for (const k in v) {
+        keys.push(k);
+        if (keys.length >= SHOWN) break;
+      }
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push({ v: (v as Record<string, unknown>)[keys[i]!] });
+        todo.push(`${JSON.stringify(keys[i]!.slice(0, SHOWN))}:`);
+        if (i > 0) todo.push(',');
+      }
+    } else out += typeof v;
   }
+  return out.length > SHOWN || todo.length > 0 ? `${out.slice(0, SHOWN - 3)}...` : out;
+};
+
+/** Limits on one registry entry, checked before it is decoded. */
+export interface EntryLimits {
+  /**
+   * Deepest nesting of objects and arrays in one entry (an InstanceInfo or a
+   * Consul health entry nests 3 or 4 levels).
+   * @default 32
+   */
+  readonly maxDepth: number;
+  /**
+   * Largest size of one entry, in characters of its JSON text (counted on
+   * the parsed value: strings, keys, numbers and punctuation).
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxBytes: number;
+}
+
+/** The limits every decode path applies to one entry. */
+export const ENTRY_LIMITS: EntryLimits = Object.freeze({ maxDepth: 32, maxBytes: 1_048_576 });
+
+/**
+ * Why `value` breaks `limits`, or undefined when it does not. Walks the
+ * value without recursion and stops at the first limit it crosses, so a
+ * hostile entry costs at most `maxBytes` of work.
+ */
+export const entryProblem = (
+  value: unknown,
+  limits: EntryLimits = ENTRY_LIMITS,
+): string | undefined => {
+  let size = 0;
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (typeof v === 'string') size += v.length + 2;
+    else if (typeof v !== 'object' || v === null) size += 5;
+    else if (depth >= limits.maxDepth) {
+      return `(value): expected at most ${limits.maxDepth} levels of nesting, got more`;
+    } else if (Array.isArray(v)) {
+      size += 2;
+      // Checked per element: a list of ten million numbers stops at the limit.
+      for (let i = 0; i < v.length && size <= limits.maxBytes; i++, size++) {
+        values.push(v[i]);
+        depths.push(depth + 1);
+      }
+    } else {
+      size += 2;
+      for (const k in v) {
+        values.push((v as Record<string, unknown>)[k]);
+        depths.push(depth + 1);
+        size += k.length + 4;
+        if (size > limits.maxBytes) break;
+      }
+    }
+    if (size > limits.maxBytes)
+      return `(value): expected at most ${limits.maxBytes} bytes, got more`;
+  }
+  return undefined;
+};
+
+/**
+ * Sets `key` of a decoded map to `value` as data, whatever the key: an
+ * entry named `__proto__` stays an own entry (what `JSON.parse` makes of
+ * it) instead of reaching the object's prototype setter and vanishing.
+ */
+export const setEntry = (map: Record<string, string>, key: string, value: string): void => {
+  if (key === '__proto__') {
+    Object.defineProperty(map, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else map[key] = value;
 };
 
 /**
  * Decodes `value` with `codec`. On failure, returns a {@link DecodeError}
  * naming `key` and listing each failed check as `path: expected T, got V`.
+ * With `limits` (one registry entry: pass {@link ENTRY_LIMITS}), a value
+ * nested deeper or larger than they allow is a {@link DecodeError} before
+ * any check runs. Never throws.
  */
 export const decode = <A>(
   codec: t.Decoder<unknown, A>,
   value: unknown,
   key: string,
   context: ErrorContext = {},
+  limits?: EntryLimits,
 ): Decoded<A> => {
+  const tooBig = limits === undefined ? undefined : entryProblem(value, limits);
+  if (tooBig !== undefined) return { ok: false, error: new DecodeError(key, [tooBig], context) };
   const result = codec.decode(value);
   if (!isLeft(result)) return { ok: true, value: result.right };
   const problems = result.left.map((e) => {
@@ -65,13 +183,27 @@ export const decode = <A>(
   return { ok: false, error: new DecodeError(key, [...new Set(problems)], context) };
 };
 
-/** Parses JSON text and decodes it; invalid JSON is a {@link DecodeError} too. */
+/**
+ * Parses JSON text and decodes it; invalid JSON is a {@link DecodeError} too,
+ * and so is, with `limits`, a text longer than `limits.maxBytes` (not parsed).
+ */
 export const decodeJson = <A>(
   codec: t.Decoder<unknown, A>,
   text: string,
   key: string,
   context: ErrorContext = {},
+  limits?: EntryLimits,
 ): Decoded<A> => {
+  if (limits !== undefined && text.length > limits.maxBytes) {
+    return {
+      ok: false,
+      error: new DecodeError(
+        key,
+        [`(value): expected at most ${limits.maxBytes} bytes, got ${text.length}`],
+        context,
+      ),
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -85,7 +217,7 @@ export const decodeJson = <A>(
       ),
     };
   }
-  return decode(codec, value, key, context);
+  return decode(codec, value, key, context, limits);
 };
 
 type Required<P extends t.Props> = { [K in keyof P]: t.TypeOf<P[K]> };

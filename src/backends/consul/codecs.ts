@@ -17,7 +17,15 @@
  * @module
  */
 import * as t from 'io-ts';
-import { decode, NonEmptyString, Port, StringMap, struct } from '../../core/codecs.js';
+import {
+  decode,
+  ENTRY_LIMITS,
+  NonEmptyString,
+  Port,
+  StringMap,
+  setEntry,
+  struct,
+} from '../../core/codecs.js';
 import { DecodeError, RegistryUnavailableError } from '../../core/errors.js';
 import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
 import { decodeGoMicroTags } from './gomicro.js';
@@ -97,25 +105,31 @@ export const statusOf = (
   return { status: 'UP', warning };
 };
 
-/** `key=value` tags as metadata (Spring Cloud Consul before 3.0 wrote metadata so). */
+/**
+ * `key=value` tags as metadata (Spring Cloud Consul before 3.0 wrote metadata
+ * so). A `__proto__=x` tag is a metadata entry like any other, as in `Meta`.
+ */
 const tagMetadata = (tags: readonly string[]): Record<string, string> => {
   const out: Record<string, string> = {};
   for (const tag of tags) {
     const eq = tag.indexOf('=');
-    if (eq > 0) out[tag.slice(0, eq)] = tag.slice(eq + 1);
+    if (eq > 0) setEntry(out, tag.slice(0, eq), tag.slice(eq + 1));
   }
   return out;
 };
 
 const HOST = /^[^\s/]+$/;
 
-/** Maps one decoded health entry to an instance, or says why it cannot. */
+/**
+ * Maps one decoded health entry to an instance, or says why it cannot; an
+ * instance whose go-micro tags were partly dropped comes with the report.
+ */
 const toInstance = (
   entry: HealthEntry,
   key: string,
   registry: string,
   service: string,
-): { instance: Instance } | { skipped: DecodeError } => {
+): { instance: Instance; dropped?: DecodeError } | { skipped: DecodeError } => {
   const svc = entry.Service;
   const context = { registry, service };
   const host = svc.Address.trim() === '' ? entry.Node.Address.trim() : svc.Address.trim();
@@ -131,6 +145,14 @@ const toInstance = (
     };
   }
   const gm = decodeGoMicroTags((svc.Tags ?? []).filter((tag) => tag !== ''));
+  const dropped =
+    gm.dropped === undefined
+      ? undefined
+      : new DecodeError(
+          `${key} (tags)`,
+          gm.dropped.map((p) => `Service.${p}`),
+          context,
+        );
   const { [WEIGHT_META]: weightMeta, ...meta } = svc.Meta ?? {};
   const metadata = { ...tagMetadata(gm.tags), ...gm.metadata, ...meta };
   const { status, warning } = statusOf(entry.Checks ?? []);
@@ -163,6 +185,7 @@ const toInstance = (
       metadata,
       registry,
     }),
+    ...(dropped === undefined ? {} : { dropped }),
   };
 };
 
@@ -199,7 +222,7 @@ export const decodeHealth = (text: string, service: string, registry: string): D
     const rawId = idOf(raw);
     const shared = rawId !== undefined && (counts.get(rawId) ?? 0) > 1;
     const key = `${service}/${rawId ?? `#${i}`}${shared ? `@${nodeOf(raw)}` : ''}`;
-    const d = decode(HealthEntry, raw, key, { registry, service });
+    const d = decode(HealthEntry, raw, key, { registry, service }, ENTRY_LIMITS);
     if (!d.ok) {
       skipped.push(d.error);
       return;
@@ -218,8 +241,11 @@ export const decodeHealth = (text: string, service: string, registry: string): D
       ? { ...d.value, Service: { ...d.value.Service, ID: `${rawId}@${d.value.Node.Node}` } }
       : d.value;
     const r = toInstance(entry as HealthEntry, key, registry, service);
-    if ('instance' in r) instances.push(r.instance);
-    else skipped.push(r.skipped);
+    if ('skipped' in r) skipped.push(r.skipped);
+    else {
+      instances.push(r.instance);
+      if (r.dropped !== undefined) skipped.push(r.dropped);
+    }
   });
   return { instances, skipped };
 };

@@ -14,7 +14,7 @@
  */
 import { deflateSync, inflateSync } from 'node:zlib';
 import * as t from 'io-ts';
-import { decode } from '../../core/codecs.js';
+import { decode, ENTRY_LIMITS, setEntry } from '../../core/codecs.js';
 
 /** The outcome of reading go-micro tags. */
 export interface GoMicroTags {
@@ -24,25 +24,42 @@ export interface GoMicroTags {
   readonly metadata: Readonly<Record<string, string>>;
   /** True when at least one tag was a go-micro encoding. */
   readonly found: boolean;
+  /**
+   * Why tags were dropped (present only when some were): a `x-` tag whose
+   * zlib data inflates past {@link GOMICRO_TAG_MAX_BYTES}, or tags past the
+   * entry's {@link GOMICRO_TAGS_MAX_BYTES}. One line per tag, `Tags.<i>: ...`.
+   */
+  readonly dropped?: readonly string[];
 }
+
+/** Largest inflated size of one go-micro `t-` / `v-` / `e-` tag: 16 KiB. */
+export const GOMICRO_TAG_MAX_BYTES = 16 * 1024;
+/** Largest inflated size of all the go-micro tags of one entry: 256 KiB. */
+export const GOMICRO_TAGS_MAX_BYTES = 256 * 1024;
 
 const HEX = /^(?:[0-9a-f]{2})+$/i;
 const Pair = t.record(t.string, t.string);
 
-/** Inflates hex-encoded zlib data, or undefined when it is not that. */
-const unhex = (s: string): string | undefined => {
+/** What a tag holds: its text, nothing (not an encoding), or too much. */
+type Payload = string | undefined | { readonly tooLarge: number };
+
+/** Inflates hex-encoded zlib data up to `max` bytes; undefined when it is not zlib. */
+const unhex = (s: string, max: number): Payload => {
   if (!HEX.test(s)) return undefined;
   try {
-    return inflateSync(Buffer.from(s, 'hex')).toString('utf8');
-  } catch {
-    return undefined;
+    return inflateSync(Buffer.from(s, 'hex'), { maxOutputLength: max }).toString('utf8');
+  } catch (e) {
+    // Node stops inflating at maxOutputLength: a bomb costs at most `max` bytes.
+    return (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE'
+      ? { tooLarge: max }
+      : undefined;
   }
 };
 
 /** The payload of a `x-` (hex zlib) or `x=` (plain) tag, or undefined. */
-const payload = (tag: string): string | undefined => {
+const payload = (tag: string, max: number): Payload => {
   if (tag.length < 3) return undefined;
-  if (tag[1] === '-') return unhex(tag.slice(2));
+  if (tag[1] === '-') return unhex(tag.slice(2), max);
   if (tag[1] === '=') return tag.slice(2);
   return undefined;
 };
@@ -54,7 +71,7 @@ const parsePair = (text: string): Record<string, string> | undefined => {
   } catch {
     return undefined;
   }
-  const d = decode(Pair, value, 'go-micro metadata tag');
+  const d = decode(Pair, value, 'go-micro metadata tag', {}, ENTRY_LIMITS);
   return d.ok ? d.value : undefined;
 };
 
@@ -67,24 +84,43 @@ const isJsonObject = (text: string): boolean => {
   }
 };
 
-/** Splits go-micro's encoded tags from plain ones. Pure. */
+/**
+ * Splits go-micro's encoded tags from plain ones. Pure. A `x-` tag that
+ * inflates past {@link GOMICRO_TAG_MAX_BYTES} (a decompression bomb), or
+ * past what is left of the entry's {@link GOMICRO_TAGS_MAX_BYTES}, is
+ * dropped (neither a tag nor metadata) and said in `dropped`. A `__proto__`
+ * pair stays a metadata entry, as every key does.
+ */
 export const decodeGoMicroTags = (tags: readonly string[]): GoMicroTags => {
   const plain: string[] = [];
   const metadata: Record<string, string> = {};
+  const dropped: string[] = [];
+  let budget = GOMICRO_TAGS_MAX_BYTES;
   let version: string | undefined;
   let found = false;
-  for (const tag of tags) {
+  tags.forEach((tag, i) => {
     const kind = tag[0];
-    const text = kind === 't' || kind === 'v' || kind === 'e' ? payload(tag) : undefined;
+    const text =
+      kind === 't' || kind === 'v' || kind === 'e'
+        ? payload(tag, Math.min(GOMICRO_TAG_MAX_BYTES, budget))
+        : undefined;
     if (text === undefined) {
       plain.push(tag);
-      continue;
+      return;
     }
+    if (typeof text !== 'string') {
+      const left = text.tooLarge < GOMICRO_TAG_MAX_BYTES ? ' (what was left for the entry)' : '';
+      dropped.push(
+        `Tags.${i}: expected a go-micro tag that inflates to at most ${text.tooLarge} bytes${left}, got more (dropped)`,
+      );
+      return;
+    }
+    if (tag[1] === '-') budget -= Buffer.byteLength(text);
     if (kind === 't') {
       const pair = parsePair(text);
       if (pair === undefined) plain.push(tag);
       else {
-        Object.assign(metadata, pair);
+        for (const k in pair) setEntry(metadata, k, pair[k]!);
         found = true;
       }
     } else if (kind === 'v') {
@@ -100,12 +136,12 @@ export const decodeGoMicroTags = (tags: readonly string[]): GoMicroTags => {
     } else {
       plain.push(tag);
     }
-  }
+  });
   if (version !== undefined) {
     if (found) metadata.version ??= version;
     else plain.push(...tags.filter((t) => t[0] === 'v' && t[1] === '='));
   }
-  return { tags: plain, metadata, found };
+  return { tags: plain, metadata, found, ...(dropped.length > 0 ? { dropped } : {}) };
 };
 
 /** Deflates with zlib headers, as Go's compress/zlib writes, then hex-encodes. */

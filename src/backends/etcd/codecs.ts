@@ -15,6 +15,7 @@ import {
   decode,
   decodeJson,
   decodeKeyedInstance,
+  ENTRY_LIMITS,
   InstanceRecord,
   StringMap,
   struct,
@@ -22,7 +23,8 @@ import {
 } from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
 import { freezeInstance, type Instance } from '../../core/instance.js';
-import type { EtcdFormat } from '../../core/url.js';
+import { formatHostPort } from '../../core/url.js';
+import type { EtcdFormat } from './url.js';
 
 /** An address as go-kit writes it: `10.0.0.1:8080`, `host:8080`, `http://10.0.0.1:8080`, `[::1]:80`. */
 export interface Address {
@@ -56,7 +58,7 @@ export const AddressString = new t.Type<Address, string, unknown>(
     const a = parseAddress(u);
     return a === undefined ? t.failure(u, c) : t.success(a);
   },
-  (a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`,
+  (a) => formatHostPort(a.host, a.port),
 );
 
 /** One node of a go-micro service (`address` is `host:port`; go-micro v1 had a separate `port`). */
@@ -170,7 +172,9 @@ const decodeGoMicro = (
 /**
  * Decodes the value of one instance key, detecting its layout: a JSON object
  * with `nodes` is a go-micro service, any other JSON object an rxdisco
- * {@link InstanceRecord}, anything else a go-kit plain address.
+ * {@link InstanceRecord}, anything else a go-kit plain address. A value
+ * longer or nested deeper than {@link ENTRY_LIMITS} is a {@link DecodeError}
+ * (never parsed past the limit, never thrown).
  */
 export const decodeEntry = (
   entry: EntryKey,
@@ -180,12 +184,12 @@ export const decodeEntry = (
   const context = { registry, service: entry.service };
   const text = value.trim();
   if (text.startsWith('{')) {
-    const json = decodeJson(t.UnknownRecord, text, entry.key, context);
+    const json = decodeJson(t.UnknownRecord, text, entry.key, context, ENTRY_LIMITS);
     if (!json.ok) return json;
     if ('nodes' in json.value) return decodeGoMicro(entry, json.value, registry, context);
     return decodeKeyedInstance(json.value, entry, registry);
   }
-  const a = decode(AddressString, text, entry.key, context);
+  const a = decode(AddressString, text, entry.key, context, ENTRY_LIMITS);
   return a.ok ? { ok: true, value: fromAddress(entry, a.value, registry) } : a;
 };
 

@@ -8,7 +8,15 @@
  * @module
  */
 import * as t from 'io-ts';
-import { type Decoded, decode, Status, StringMap, struct } from '../../core/codecs.js';
+import {
+  type Decoded,
+  decode,
+  ENTRY_LIMITS,
+  Status,
+  StringMap,
+  setEntry,
+  struct,
+} from '../../core/codecs.js';
 import { DecodeError, type ErrorContext } from '../../core/errors.js';
 import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
 
@@ -124,9 +132,12 @@ export const decodeApplications = (
   };
 };
 
-/** Decodes the id, status and action of one raw instance. */
+/**
+ * Decodes the id, status and action of one raw instance. An instance nested
+ * deeper or larger than {@link ENTRY_LIMITS} does not decode (it is not kept).
+ */
 export const decodeKey = (raw: unknown, key: string, context: ErrorContext): Decoded<InstanceKey> =>
-  decode(InstanceKey, raw, key, context);
+  decode(InstanceKey, raw, key, context, ENTRY_LIMITS);
 
 const portOf = (p: t.TypeOf<typeof PortInfo>): { port: number; enabled: boolean | undefined } =>
   typeof p === 'number'
@@ -139,7 +150,8 @@ const portOf = (p: t.TypeOf<typeof PortInfo>): { port: number; enabled: boolean 
 /**
  * Decodes one raw InstanceInfo into an {@link Instance} of `service`.
  * The port is `securePort` when its `@enabled` is true (and `port` is not
- * enabled), else `port`; metadata loses Eureka's `@class` marker; a
+ * enabled), else `port`; metadata loses Eureka's `@class` marker (and
+ * keeps every other key as data, `__proto__` included); a
  * `zone` metadata entry (Spring Cloud's convention) becomes the zone.
  */
 export const decodeInstanceInfo = (
@@ -156,7 +168,7 @@ export const decodeInstanceInfo = (
       : '?';
   const key = `${app}/${id}`;
   const context = { registry, service };
-  const d = decode(InstanceInfo, raw, key, context);
+  const d = decode(InstanceInfo, raw, key, context, ENTRY_LIMITS);
   if (!d.ok) return d;
   const info = d.value;
   const plain = portOf(info.port);
@@ -172,7 +184,9 @@ export const decodeInstanceInfo = (
   }
   if (problems.length > 0) return { ok: false, error: new DecodeError(key, problems, context) };
   const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(info.metadata ?? {})) if (k !== '@class') metadata[k] = v;
+  // setEntry: a `__proto__` key stays data, as everywhere else.
+  for (const [k, v] of Object.entries(info.metadata ?? {}))
+    if (k !== '@class') setEntry(metadata, k, v);
   const zone = metadata.zone;
   return {
     ok: true,

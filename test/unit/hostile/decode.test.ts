@@ -1,0 +1,195 @@
+/**
+ * Hostile entries on every decode path (Consul health entries, go-micro
+ * tags, Eureka applications, etcd JSON and go-micro values): each one is
+ * skipped and reported as a DecodeError naming registry, service and key,
+ * never thrown, and the good entries beside it are decoded.
+ */
+import { deflateSync } from 'node:zlib';
+import * as t from 'io-ts';
+import { describe, expect, it } from 'vitest';
+import { decodeHealth } from '../../../src/backends/consul/codecs.js';
+import {
+  decodeGoMicroTags,
+  GOMICRO_TAG_MAX_BYTES,
+  GOMICRO_TAGS_MAX_BYTES,
+} from '../../../src/backends/consul/gomicro.js';
+import { decodeEntry } from '../../../src/backends/etcd/codecs.js';
+import { decodeApplications, decodeInstanceInfo } from '../../../src/backends/eureka/codecs.js';
+import { fullCopy } from '../../../src/backends/eureka/registry-copy.js';
+import { decode, ENTRY_LIMITS, entryProblem } from '../../../src/core/codecs.js';
+import { isDecodeError } from '../../../src/core/errors.js';
+import { nested, recorded } from './fake-registry.js';
+
+const CONSUL = 'consul://127.0.0.1:8500';
+const EUREKA = 'eureka://127.0.0.1:8761/eureka';
+const ETCD = 'etcd://127.0.0.1:2379/services/';
+
+/** health-all.json (less its malformed `web-bad`) and `web-deep`, whose `field` is `value` (raw JSON). */
+const healthWith = (field: string, value: string): string => {
+  const entries = (
+    JSON.parse(recorded('consul/health-all.json')) as { Service: { ID: string } }[]
+  ).filter((e) => e.Service.ID !== 'web-bad');
+  const deep = structuredClone(entries[0]!) as { Service: Record<string, unknown> };
+  deep.Service.ID = 'web-deep';
+  deep.Service[field] = '@@HERE@@';
+  return JSON.stringify([...entries, deep]).replace('"@@HERE@@"', value);
+};
+
+describe('show() and the entry limits', () => {
+  it('reports a value nested 10,000 levels deep without throwing', () => {
+    const d = decode(t.string, JSON.parse(nested(10_000)), 'k', { registry: CONSUL });
+    expect(d.ok).toBe(false);
+    expect(!d.ok && d.error.problems[0]).toMatch(
+      /^\(value\): expected string, got \[\[\[.*\.\.\.$/,
+    );
+  });
+
+  it('shows at most 60 characters of a large value', () => {
+    const d = decode(t.string, { a: 'x'.repeat(1_000_000) }, 'k');
+    expect(!d.ok && d.error.problems[0]!.length).toBeLessThan(120);
+  });
+
+  it('measures depth and size without recursion and stops at the first limit', () => {
+    expect(entryProblem({ a: [1, { b: 'c' }] })).toBeUndefined();
+    expect(entryProblem(JSON.parse(nested(100_000)))).toBe(
+      `(value): expected at most ${ENTRY_LIMITS.maxDepth} levels of nesting, got more`,
+    );
+    expect(entryProblem({ a: 'x'.repeat(ENTRY_LIMITS.maxBytes) })).toBe(
+      `(value): expected at most ${ENTRY_LIMITS.maxBytes} bytes, got more`,
+    );
+  });
+});
+
+describe('Consul health entries', () => {
+  it('skips and reports a deeply nested entry; the good entries are decoded', () => {
+    const { instances, skipped } = decodeHealth(healthWith('Meta', nested(4100)), 'web', CONSUL);
+    expect(instances.map((i) => i.id).sort()).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ key: 'web/web-deep', registry: CONSUL, service: 'web' });
+    expect(skipped[0]!.message).toContain('levels of nesting');
+  });
+
+  it('skips and reports an entry over the size limit', () => {
+    const big = JSON.stringify({ junk: 'x'.repeat(ENTRY_LIMITS.maxBytes) });
+    const { instances, skipped } = decodeHealth(healthWith('Meta', big), 'web', CONSUL);
+    expect(instances).toHaveLength(4);
+    expect(skipped.map((e) => [e.key, e.problems])).toEqual([
+      ['web/web-deep', [`(value): expected at most ${ENTRY_LIMITS.maxBytes} bytes, got more`]],
+    ]);
+  });
+});
+
+const hexZlib = (s: string | Buffer): string => deflateSync(s).toString('hex');
+
+describe('go-micro tags (decompression bombs)', () => {
+  it('drops and reports a tag that inflates past the cap, without inflating it whole', () => {
+    // 64 MiB of zeros, deflated to about 64 KB of hex: inflating it whole is the bomb.
+    const bomb = `t-${hexZlib(Buffer.concat([Buffer.from('{"a":"'), Buffer.alloc(64 << 20, 48), Buffer.from('"}')]))}`;
+    const before = process.memoryUsage().rss;
+    const r = decodeGoMicroTags([bomb, `t-${hexZlib('{"protocol":"grpc"}')}`, 'primary']);
+    expect(process.memoryUsage().rss - before).toBeLessThan(32 << 20);
+    expect(r.tags).toEqual(['primary']);
+    expect(r.metadata).toEqual({ protocol: 'grpc' });
+    expect(r.dropped).toEqual([
+      `Tags.0: expected a go-micro tag that inflates to at most ${GOMICRO_TAG_MAX_BYTES} bytes, got more (dropped)`,
+    ]);
+  });
+
+  it('bounds what all the tags of one entry may inflate to', () => {
+    const each = `t-${hexZlib(`{"k":"${'y'.repeat(GOMICRO_TAG_MAX_BYTES - 16)}"}`)}`;
+    const count = Math.ceil(GOMICRO_TAGS_MAX_BYTES / (GOMICRO_TAG_MAX_BYTES - 16)) + 2;
+    const r = decodeGoMicroTags(Array.from({ length: count }, () => each));
+    expect(r.dropped?.length).toBeGreaterThanOrEqual(2);
+    expect(r.dropped?.[0]).toContain('(what was left for the entry)');
+  });
+
+  it('reports a bomb tag on the Consul entry and keeps the instance', () => {
+    const bomb = `t-${hexZlib(Buffer.alloc(1 << 20, 48))}`;
+    const text = healthWith('Tags', JSON.stringify(['primary', bomb]));
+    const { instances, skipped } = decodeHealth(text, 'web', CONSUL);
+    expect(instances.find((i) => i.id === 'web-deep')?.tags).toEqual(['primary']);
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({
+      key: 'web/web-deep (tags)',
+      registry: CONSUL,
+      service: 'web',
+    });
+    expect(skipped[0]!.problems[0]).toMatch(/^Service\.Tags\.1: expected a go-micro tag/);
+  });
+});
+
+/** full.json with one more instance in application `app`, raw JSON for its `field`. */
+const appsWith = (app: string, field: string, value: string): unknown => {
+  const body = JSON.parse(recorded('eureka/full.json')) as {
+    applications: { application: { name: string; instance: object[] }[] };
+  };
+  const hello = body.applications.application.find((a) => a.name === 'HELLO')!;
+  const extra = {
+    ...structuredClone(hello.instance[0]!),
+    instanceId: 'deep-1',
+    [field]: '@@HERE@@',
+  };
+  body.applications.application.push({ name: app, instance: [extra] });
+  return JSON.parse(JSON.stringify(body).replace('"@@HERE@@"', value));
+};
+
+describe('Eureka applications', () => {
+  it('keeps the registry copy when an unrelated application has a deeply nested instance', () => {
+    for (const field of ['instanceId', 'metadata']) {
+      const d = decodeApplications(appsWith('OTHER', field, nested(4100)), '/apps', {
+        registry: EUREKA,
+      });
+      expect(d.ok).toBe(true);
+      if (!d.ok) return;
+      const copy = fullCopy(d.value, { registry: EUREKA });
+      expect([...copy.apps.get('HELLO')!.instances.keys()].sort()).toEqual([
+        'hello-1',
+        'hello-2',
+        'hello-3',
+        'hello-4',
+      ]);
+      expect(copy.apps.has('OTHER')).toBe(false);
+      expect(copy.unkeyed.get('OTHER')?.[0]).toMatchObject({ registry: EUREKA });
+      expect(copy.unkeyed.get('OTHER')?.[0]?.message).toContain('levels of nesting');
+    }
+  });
+
+  it('skips and reports a watched instance over the size limit', () => {
+    const raw = {
+      instanceId: 'big-1',
+      hostName: 'h',
+      status: 'UP',
+      port: 80,
+      junk: 'x'.repeat(2e6),
+    };
+    const d = decodeInstanceInfo(raw, 'hello', EUREKA);
+    expect(!d.ok && d.error).toMatchObject({
+      key: 'HELLO/big-1',
+      service: 'hello',
+      registry: EUREKA,
+    });
+  });
+});
+
+describe('etcd values', () => {
+  const at = { key: '/services/hello/a', service: 'hello', id: 'a' };
+  const record = (metadata: string) =>
+    `{"id":"a","service":"hello","host":"10.0.0.1","port":80,"metadata":${metadata}}`;
+
+  it('skips and reports a deeply nested JSON value', () => {
+    const d = decodeEntry(at, record(nested(4100)), ETCD);
+    expect(d.ok).toBe(false);
+    expect(!d.ok && d.error).toMatchObject({ key: at.key, registry: ETCD, service: 'hello' });
+    expect(!d.ok && isDecodeError(d.error) && d.error.problems[0]).toContain('levels of nesting');
+  });
+
+  it('skips and reports a deeply nested go-micro value', () => {
+    const d = decodeEntry(at, `{"name":"hello","nodes":${nested(4100)}}`, ETCD);
+    expect(!d.ok && d.error.problems[0]).toContain('levels of nesting');
+  });
+
+  it('skips and reports a value over the size limit without parsing it', () => {
+    const d = decodeEntry(at, record(`{"junk":"${'x'.repeat(ENTRY_LIMITS.maxBytes)}"}`), ETCD);
+    expect(!d.ok && d.error.problems[0]).toMatch(/expected at most 1048576 bytes, got \d+/);
+  });
+});
