@@ -26,8 +26,8 @@ export interface RegisterCommand {
   readonly kind: 'register';
   readonly url: string;
   readonly spec: InstanceSpec;
-  /** Seconds; `undefined` for the library default. */
-  readonly ttl: number | undefined;
+  /** The `--ttl` in milliseconds; `undefined` for the library default. */
+  readonly ttlMs: number | undefined;
   readonly json: boolean;
 }
 
@@ -170,7 +170,7 @@ const parseRegister = (args: readonly string[]): RegisterCommand => {
     kind: 'register',
     url: registry,
     spec,
-    ttl: values.ttl === undefined ? undefined : parseTtl(values.ttl),
+    ttlMs: values.ttl === undefined ? undefined : parseTtl(values.ttl),
     json: values.json ?? false,
   };
 };

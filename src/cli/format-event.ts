@@ -4,13 +4,14 @@
  *
  * @module
  */
+import { formatDuration } from '../core/options.js';
 import type { RegistrationEvent } from '../core/registration.js';
 import { address } from './format-set.js';
 
 /**
  * One NDJSON line for a lifecycle event:
  * `{"type":"registered","id":"...","service":"...","host":"...","port":9000,"registry":"memory://","at":"<ISO>"}`,
- * plus `error` (message) and `delay` (ms) when the event has them.
+ * plus `error` (message) and `delayMs` when the event has them.
  */
 export const eventToJson = (event: RegistrationEvent): string =>
   JSON.stringify({
@@ -21,7 +22,7 @@ export const eventToJson = (event: RegistrationEvent): string =>
     port: event.instance.port,
     registry: event.instance.registry,
     at: new Date(event.at).toISOString(),
-    ...(event.type === 'retrying' ? { delay: event.delay } : {}),
+    ...(event.type === 'retrying' ? { delayMs: event.delayMs } : {}),
     ...('error' in event && event.error !== undefined ? { error: event.error.message } : {}),
   });
 
@@ -34,7 +35,7 @@ export const formatEvent = (event: RegistrationEvent): string => {
   const what = `${i.service} ${address(i)} (id ${i.id}) in ${i.registry}`;
   const tail =
     event.type === 'retrying'
-      ? `; retrying in ${event.delay} ms: ${event.error.message}`
+      ? `; retrying in ${formatDuration(event.delayMs)}: ${event.error.message}`
       : 'error' in event && event.error !== undefined
         ? `: ${event.error.message}`
         : '';

@@ -41,7 +41,7 @@ export const runRegister = async (cmd: RegisterCommand, ctx: CliContext): Promis
         registry
           .register(cmd.spec, {
             until: ctx.stop$,
-            ...(cmd.ttl === undefined ? {} : { ttl: cmd.ttl }),
+            ...(cmd.ttlMs === undefined ? {} : { ttlMs: cmd.ttlMs }),
           })
           .pipe(
             tap((event) => {

@@ -17,7 +17,8 @@ Commands:
       Register an instance, keep it alive, print its lifecycle events;
       on SIGINT/SIGTERM deregister it and exit 0.
       --id ID           instance id (default HOST:PORT)
-      --ttl SECONDS     time to live without a keepalive, at least 1 (default 10)
+      --ttl DURATION    time to live without a keepalive: 10s, 1500ms, 2m, a bare
+                        number of seconds; at least 1s (default 10s)
       --meta KEY=VALUE  metadata entry (repeatable)
       --tag TAG         tag (repeatable)
       --zone ZONE       availability zone

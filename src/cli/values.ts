@@ -1,11 +1,13 @@
 /**
- * Parsers for the values of command-line arguments: `HOST:PORT`, `--ttl`,
+ * Parsers for the values of command-line arguments: `HOST:PORT`, `--ttl`
+ * (a duration: `10s`, `500ms`, `2m`, a bare number of seconds),
  * `--meta k=v`, `--weight`. Each throws a {@link ConfigError} naming the
  * argument and what is wrong.
  *
  * @module
  */
 import { ConfigError } from '../core/errors.js';
+import { durationOption, numberOption, parseDuration } from '../core/options.js';
 import type { Endpoint } from '../core/url.js';
 
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d+)$/;
@@ -40,38 +42,32 @@ export const parseHostPort = (text: string): Endpoint => {
 };
 
 /**
- * Parses `--ttl SECONDS`: a number of at least 1.
+ * Parses `--ttl DURATION` (`10s`, `1500ms`, `2m`; a bare number means
+ * seconds) into milliseconds, at least 1 s.
  *
- * @throws {ConfigError} for anything else (`0`, `abc`, `-5`).
+ * @throws {ConfigError} for anything else (`0`, `abc`, `-5`, `500ms`).
+ * @example
+ * ```ts
+ * parseTtl('10s'); // 10000
+ * parseTtl('30');  // 30000
+ * ```
  */
-export const parseTtl = (text: string): number => {
-  const ttl = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!(ttl >= 1) || !Number.isFinite(ttl)) {
-    throw new ConfigError(
-      '--ttl',
-      `must be a number of seconds of at least 1 (got '${text}')`,
-      'pass e.g. --ttl 10',
-    );
-  }
-  return ttl;
-};
+export const parseTtl = (text: string): number =>
+  durationOption('--ttl', parseDuration('--ttl', text), 0, {
+    min: 1000,
+    fix: 'pass a duration of at least 1s, e.g. --ttl 10s (a bare number means seconds)',
+  });
 
 /**
  * Parses `--weight W`: a finite number >= 0.
  *
  * @throws {ConfigError} for anything else.
  */
-export const parseWeight = (text: string): number => {
-  const weight = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(weight)) {
-    throw new ConfigError(
-      '--weight',
-      `must be a number >= 0 (got '${text}')`,
-      'use 1 for a normal share, 0 for no traffic',
-    );
-  }
-  return weight;
-};
+export const parseWeight = (text: string): number =>
+  numberOption('--weight', /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN, 1, {
+    min: 0,
+    fix: 'use 1 for a normal share, 0 for no traffic',
+  });
 
 /**
  * Parses the repeated `--meta key=value` arguments into a record. The value

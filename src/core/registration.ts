@@ -6,9 +6,9 @@
  * @module
  */
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
-import { type BackoffPolicy, exponentialBackoff } from './backoff.js';
+import { type Backoff, type BackoffPolicy, exponentialBackoff } from './backoff.js';
 import {
-  ConfigError,
+  type ErrorContext,
   isRegistrationLostError,
   RegistrationLostError,
   RegistryUnavailableError,
@@ -16,6 +16,7 @@ import {
   toRxdiscoError,
 } from './errors.js';
 import type { Instance } from './instance.js';
+import { durationOption, formatDuration } from './options.js';
 
 /**
  * What a backend supplies to register one instance. Calls reject with an
@@ -25,11 +26,12 @@ import type { Instance } from './instance.js';
  */
 export interface Registrar<L = unknown> {
   /**
-   * Registers `instance` with a time to live of `ttl` seconds, to be renewed
-   * every `renewEvery` seconds (for registries told the heartbeat interval);
-   * resolves to a lease handle.
+   * Registers `instance` with a time to live of `ttlMs` milliseconds, to be
+   * renewed every `renewEveryMs` milliseconds (for registries told the
+   * heartbeat interval); resolves to a lease handle. A registry that counts
+   * in seconds rounds up (an etcd lease of `ceil(ttlMs / 1000)` s).
    */
-  register(instance: Instance, ttl: number, renewEvery: number): Promise<L>;
+  register(instance: Instance, ttlMs: number, renewEveryMs: number): Promise<L>;
   /** Keeps the lease alive once (etcd keepalive, Consul TTL pass, Eureka heartbeat). */
   renew(lease: L): Promise<void>;
   /** Removes the registration now (etcd revoke, Consul deregister, Eureka DELETE). */
@@ -56,11 +58,12 @@ export type RegistrationEvent =
     }
   | { readonly type: 'reregistered'; readonly instance: Instance; readonly at: number }
   | {
-      /** A registration attempt failed for a transient reason; retrying after `delay` ms. */
+      /** A registration attempt failed for a transient reason; retrying after `delayMs`. */
       readonly type: 'retrying';
       readonly instance: Instance;
       readonly error: RxdiscoError;
-      readonly delay: number;
+      /** Milliseconds until the next attempt. */
+      readonly delayMs: number;
       readonly at: number;
     }
   | {
@@ -77,15 +80,16 @@ export type RegistrationEvent =
 /** Options of `register()`. */
 export interface RegisterOptions {
   /**
-   * Seconds the registry keeps the instance without a keepalive.
-   * @default 10
+   * Milliseconds the registry keeps the instance without a keepalive; at
+   * least 1000 (registries count leases in seconds).
+   * @default 10000
    */
-  readonly ttl?: number;
+  readonly ttlMs?: number;
   /**
-   * Seconds between keepalives.
-   * @default ttl / 3
+   * Milliseconds between keepalives; more than 0 and less than `ttlMs`.
+   * @default ttlMs / 3, rounded
    */
-  readonly renewEvery?: number;
+  readonly renewEveryMs?: number;
   /**
    * When this emits (or this signal aborts), deregister, emit
    * `deregistered`, then complete: the graceful way to stop. Unsubscribing
@@ -93,7 +97,9 @@ export interface RegisterOptions {
    */
   readonly until?: Observable<unknown> | AbortSignal;
   /**
-   * Backoff between failed registration attempts.
+   * Backoff between failed registration attempts, and between failed
+   * keepalives (capped at `renewEveryMs`). Each series of failures starts a
+   * fresh run of it: a success ends the series.
    * @default exponentialBackoff({ initialMs: 100, maxMs: 10_000 })
    */
   readonly backoff?: BackoffPolicy;
@@ -160,31 +166,46 @@ const untilObservable = (until: RegisterOptions['until']): Observable<unknown> |
   });
 };
 
-/** Checks and resolves TTL options: TTL of 0, negative or non-finite is a {@link ConfigError}. */
+/**
+ * Checks and resolves the times of {@link RegisterOptions}.
+ *
+ * @throws {ConfigError} for a `ttlMs` below 1000 or not finite, or a
+ *   `renewEveryMs` that is not more than 0 and less than `ttlMs`.
+ */
 export const resolveTimes = (
   options: RegisterOptions,
-  context: { registry: string; service: string },
-): { ttl: number; renewEveryMs: number } => {
-  const ttl = options.ttl ?? 10;
-  if (!Number.isFinite(ttl) || ttl < 1) {
-    throw new ConfigError(
-      'ttl',
-      `must be at least 1 second (got ${ttl})`,
-      'pass ttl in seconds, e.g. 10',
-      context,
-    );
-  }
-  const renewEvery = options.renewEvery ?? ttl / 3;
-  if (!Number.isFinite(renewEvery) || renewEvery <= 0 || renewEvery >= ttl) {
-    throw new ConfigError(
-      'renewEvery',
-      `must be more than 0 and less than ttl ${ttl} (got ${renewEvery})`,
-      'renew well within the TTL, e.g. ttl / 3',
-      context,
-    );
-  }
-  return { ttl, renewEveryMs: renewEvery * 1000 };
+  context: ErrorContext,
+): { readonly ttlMs: number; readonly renewEveryMs: number } => {
+  const ttlMs = durationOption(
+    'ttlMs',
+    options.ttlMs,
+    10_000,
+    {
+      min: 1000,
+      fix: 'pass ttlMs in milliseconds, e.g. 10000 for 10 s',
+    },
+    context,
+  );
+  const renewEveryMs = durationOption(
+    'renewEveryMs',
+    options.renewEveryMs,
+    Math.round(ttlMs / 3),
+    { above: 0, max: ttlMs - 1, fix: 'renew well within the TTL, e.g. every ttlMs / 3' },
+    context,
+  );
+  return { ttlMs, renewEveryMs };
 };
+
+/** The next wait of a failure series: `run` (or a fresh run of `policy`) and its successor. */
+const nextWait = (
+  run: Backoff | undefined,
+  policy: BackoffPolicy,
+): { readonly delayMs: number; readonly run: Backoff } => {
+  const current = run ?? policy.start();
+  return { delayMs: current.delayMs, run: current.next() };
+};
+
+const REGISTER_BACKOFF = exponentialBackoff({ initialMs: 100, maxMs: 10_000 });
 
 /**
  * The lifecycle stream of one registration. Subscribe = register and keep
@@ -193,7 +214,6 @@ export const resolveTimes = (
  * Invalid options error the stream with a {@link ConfigError} before
  * anything is sent to the registry.
  */
-const REGISTER_BACKOFF = exponentialBackoff({ initialMs: 100, maxMs: 10_000 });
 
 export const registration = <L>(
   registrar: Registrar<L>,
@@ -203,12 +223,15 @@ export const registration = <L>(
 ): Observable<RegistrationEvent> =>
   new Observable<RegistrationEvent>((subscriber) => {
     const scheduler = options.scheduler ?? asyncScheduler;
-    const { ttl, renewEveryMs } = resolveTimes(options, {
+    const { ttlMs, renewEveryMs } = resolveTimes(options, {
       registry: instance.registry,
       service: instance.service,
     });
     const policy = options.backoff ?? REGISTER_BACKOFF;
-    let backoff = policy.start();
+    // One run per series of failures, of registering and of renewing apart;
+    // undefined while the last attempt succeeded.
+    let registerRetry: Backoff | undefined;
+    let renewRetry: Backoff | undefined;
     let lease: L | undefined;
     let inflight: Promise<L> | undefined;
     let wait: Subscription | undefined;
@@ -233,7 +256,7 @@ export const registration = <L>(
     };
 
     const register = (): void => {
-      const attempt = registrar.register(instance, ttl, renewEveryMs / 1000);
+      const attempt = registrar.register(instance, ttlMs, renewEveryMs);
       inflight = attempt;
       attempt.then(
         (l) => {
@@ -241,7 +264,8 @@ export const registration = <L>(
           if (stopped) return;
           lease = l;
           lastRenewed = now();
-          backoff = policy.start();
+          registerRetry = undefined;
+          renewRetry = undefined;
           subscriber.next({
             type: everRegistered ? 'reregistered' : 'registered',
             instance,
@@ -258,10 +282,10 @@ export const registration = <L>(
             service: instance.service,
           });
           if (!error.retryable) return fatal(error);
-          const delay = backoff.delayMs;
-          backoff = backoff.next();
-          subscriber.next({ type: 'retrying', instance, error, delay, at: now() });
-          after(delay, register);
+          const { delayMs, run } = nextWait(registerRetry, policy);
+          registerRetry = run;
+          subscriber.next({ type: 'retrying', instance, error, delayMs, at: now() });
+          after(delayMs, register);
         },
       );
     };
@@ -292,6 +316,7 @@ export const registration = <L>(
         () => {
           if (stopped || lease !== current) return;
           lastRenewed = now();
+          renewRetry = undefined;
           subscriber.next({ type: 'renewed', instance, at: now() });
           after(renewEveryMs, renew);
         },
@@ -304,18 +329,19 @@ export const registration = <L>(
           if (isRegistrationLostError(error)) return lose(error);
           if (!error.retryable) return fatal(error);
           subscriber.next({ type: 'renewFailed', instance, error, at: now() });
-          if (now() - lastRenewed >= ttl * 1000) {
+          if (now() - lastRenewed >= ttlMs) {
             // The registry has dropped us by now, even if it cannot say so.
             return lose(
-              new RegistrationLostError(instance.id, `no keepalive succeeded for ${ttl}s`, {
-                registry: instance.registry,
-                service: instance.service,
-                cause: error,
-              }),
+              new RegistrationLostError(
+                instance.id,
+                `no keepalive succeeded for ${formatDuration(ttlMs)}`,
+                { registry: instance.registry, service: instance.service, cause: error },
+              ),
             );
           }
-          after(Math.min(renewEveryMs, Math.max(100, backoff.delayMs)), renew);
-          backoff = backoff.next();
+          const { delayMs, run } = nextWait(renewRetry, policy);
+          renewRetry = run;
+          after(Math.min(renewEveryMs, Math.max(100, delayMs)), renew);
         },
       );
     };

@@ -12,7 +12,7 @@ const store = memoryRegistry('conformance');
 conformance('memory://', () => ({
   discovery: () =>
     memoryDiscovery(store, {
-      grace: 20,
+      graceMs: 20,
       backoff: exponentialBackoff({ initialMs: 20, maxMs: 200 }),
       onProblem: () => undefined,
     }),
@@ -31,6 +31,6 @@ conformance('memory://', () => ({
   },
   outage: async () => store.setAvailable(false),
   recover: async () => store.setAvailable(true),
-  ttl: 1,
+  ttlMs: 1000,
   patience: 5000,
 }));

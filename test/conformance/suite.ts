@@ -1,6 +1,6 @@
 /**
- * The backend-agnostic conformance suite (DESIGN.md, "One conformance
- * suite"). Every backend runs it against its real server through a
+ * The backend-agnostic conformance suite: the stream semantics and the
+ * registration lifecycle of docs/architecture.md, as tests. Every backend runs it against its real server through a
  * {@link Harness}; a behaviour is "supported" only when its test passes.
  */
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
@@ -33,8 +33,8 @@ export interface Harness {
   outage(): Promise<void>;
   /** Makes it reachable again (same data). */
   recover(): Promise<void>;
-  /** Registration TTL in seconds to use. */
-  readonly ttl: number;
+  /** Registration TTL to use, in ms. */
+  readonly ttlMs: number;
   /** Generous wait for one expected event, in ms. */
   readonly patience: number;
 }
@@ -85,7 +85,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       const reg = d
         .register(
           { service, host: '127.0.0.1', port: 18080, id: 'a1', metadata: { version: '1.2.3' } },
-          { ttl: h.ttl },
+          { ttlMs: h.ttlMs },
         )
         .subscribe();
       const seen = await waitFor(set$, (s) => s.size === 1, h.patience, 'the registered instance');
@@ -191,13 +191,13 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       const service = uniqueService();
       const events: RegistrationEvent[] = [];
       const reg = d
-        .register({ service, host: '127.0.0.1', port: 18087, id: 'l1' }, { ttl: h.ttl })
+        .register({ service, host: '127.0.0.1', port: 18087, id: 'l1' }, { ttlMs: h.ttlMs })
         .subscribe((e) => events.push(e));
       const set$ = d.instances$(service);
       await waitFor(set$, (s) => s.size === 1, h.patience, 'l1 registered');
       await h.dropRegistrations(service);
       await waitFor(set$, (s) => s.size === 0, h.patience, 'l1 dropped');
-      await waitFor(set$, (s) => s.size === 1, h.patience + h.ttl * 2000, 'l1 registered again');
+      await waitFor(set$, (s) => s.size === 1, h.patience + h.ttlMs * 2, 'l1 registered again');
       await eventually(
         () => events.some((e) => e.type === 'reregistered'),
         h.patience,
@@ -285,7 +285,10 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       const h = harness();
       const d = harness().discovery();
       const service = uniqueService();
-      d.register({ service, host: '127.0.0.1', port: 18093, id: 'c1' }, { ttl: h.ttl }).subscribe();
+      d.register(
+        { service, host: '127.0.0.1', port: 18093, id: 'c1' },
+        { ttlMs: h.ttlMs },
+      ).subscribe();
       const observer = client();
       await waitFor(observer.instances$(service), (s) => s.size === 1, h.patience, 'c1');
       await d.close();

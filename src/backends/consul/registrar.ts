@@ -124,14 +124,14 @@ export const consulRegistrar = (deps: RegistrarDeps): Registrar<ConsulLease> => 
     );
 
   return {
-    register: async (instance, ttl) => {
+    register: async (instance, ttlMs) => {
       const check = deps.options.check(instance);
       const context = contextOf(instance);
       await deps.client.request({
         method: 'PUT',
         path: '/v1/agent/service/register',
         searchParams: [['replace-existing-checks', 'true']],
-        json: registrationBody(instance, ttl, check, deps.options.deregisterCriticalAfter),
+        json: registrationBody(instance, ttlMs / 1000, check, deps.options.deregisterCriticalAfter),
         timeout,
         context,
       });

@@ -56,11 +56,11 @@ const keepAliveOnce = async (client: Etcd3, id: string, timeoutMs: number): Prom
 
 /** The registrar of an etcd backend. */
 export const etcdRegistrar = (deps: RegistrarDeps): Registrar<EtcdLease> => ({
-  register: async (instance, ttl) => {
+  register: async (instance, ttlMs) => {
     const context = contextOf(deps, instance);
     try {
       const client = deps.clients.get();
-      const grant = await client.leaseClient.leaseGrant({ TTL: Math.ceil(ttl) });
+      const grant = await client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000) });
       const key = instanceKey(deps.prefix, instance.service, instance.id);
       try {
         await client.put(key).value(encodeEntry(instance, deps.format)).lease(grant.ID).exec();

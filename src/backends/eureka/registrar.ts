@@ -63,14 +63,14 @@ export const eurekaRegistrar = (
   options: ResolvedEurekaOptions,
   overrides: StatusOverrides,
 ): Registrar<EurekaLease> => ({
-  register: async (instance, ttl, renewEvery) => {
+  register: async (instance, ttlMs, renewEveryMs) => {
     const app = appName(instance.service);
     const context = { registry: client.registry, service: instance.service };
     const status = overrides.get(leaseKey(app, instance.id));
     const body = encodeInstanceInfo(instance, {
-      durationInSecs: Math.max(1, Math.ceil(ttl)),
+      durationInSecs: Math.max(1, Math.ceil(ttlMs / 1000)),
       // Announce the interval the core renews at.
-      renewalIntervalInSecs: Math.max(1, Math.round(renewEvery)),
+      renewalIntervalInSecs: Math.max(1, Math.round(renewEveryMs / 1000)),
       dirtyAt: Date.now(),
       ...(status === undefined ? {} : { status }),
       ...(options.pages === undefined ? {} : { pages: options.pages(instance) }),

@@ -19,8 +19,8 @@ interface MemoryLease {
 
 /** The registrar of the memory backend: a lease per registration, like etcd. */
 const memoryRegistrar = (store: MemoryRegistry, registry: string): Registrar<MemoryLease> => ({
-  register: async (instance, ttl) => {
-    const id = store.grant(ttl);
+  register: async (instance, ttlMs) => {
+    const id = store.grant(ttlMs);
     store.put(instance.service, instance.id, toRecord(instance), id);
     return { id, instance };
   },

@@ -1,5 +1,6 @@
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError, RegistryUnavailableError } from '../../core/errors.js';
+import { durationOption } from '../../core/options.js';
 
 /** One stored value and the revision that last wrote it. */
 export interface MemoryEntry {
@@ -212,24 +213,22 @@ export class MemoryRegistry {
     };
   }
 
-  /** Grants a lease of `ttl` seconds; keys attached to it go when it expires. */
-  grant(ttl: number): number {
+  /**
+   * Grants a lease of `ttlMs` milliseconds; keys attached to it go when it expires.
+   *
+   * @throws {ConfigError} when `ttlMs` is not a finite number of ms > 0.
+   */
+  grant(ttlMs: number): number {
     this.#check();
-    if (!Number.isFinite(ttl) || ttl <= 0) {
-      throw new ConfigError(
-        'ttl',
-        `must be more than 0 seconds (got ${ttl})`,
-        'pass a TTL in seconds',
-        { registry: `memory://${this.name}` },
-      );
-    }
+    durationOption(
+      'ttlMs',
+      ttlMs,
+      ttlMs,
+      { above: 0, fix: 'pass the lease TTL in milliseconds' },
+      { registry: `memory://${this.name}` },
+    );
     const id = this.#nextLease++;
-    const lease: Lease = {
-      id,
-      ttlMs: ttl * 1000,
-      keys: new Set(),
-      expiry: this.#expireIn(id, ttl * 1000),
-    };
+    const lease: Lease = { id, ttlMs, keys: new Set(), expiry: this.#expireIn(id, ttlMs) };
     this.#leases.set(id, lease);
     return id;
   }

@@ -37,7 +37,7 @@ describe('parseCommand', () => {
         '--id',
         'h1',
         '--ttl',
-        '5',
+        '5s',
         '--meta',
         'version=1.2',
         '--meta',
@@ -56,7 +56,7 @@ describe('parseCommand', () => {
     ).toEqual({
       kind: 'register',
       url: 'memory://',
-      ttl: 5,
+      ttlMs: 5000,
       json: true,
       spec: {
         service: 'hello',
@@ -76,7 +76,7 @@ describe('parseCommand', () => {
     expect(parseCommand(['register', 'memory://', 'hello', '127.0.0.1:9000'])).toEqual({
       kind: 'register',
       url: 'memory://',
-      ttl: undefined,
+      ttlMs: undefined,
       json: false,
       spec: { service: 'hello', host: '127.0.0.1', port: 9000 },
     });
@@ -111,6 +111,7 @@ describe('parseCommand', () => {
     fails(['register', 'memory://', 'hello'], /^HOST:PORT is missing/);
     fails(['register', 'memory://', 'hello', 'h:70000'], /^HOST:PORT 'h:70000' has port 70000/);
     fails(['register', 'memory://', 'hello', 'h:1', '--ttl', '0'], /^--ttl must be/);
+    fails(['register', 'memory://', 'hello', 'h:1', '--ttl', '10x'], /^--ttl must be a duration/);
     fails(['register', 'memory://', 'hello', 'h:1', '--ttl'], /^--ttl needs a value/);
     fails(['register', 'memory://', 'hello', 'h:1', '--ttl', '-5'], /^--ttl needs a value/);
     fails(['register', 'memory://', 'hello', 'h:1', '--meta', 'k'], /^--meta 'k' has no '='/);

@@ -71,7 +71,7 @@ describe('runWatch', () => {
       ctx,
     );
     await eventually(() => out.includes('hello @ memory://cli-watch: 0 instances, fresh'));
-    const lease = registry.grant(10);
+    const lease = registry.grant(10_000);
     registry.put(
       'hello',
       'h1',
@@ -110,7 +110,7 @@ describe('runRegister', () => {
       '3',
       '--json',
     ]);
-    const seen = discovery('memory://cli-register', { grace: 0 });
+    const seen = discovery('memory://cli-register', { graceMs: 0 });
     const sets: number[] = [];
     const sub = seen.instances$('hello').subscribe((s) => sets.push(s.size));
     const done = runRegister(cmd as RegisterCommand, ctx);

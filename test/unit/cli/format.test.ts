@@ -129,8 +129,8 @@ describe('registration events', () => {
       at: '2025-01-01T00:00:00.000Z',
     });
     expect(
-      JSON.parse(eventToJson({ type: 'retrying', instance: a, at, delay: 200, error: outage })),
-    ).toMatchObject({ type: 'retrying', delay: 200, error: outage.message });
+      JSON.parse(eventToJson({ type: 'retrying', instance: a, at, delayMs: 200, error: outage })),
+    ).toMatchObject({ type: 'retrying', delayMs: 200, error: outage.message });
     expect(JSON.parse(eventToJson({ type: 'deregistered', instance: a, at }))).not.toHaveProperty(
       'error',
     );
@@ -143,8 +143,8 @@ describe('registration events', () => {
     expect(formatEvent({ type: 'lost', instance: b, at, error: outage })).toBe(
       `2025-01-01T00:00:00.000Z lost hello [::1]:8081 (id b) in memory://: ${outage.message}`,
     );
-    expect(formatEvent({ type: 'retrying', instance: a, at, delay: 200, error: outage })).toMatch(
-      /retrying hello 10\.0\.0\.1:8080 \(id a\) in memory:\/\/; retrying in 200 ms: /,
+    expect(formatEvent({ type: 'retrying', instance: a, at, delayMs: 200, error: outage })).toMatch(
+      /retrying hello 10\.0\.0\.1:8080 \(id a\) in memory:\/\/; retrying in 200ms: /,
     );
   });
 });

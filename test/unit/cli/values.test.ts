@@ -23,15 +23,33 @@ describe('parseHostPort', () => {
 });
 
 describe('parseTtl', () => {
-  it('accepts seconds of at least 1', () => {
-    expect(parseTtl('1')).toBe(1);
-    expect(parseTtl('10')).toBe(10);
-    expect(parseTtl('2.5')).toBe(2.5);
+  it('takes a duration with a unit, a bare number meaning seconds, and returns ms', () => {
+    expect(parseTtl('10s')).toBe(10_000);
+    expect(parseTtl('1500ms')).toBe(1500);
+    expect(parseTtl('2m')).toBe(120_000);
+    expect(parseTtl('1h')).toBe(3_600_000);
+    expect(parseTtl('1')).toBe(1000);
+    expect(parseTtl('2.5')).toBe(2500);
   });
 
-  it.each(['0', '0.5', 'abc', '', '-5', '1e3', 'Infinity', '10s'])('rejects %j', (text) => {
-    expect(() => parseTtl(text)).toThrow(ConfigError);
-    expect(() => parseTtl(text)).toThrow(/^--ttl must be a number of seconds of at least 1/);
+  it.each(['abc', '', '-5', '1e3', 'Infinity', '10x', '10 s s'])(
+    'rejects %j as no duration',
+    (text) => {
+      expect(() => parseTtl(text)).toThrow(ConfigError);
+      expect(() => parseTtl(text)).toThrow(
+        /^--ttl must be a duration such as 250ms, 10s or 2m, a bare number meaning seconds/,
+      );
+    },
+  );
+
+  it.each([
+    ['0', 0],
+    ['0.5', 500],
+    ['500ms', 500],
+  ])('rejects %j as shorter than 1s', (text, ms) => {
+    expect(() => parseTtl(text)).toThrow(
+      `--ttl must be a number of ms >= 1000 (got ${ms}); pass a duration of at least 1s, e.g. --ttl 10s`,
+    );
   });
 });
 

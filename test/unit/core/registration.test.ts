@@ -2,6 +2,7 @@ import { Subject, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import { MemoryRegistry } from '../../../src/backends/memory/store.js';
+import { exponentialBackoff } from '../../../src/core/backoff.js';
 import {
   AuthenticationError,
   ConfigError,
@@ -54,11 +55,13 @@ describe('registration lifecycle', () => {
     vi.useRealTimers();
   });
 
-  it('registers, renews every ttl/3, and deregisters on unsubscribe (awaitable)', async () => {
+  it('registers, renews every ttlMs / 3, and deregisters on unsubscribe (awaitable)', async () => {
     const { calls, registrar } = scripted();
     const pending = new PendingWork(() => undefined);
     const events: RegistrationEvent[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, pending).subscribe((e) => events.push(e));
+    sub = registration(registrar, inst(1), { ttlMs: 3000 }, pending).subscribe((e) =>
+      events.push(e),
+    );
     await vi.advanceTimersByTimeAsync(0);
     expect(types(events)).toEqual(['registered']);
     await vi.advanceTimersByTimeAsync(2000);
@@ -77,9 +80,12 @@ describe('registration lifecycle', () => {
       throw new RegistrationLostError('1', 'lease expired');
     });
     const events: RegistrationEvent[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe(
-      (e) => events.push(e),
-    );
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 3000 },
+      new PendingWork(() => undefined),
+    ).subscribe((e) => events.push(e));
     await vi.advanceTimersByTimeAsync(1000);
     expect(types(events)).toEqual(['registered', 'lost', 'reregistered']);
     expect(calls).toEqual(['register', 'renew 1', 'register']);
@@ -94,9 +100,12 @@ describe('registration lifecycle', () => {
     };
     script.register.push(down, down);
     const events: RegistrationEvent[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe(
-      (e) => events.push(e),
-    );
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 3000 },
+      new PendingWork(() => undefined),
+    ).subscribe((e) => events.push(e));
     await vi.advanceTimersByTimeAsync(1000);
     expect(types(events)).toEqual(['retrying', 'retrying', 'registered']);
   });
@@ -109,9 +118,12 @@ describe('registration lifecycle', () => {
       });
     }
     const events: RegistrationEvent[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe(
-      (e) => events.push(e),
-    );
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 3000 },
+      new PendingWork(() => undefined),
+    ).subscribe((e) => events.push(e));
     await vi.advanceTimersByTimeAsync(4000);
     const t = types(events);
     expect(t[0]).toBe('registered');
@@ -124,9 +136,12 @@ describe('registration lifecycle', () => {
     const { calls, script, registrar } = scripted();
     for (let i = 0; i < 10; i++) script.renew.push(() => new Promise<void>(() => undefined));
     const events: RegistrationEvent[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe(
-      (e) => events.push(e),
-    );
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 3000 },
+      new PendingWork(() => undefined),
+    ).subscribe((e) => events.push(e));
     await vi.advanceTimersByTimeAsync(2000);
     expect(types(events)).toEqual(['registered', 'renewFailed']);
     expect((events[1] as { error: Error }).error.message).toMatch(
@@ -143,7 +158,12 @@ describe('registration lifecycle', () => {
       throw new AuthenticationError('bad token');
     });
     const errors: unknown[] = [];
-    sub = registration(registrar, inst(1), { ttl: 3 }, new PendingWork(() => undefined)).subscribe({
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 3000 },
+      new PendingWork(() => undefined),
+    ).subscribe({
       error: (e) => errors.push(e),
     });
     await vi.advanceTimersByTimeAsync(5000);
@@ -159,7 +179,7 @@ describe('registration lifecycle', () => {
     sub = registration(
       registrar,
       inst(1),
-      { ttl: 3, until: stop },
+      { ttlMs: 3000, until: stop },
       new PendingWork(() => undefined),
     ).subscribe({
       next: (e) => events.push(e),
@@ -180,7 +200,7 @@ describe('registration lifecycle', () => {
     let resolve!: (n: number) => void;
     script.register.push(() => new Promise<number>((r) => (resolve = r)));
     const pending = new PendingWork(() => undefined);
-    sub = registration(registrar, inst(1), { ttl: 3 }, pending).subscribe();
+    sub = registration(registrar, inst(1), { ttlMs: 3000 }, pending).subscribe();
     await vi.advanceTimersByTimeAsync(0);
     sub.unsubscribe();
     resolve(7);
@@ -188,10 +208,62 @@ describe('registration lifecycle', () => {
     expect(calls).toEqual(['register', 'deregister 7']);
   });
 
+  it('starts a fresh renewal backoff after a successful renewal, and a fresh registration backoff after a loss', async () => {
+    const { script, registrar } = scripted();
+    const at: Record<string, number[]> = { register: [], renew: [] };
+    const timed = (kind: 'register' | 'renew', outcome: () => Promise<never>) => async () => {
+      at[kind]!.push(Date.now());
+      return outcome();
+    };
+    const down = async (): Promise<never> => {
+      throw new RegistryUnavailableError('timeout');
+    };
+    const lost = async (): Promise<never> => {
+      const { RegistrationLostError } = await import('../../../src/core/errors.js');
+      throw new RegistrationLostError('1', 'lease expired');
+    };
+    // Two failed renewals, a success, two failed renewals, then the lease is lost
+    // and the next registration attempt fails once.
+    script.renew.push(
+      timed('renew', down),
+      timed('renew', down),
+      async () => undefined,
+      timed('renew', down),
+      timed('renew', down),
+      timed('renew', lost),
+    );
+    script.register.push(
+      async () => {
+        at.register!.push(Date.now());
+        return 1;
+      },
+      timed('register', down),
+    );
+    const events: RegistrationEvent[] = [];
+    const backoff = exponentialBackoff({ initialMs: 100, maxMs: 10_000, jitter: 'none' });
+    const start = Date.now();
+    sub = registration(
+      registrar,
+      inst(1),
+      { ttlMs: 30_000, renewEveryMs: 10_000, backoff },
+      new PendingWork(() => undefined),
+    ).subscribe((e) => events.push(e));
+    await vi.advanceTimersByTimeAsync(60_000);
+    // Failed renewals at 10 s, 10.1 s (+100), then success at 10.3 s (+200);
+    // the next series starts again at 100 ms.
+    expect(at.renew!.map((t) => t - start)).toEqual([10_000, 10_100, 20_300, 20_400, 20_600]);
+    // The registration retry after the loss starts its own series: 100 ms, not 800.
+    const retrying = events.filter((e) => e.type === 'retrying');
+    expect(retrying.map((e) => (e as { delayMs: number }).delayMs)).toEqual([100]);
+  });
+
   it.each([
-    [{ ttl: 0 }, 'ttl'],
-    [{ ttl: -5 }, 'ttl'],
-    [{ ttl: 10, renewEvery: 10 }, 'renewEvery'],
+    [{ ttlMs: 0 }, 'ttlMs'],
+    [{ ttlMs: -5 }, 'ttlMs'],
+    [{ ttlMs: 999 }, 'ttlMs'],
+    [{ ttlMs: Number.NaN }, 'ttlMs'],
+    [{ ttlMs: 10_000, renewEveryMs: 10_000 }, 'renewEveryMs'],
+    [{ ttlMs: 10_000, renewEveryMs: 0 }, 'renewEveryMs'],
   ])('rejects %j with a ConfigError before contacting the registry', async (options, field) => {
     const { calls, registrar } = scripted();
     const errors: unknown[] = [];
@@ -201,6 +273,19 @@ describe('registration lifecycle', () => {
     expect(errors[0]).toBeInstanceOf(ConfigError);
     expect((errors[0] as ConfigError).field).toBe(field);
     expect(calls).toEqual([]);
+  });
+
+  it('words a bad ttlMs as every option check does', async () => {
+    const errors: unknown[] = [];
+    sub = registration(
+      scripted().registrar,
+      inst(1),
+      { ttlMs: 999 },
+      new PendingWork(() => undefined),
+    ).subscribe({ error: (e) => errors.push(e) });
+    expect((errors[0] as ConfigError).message).toMatch(
+      /ttlMs must be a number of ms >= 1000 \(got 999\); pass ttlMs in milliseconds/,
+    );
   });
 });
 
@@ -214,7 +299,7 @@ describe('memory registry leases', () => {
 
   it('expires a lease exactly at its TTL unless kept alive, deleting its keys', () => {
     const store = new MemoryRegistry('leases');
-    const lease = store.grant(2);
+    const lease = store.grant(2000);
     store.put('hello', 'a', { any: 'value' }, lease);
     vi.advanceTimersByTime(1999);
     expect(store.read('hello').entries).toHaveLength(1);
@@ -230,7 +315,7 @@ describe('memory registry leases', () => {
     const store = new MemoryRegistry('lifecycle');
     const registry = memoryDiscovery(store);
     const s = registry
-      .register({ service: 'hello', host: '127.0.0.1', port: 9000 }, { ttl: 1 })
+      .register({ service: 'hello', host: '127.0.0.1', port: 9000 }, { ttlMs: 1000 })
       .subscribe();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(store.read('hello').entries.map((e) => e.id)).toEqual(['127.0.0.1:9000']);
