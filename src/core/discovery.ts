@@ -8,6 +8,7 @@
 import {
   asyncScheduler,
   defer,
+  finalize,
   from,
   type Observable,
   type SchedulerLike,
@@ -16,9 +17,10 @@ import {
   takeUntil,
 } from 'rxjs';
 import type { BackoffPolicy } from './backoff.js';
-import { ConfigError, closedError, type RxdiscoError } from './errors.js';
+import { ConfigError, closedError, isRxdiscoError, type RxdiscoError } from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
+import { durationOption } from './options.js';
 import {
   PendingWork,
   type RegisterOptions,
@@ -92,10 +94,11 @@ export interface Backend {
 /** Options of `discovery()` and {@link createDiscovery}. */
 export interface DiscoveryOptions {
   /**
-   * Milliseconds an unobserved watch is kept before it is released.
+   * Milliseconds an unobserved watch is kept before it is released (and
+   * forgotten: a watch lives while subscribed plus this grace period).
    * @default 2000
    */
-  readonly grace?: number;
+  readonly graceMs?: number;
   /**
    * Backoff between reconnection attempts of every watch.
    * @default exponentialBackoff({ initialMs: 100, maxMs: 30_000 })
@@ -130,17 +133,46 @@ const paramsKey = (params: WatchParams): string =>
   );
 
 /**
+ * A backend that failed to load, as the permanent error of every stream:
+ * the loader's own non-retryable error (a {@link ConfigError} naming the
+ * package to install), or a {@link ConfigError} wrapping anything else. A
+ * failed import does not heal by retrying.
+ */
+const loadFailure = (e: unknown, registry: string): RxdiscoError => {
+  if (isRxdiscoError(e) && !e.retryable) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  const missing =
+    code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+      ? /Cannot find (?:package|module) '((?:@[^/']+\/)?[^/'.][^/']*)/.exec(message)?.[1]
+      : undefined;
+  return missing === undefined
+    ? new ConfigError('backend', `failed to load (${message})`, 'check the installation', {
+        registry,
+        cause: e,
+      })
+    : new ConfigError(
+        missing,
+        'is not installed, and this registry needs it',
+        `install it: npm install ${missing}`,
+        { registry, cause: e },
+      );
+};
+
+/**
  * Builds a {@link Discovery} over a backend loaded on first use.
  *
  * @param registry - the redacted registry URL, used in instances and errors.
  * @param load - loads the backend; called at most once, on first subscribe.
+ *   A rejection is permanent: every stream errors with a {@link ConfigError}.
+ * @throws {ConfigError} at once for an invalid option (`graceMs` below 0...).
  */
 export const createDiscovery = (
   registry: string,
   load: () => Promise<Backend>,
   options: DiscoveryOptions = {},
 ): Discovery => {
-  const grace = options.grace ?? 2000;
+  const grace = durationOption('graceMs', options.graceMs, 2000, {}, { registry });
   const scheduler = options.scheduler ?? asyncScheduler;
   const problems = new Subject<RxdiscoError>();
   const onProblem = options.onProblem ?? warnOnce;
@@ -163,7 +195,9 @@ export const createDiscovery = (
 
   /** `use(backend)`, the backend loaded on first use. */
   const withBackend = <T>(use: (b: Backend) => Observable<T>): Observable<T> => {
-    backend ??= load();
+    backend ??= load().catch((e: unknown) => {
+      throw loadFailure(e, registry);
+    });
     return from(backend).pipe(switchMap(use));
   };
   /** `make()` at subscribe time, unless this discovery is closed. */
@@ -176,18 +210,37 @@ export const createDiscovery = (
   const shared = <T>(stream: Observable<T>): Observable<T> =>
     shareWatch(stream.pipe(takeUntil(closed$)), grace, scheduler);
 
+  /**
+   * The shared watch of one (service, params), made on first subscribe and
+   * forgotten when its upstream is released (a grace period after its last
+   * subscriber left, or after it failed): nothing is kept per service that
+   * nobody watches.
+   */
+  const watchOf = (key: string, service: string, params: WatchParams): Observable<InstanceSet> => {
+    const known = watches.get(key);
+    if (known !== undefined) return known;
+    // The backend's source of this watch, opened once; every reconnection reuses it.
+    let opened: WatchSource<unknown> | undefined;
+    const source: WatchSource<unknown> = (resume) =>
+      withBackend((b) => {
+        opened ??= b.instances(service, params);
+        return opened(resume);
+      });
+    const watch = shared(
+      watchInstances(service, registry, source, tuning).pipe(
+        finalize(() => {
+          if (watches.get(key) === watch) watches.delete(key);
+        }),
+      ),
+    );
+    watches.set(key, watch);
+    return watch;
+  };
+
   const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
     checkServiceName(service, { registry });
     const key = `${service}\u0000${paramsKey(params)}`;
-    let watch = watches.get(key);
-    if (watch === undefined) {
-      const source: WatchSource<unknown> = (resume) =>
-        withBackend((b) => b.instances(service, params)(resume));
-      watch = shared(watchInstances(service, registry, source, tuning));
-      watches.set(key, watch);
-    }
-    const watching = watch;
-    return whileOpen(() => watching);
+    return whileOpen(() => watchOf(key, service, params));
   };
 
   const services$ = (): Observable<ServiceList> => {

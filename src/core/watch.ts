@@ -1,7 +1,8 @@
 /**
  * The shared watch machinery: turns what a backend knows how to do (open a
  * stream of snapshot + change events from a cursor) into the per-service
- * stream every backend offers, with the stream semantics of DESIGN.md:
+ * stream every backend offers, with the stream semantics of
+ * docs/architecture.md:
  * full set first, one emission per effective change, resume from the last
  * cursor, transient faults retried with jittered backoff while the last set
  * is kept and marked stale, permanent faults as typed errors, everything
@@ -299,12 +300,12 @@ export const watchServiceList = <C>(
 /**
  * Shares a watch among all its subscribers: one upstream session, the
  * latest value replayed to late subscribers, and the upstream released
- * `grace` ms after the last subscriber leaves (a resubscribe within the
+ * `graceMs` after the last subscriber leaves (a resubscribe within the
  * grace period reuses the session).
  */
 export const shareWatch = <T>(
   source: Observable<T>,
-  grace: number,
+  graceMs: number,
   scheduler: SchedulerLike = asyncScheduler,
 ): Observable<T> =>
   source.pipe(
@@ -312,6 +313,6 @@ export const shareWatch = <T>(
       connector: () => new ReplaySubject<T>(1),
       resetOnError: true,
       resetOnComplete: true,
-      resetOnRefCountZero: grace <= 0 ? true : () => timer(grace, scheduler),
+      resetOnRefCountZero: graceMs <= 0 ? true : () => timer(graceMs, scheduler),
     }),
   );

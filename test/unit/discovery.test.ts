@@ -13,7 +13,7 @@ describe('discovery(url)', () => {
   });
 
   it('serves static:// lists for any service, read-only', async () => {
-    const d = discovery('static://127.0.0.1:8080,127.0.0.1:8081', { grace: 0 });
+    const d = discovery('static://127.0.0.1:8080,127.0.0.1:8081', { graceMs: 0 });
     const set = await firstValueFrom(d.instances$('billing'));
     expect(set.instances.map((i) => `${i.service}@${i.host}:${i.port}`)).toEqual([
       'billing@127.0.0.1:8080',
@@ -30,7 +30,7 @@ describe('discovery(url)', () => {
 
   it('shares memory:// between discovery() calls of one process', async () => {
     const writer = discovery('memory://shared-test');
-    const reader = discovery('memory://shared-test', { grace: 0 });
+    const reader = discovery('memory://shared-test', { graceMs: 0 });
     const reg = writer.register({ service: 'hello', host: '127.0.0.1', port: 7000 }).subscribe();
     const set = await firstValueFrom(reader.instances$('hello'));
     expect(set.instances.map((i) => i.port)).toEqual([7000]);
@@ -45,9 +45,9 @@ describe('discovery(url)', () => {
     );
     expect((err as ConfigError).field).toBe('host');
     const ttl = await firstValueFrom(
-      d.register({ service: 'hello', host: 'h', port: 1 }, { ttl: 0 }),
+      d.register({ service: 'hello', host: 'h', port: 1 }, { ttlMs: 0 }),
     ).catch((e: unknown) => e);
-    expect((ttl as ConfigError).field).toBe('ttl');
+    expect((ttl as ConfigError).field).toBe('ttlMs');
     expect(() => d.instances$('not a name')).toThrow(ConfigError);
     await d.close();
   });
