@@ -1,11 +1,12 @@
-import { map } from 'rxjs';
+import { map, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { applyChanges } from '../../../src/core/instance-set.js';
+import { applyChanges, type InstanceSet } from '../../../src/core/instance-set.js';
 import { leastRequest } from '../../../src/operators/balancers/least-request.js';
 import {
   createOutlierDetector,
   type OutlierEvent,
 } from '../../../src/operators/outlier-ejection.js';
+import { withTags } from '../../../src/operators/with-tags.js';
 import { inst, setOf, shape, staleSince, testScheduler } from './fixtures.js';
 
 const a = inst('a');
@@ -49,13 +50,13 @@ describe('createOutlierDetector()', () => {
     });
   });
 
-  it('never ejects more than maxEjectedShare of the set, nor the last instance', () => {
+  it('never ejects more than maxEjectedRatio of the set, nor the last instance', () => {
     const ts = testScheduler();
     ts.run(({ cold, expectObservable }) => {
       const detector = createOutlierDetector({
         consecutiveFailures: 1,
         baseEjectionMs: 100,
-        maxEjectedShare: 0.5,
+        maxEjectedRatio: 0.5,
         scheduler: ts,
       });
       const events: OutlierEvent[] = [];
@@ -92,24 +93,30 @@ describe('createOutlierDetector()', () => {
     });
   });
 
-  it('ejects on a failure rate over a window', () => {
+  it('ejects on a failure ratio over a window', () => {
     const ts = testScheduler();
-    ts.run(() => {
+    ts.run(({ cold, flush }) => {
       const detector = createOutlierDetector({
         consecutiveFailures: 1000,
-        failureRate: 0.5,
+        failureRatio: 0.5,
         minimumCalls: 4,
         windowMs: 100,
         scheduler: ts,
       });
-      detector.report(a, fail);
-      detector.report(a, ok);
-      detector.report(a, fail);
-      expect(detector.isEjected(a)).toBe(false); // 3 calls: below minimumCalls
-      detector.report(a, ok);
-      expect(detector.isEjected(a)).toBe(false); // 2/4 failed, but the last call succeeded
-      detector.report(a, fail); // 3/5 >= 0.5
-      expect(detector.isEjected(a)).toBe(true);
+      cold('s', { s: setOf(a, b, c, d) })
+        .pipe(detector.operator())
+        .subscribe();
+      ts.schedule(() => {
+        detector.report(a, fail);
+        detector.report(a, ok);
+        detector.report(a, fail);
+        expect(detector.isEjected(a)).toBe(false); // 3 calls: below minimumCalls
+        detector.report(a, ok);
+        expect(detector.isEjected(a)).toBe(false); // 2/4 failed, but the last call succeeded
+        detector.report(a, fail); // 3/5 >= 0.5
+        expect(detector.isEjected(a)).toBe(true);
+      }, 1);
+      flush();
     });
   });
 
@@ -173,7 +180,69 @@ describe('createOutlierDetector()', () => {
         '^ 3ms !',
       ).toBe('st', { s: 'a,b', t: 'b' });
     });
-    expect(() => createOutlierDetector({ maxEjectedShare: 2 })).toThrow(/maxEjectedShare/);
+    expect(() => createOutlierDetector({ maxEjectedRatio: 2 })).toThrow(/maxEjectedRatio/);
     expect(() => createOutlierDetector({ consecutiveFailures: 0 })).toThrow(/consecutiveFailures/);
+  });
+
+  it('keeps state only for the instances of its subscribed sets: churn stays bounded', () => {
+    const ts = testScheduler();
+    ts.run(() => {
+      const detector = createOutlierDetector({ consecutiveFailures: 3, scheduler: ts });
+      const sets = new Subject<InstanceSet>();
+      const sub = sets.pipe(detector.operator()).subscribe();
+      let set = setOf(inst('seed-0'), inst('seed-1'));
+      sets.next(set);
+      let peak = 0;
+      for (let k = 0; k < 10_000; k++) {
+        // every update brings a new instance and drops the oldest one
+        const joining = inst(`i-${k}`);
+        const leaving = set.instances.find((i) => i.id !== joining.id)!;
+        set =
+          k % 2 === 0
+            ? applyChanges(set, [joining], [leaving.id])
+            : setOf(...set.instances.filter((i) => i !== leaving), joining);
+        sets.next(set);
+        detector.report(joining, fail);
+        detector.report(leaving, fail); // a late report on an instance that left
+        peak = Math.max(peak, detector.tracked);
+      }
+      expect(peak).toBeLessThanOrEqual(2);
+      expect(detector.tracked).toBe(2);
+      sub.unsubscribe();
+      expect(detector.tracked).toBe(0);
+    });
+  });
+
+  it('caps ejections per pipeline: two differently filtered pipelines of one service', () => {
+    const ts = testScheduler();
+    ts.run(({ cold, flush }) => {
+      const v1 = ['p', 'q'].map((id) => inst(id, { tags: ['v1'] }));
+      const v2 = ['w', 'x', 'y', 'z'].map((id) => inst(id, { tags: ['v2'] }));
+      const all = cold('s', { s: setOf(...v1, ...v2) });
+      const detector = createOutlierDetector({ consecutiveFailures: 1, scheduler: ts });
+      const events: string[] = [];
+      detector.events$.subscribe((e) => events.push(`${e.type} ${e.instance.id}`));
+      const big: string[] = [];
+      const small: string[] = [];
+      // the big pipeline subscribes first, so a cap keyed by service would be the small one's
+      all.pipe(withTags('v2'), detector.operator(), map(shape)).subscribe((s) => big.push(s));
+      all.pipe(withTags('v1'), detector.operator(), map(shape)).subscribe((s) => small.push(s));
+      ts.schedule(() => {
+        for (const i of v2) detector.report(i, fail); // 2 of 4 may go
+        for (const i of v1) detector.report(i, fail); // 1 of 2 may go
+      }, 1);
+      flush();
+      expect(events).toEqual([
+        'ejected w',
+        'ejected x',
+        'refused y',
+        'refused z',
+        'ejected p',
+        'refused q',
+      ]);
+      // each ejection ends after baseEjectionMs: everyone comes back
+      expect(big).toEqual(['w,x,y,z', 'x,y,z', 'y,z', 'w,x,y,z']);
+      expect(small).toEqual(['p,q', 'q', 'p,q']);
+    });
   });
 });
