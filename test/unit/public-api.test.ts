@@ -105,7 +105,7 @@ describe('the rxdisco entry point', () => {
     expect('parseRegistryUrl' in rxdisco).toBe(false);
     expect(backend.createDiscovery).toBeTypeOf('function');
     expect(backend.parseRegistryUrl).toBeTypeOf('function');
-  });
+  }, 30_000); // a compiler program over src/
 
   it('exports the documented surface, each export defined', () => {
     const exported = new Map<string, unknown>(Object.entries(rxdisco));
