@@ -13,6 +13,7 @@
 
 export {
   CompactedError,
+  isCompactedError,
   type MemoryChange,
   type MemoryEntry,
   MemoryRegistry,

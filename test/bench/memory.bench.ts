@@ -28,7 +28,7 @@ export async function run(): Promise<void> {
       metadata: { version: '1.4.2' },
     });
   }
-  const registry = memoryDiscovery(store, { grace: 0 });
+  const registry = memoryDiscovery(store, { graceMs: 0 });
   const set$ = registry.instances$(SERVICE);
 
   const before = settledHeap();

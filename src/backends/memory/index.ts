@@ -74,6 +74,7 @@ export const memoryDiscovery = (
 
 export {
   CompactedError,
+  isCompactedError,
   type MemoryChange,
   type MemoryEntry,
   MemoryRegistry,

@@ -3,7 +3,7 @@ import { decodeKeyedInstance } from '../../core/codecs.js';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
-import { CompactedError, type MemoryEntry, type MemoryRegistry } from './store.js';
+import type { MemoryEntry, MemoryRegistry } from './store.js';
 
 const decodeEntry = (
   entry: { readonly id: string; readonly value: unknown },
@@ -31,52 +31,47 @@ const snapshotOf = (entries: readonly MemoryEntry[], service: string, registry: 
 
 /**
  * The memory backend's watch source: a read at revision R then a watch from
- * R + 1; resumes from the cursor, or re-reads when it was compacted.
+ * R + 1; resumes from the cursor, or re-reads when it was compacted. The
+ * store is synchronous, so nothing can compact between the read (or the
+ * check of the cursor) and the watch; a fault (an outage) thrown here
+ * errors the session, which the core retries.
  */
 export const memorySource =
   (store: MemoryRegistry, service: string, registry: string): WatchSource<unknown> =>
   (resume) =>
     new Observable<SourceEvent<number>>((subscriber) => {
       let from = typeof resume === 'number' ? resume : undefined;
-      if (from !== undefined && from <= store.compactedRevision) from = undefined;
-      if (from === undefined) {
+      if (from === undefined || from <= store.compactedRevision) {
         const { revision, entries } = store.read(service);
         const { instances, skipped } = snapshotOf(entries, service, registry);
         subscriber.next({ type: 'snapshot', instances, skipped, cursor: revision + 1 });
         from = revision + 1;
       }
-      try {
-        const stop = store.watch(service, from, {
-          change: (c) => {
-            if (c.deleted) {
-              subscriber.next({
-                type: 'changes',
-                upserts: [],
-                removals: [c.id],
-                cursor: c.revision + 1,
-              });
-              return;
-            }
-            const r = decodeEntry(c, service, registry);
+      const stop = store.watch(service, from, {
+        change: (c) => {
+          if (c.deleted) {
             subscriber.next({
               type: 'changes',
-              upserts: r.instance ? [r.instance] : [],
-              removals: r.instance ? [] : [c.id],
+              upserts: [],
+              removals: [c.id],
               cursor: c.revision + 1,
-              ...(r.skipped ? { skipped: [r.skipped] } : {}),
             });
-          },
-          fail: (e) => subscriber.error(e),
-        });
-        // Established: say so, so that a resumed session with nothing new clears staleness.
-        subscriber.next({ type: 'progress', cursor: store.revision + 1 });
-        return stop;
-      } catch (e) {
-        if (!(e instanceof CompactedError)) throw e;
-        // Compacted between the read and the watch: start again from a read.
-        subscriber.error(e);
-        return undefined;
-      }
+            return;
+          }
+          const r = decodeEntry(c, service, registry);
+          subscriber.next({
+            type: 'changes',
+            upserts: r.instance ? [r.instance] : [],
+            removals: r.instance ? [] : [c.id],
+            cursor: c.revision + 1,
+            ...(r.skipped ? { skipped: [r.skipped] } : {}),
+          });
+        },
+        fail: (e) => subscriber.error(e),
+      });
+      // Established: say so, so that a resumed session with nothing new clears staleness.
+      subscriber.next({ type: 'progress', cursor: store.revision + 1 });
+      return stop;
     });
 
 /** The memory backend's service-name source. */

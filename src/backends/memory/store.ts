@@ -1,5 +1,12 @@
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, RegistryUnavailableError } from '../../core/errors.js';
+import {
+  brandError,
+  ConfigError,
+  type ErrorContext,
+  errorGuard,
+  RegistryUnavailableError,
+  RxdiscoError,
+} from '../../core/errors.js';
 import { durationOption } from '../../core/options.js';
 
 /** One stored value and the revision that last wrote it. */
@@ -27,13 +34,36 @@ export interface MemoryWatcher {
   fail(error: RegistryUnavailableError): void;
 }
 
-/** Thrown by {@link MemoryRegistry.watch} when the revision was compacted. */
-export class CompactedError extends Error {
-  override readonly name = 'CompactedError';
-  constructor(readonly compactRevision: number) {
-    super(`revision compacted up to ${compactRevision}`);
+/**
+ * Thrown by {@link MemoryRegistry.watch} when the revision to watch from was
+ * compacted, as etcd answers. Retryable: a watch reopened without that
+ * revision reads the whole set again (the memory source does so at once).
+ */
+export class CompactedError extends RxdiscoError {
+  static {
+    brandError(CompactedError, 'CompactedError');
+  }
+  override readonly name: string = 'CompactedError';
+
+  /**
+   * @param compactRevision - revisions up to this one are forgotten.
+   * @param fromRevision - the revision the watch asked for.
+   */
+  constructor(
+    readonly compactRevision: number,
+    fromRevision: number,
+    context: ErrorContext = {},
+  ) {
+    super(
+      `${context.registry === undefined ? '' : `registry ${context.registry}: `}revision ${fromRevision} was compacted (history kept after ${compactRevision}); watch from a read of the whole set`,
+      true,
+      context,
+    );
   }
 }
+
+/** True when `e` is a {@link CompactedError} (of any copy of rxdisco). */
+export const isCompactedError = errorGuard<CompactedError>('CompactedError');
 
 interface Lease {
   readonly id: number;
@@ -195,7 +225,11 @@ export class MemoryRegistry {
    */
   watch(service: string | null, fromRevision: number, watcher: MemoryWatcher): () => void {
     this.#check();
-    if (fromRevision <= this.#compacted) throw new CompactedError(this.#compacted);
+    if (fromRevision <= this.#compacted) {
+      throw new CompactedError(this.#compacted, fromRevision, {
+        registry: `memory://${this.name}`,
+      });
+    }
     for (const c of this.#history) {
       if (c.revision >= fromRevision && (service === null || c.service === service))
         watcher.change(c);

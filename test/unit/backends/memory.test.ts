@@ -1,8 +1,13 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { memorySource } from '../../../src/backends/memory/source.js';
-import { MemoryRegistry } from '../../../src/backends/memory/store.js';
+import {
+  CompactedError,
+  isCompactedError,
+  MemoryRegistry,
+} from '../../../src/backends/memory/store.js';
 import { toRecord } from '../../../src/core/codecs.js';
+import { isRegistryUnavailableError, isRxdiscoError } from '../../../src/core/errors.js';
 import { createInstance } from '../../../src/core/instance.js';
 import type { SourceEvent } from '../../../src/core/watch.js';
 
@@ -72,5 +77,36 @@ describe('memory watch source', () => {
     expect(first!.type === 'snapshot' && first!.skipped?.[0]?.problems[0]).toMatch(
       /^id: expected "a" \(the key\)/,
     );
+  });
+});
+
+describe('memory store', () => {
+  it('refuses a watch from a compacted revision with a CompactedError, an RxdiscoError', () => {
+    const store = new MemoryRegistry('m');
+    put(store, 'a');
+    put(store, 'b');
+    store.compact();
+    let error: unknown;
+    try {
+      store.watch('hello', 1, { change: () => undefined, fail: () => undefined });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CompactedError);
+    expect(isCompactedError(error)).toBe(true);
+    expect(isRxdiscoError(error)).toBe(true);
+    expect(isCompactedError(new Error('revision compacted'))).toBe(false);
+    const compacted = error as CompactedError;
+    expect(compacted.compactRevision).toBe(2);
+    expect(compacted.retryable).toBe(true);
+    expect(compacted.registry).toBe('memory://m');
+    expect(compacted.message).toMatch(/^registry memory:\/\/m: revision 1 was compacted/);
+  });
+
+  it('errors a session opened during an outage with a retryable RegistryUnavailableError', async () => {
+    const store = new MemoryRegistry('m');
+    store.setAvailable(false);
+    const error = await events(store, undefined, 1).catch((e: unknown) => e);
+    expect(isRegistryUnavailableError(error)).toBe(true);
   });
 });
