@@ -57,7 +57,7 @@ const ejections = outliers.events$.subscribe((e) =>
 );
 // start: 'first' makes this output the same every run.
 const hello = live(hello$.pipe(healthy(), outliers.operator(), roundRobin({ start: 'first' })));
-const budget = retryBudget({ percent: 0.2, minPerSecond: 10 });
+const budget = retryBudget({ ratio: 0.2, minPerSecond: 10 });
 
 let failed = 0;
 const answers = new Set<string>();
@@ -69,7 +69,7 @@ for (let n = 0; n < 30; n++) {
         const response = await fetch(`${baseUrl(instance)}/hello`, { signal });
         return (await response.json()) as { from: string };
       },
-      { detector: outliers, budget, attemptTimeout: 2000 },
+      { detector: outliers, retry: { budget }, attemptTimeoutMs: 2000 },
     );
     answers.add(body.from);
   } catch {
@@ -88,7 +88,7 @@ try {
     async () => {
       throw new Error('always fails');
     },
-    { attempts: 2, budget: false },
+    { retry: { attempts: 2, budget: false } },
   );
 } catch (e) {
   if (isCallError(e)) {

@@ -27,6 +27,7 @@ import {
 } from 'rxjs';
 import type { Discovery } from '../core/discovery.js';
 import { NoInstanceError } from '../core/errors.js';
+import { formatDuration } from '../core/options.js';
 import { roundRobin } from '../operators/balancers/round-robin.js';
 import { healthy } from '../operators/healthy.js';
 import { live } from '../operators/live.js';
@@ -78,10 +79,10 @@ export interface DemoTiming {
    */
   readonly appearWithinMs: number;
   /**
-   * Seconds of TTL of the registrations.
-   * @default 3
+   * Milliseconds of TTL of the registrations.
+   * @default 3000
    */
-  readonly ttl: number;
+  readonly ttlMs: number;
 }
 
 /** The default pace: about 9 seconds in all. */
@@ -92,7 +93,7 @@ export const DEMO_TIMING: DemoTiming = Object.freeze({
   deregisterAfterMs: 300,
   afterStopMs: 4000,
   appearWithinMs: 15_000,
-  ttl: 3,
+  ttlMs: 3000,
 });
 
 const SERVICE = 'hello';
@@ -128,7 +129,7 @@ interface DemoService {
 const startService = async (
   name: string,
   registry: Discovery,
-  ttl: number,
+  ttlMs: number,
   say: (line: string) => void,
   renewed: () => void,
   fail: (e: unknown) => void,
@@ -148,7 +149,7 @@ const startService = async (
         tags: ['demo'],
         metadata: { server: name },
       },
-      { ttl, until: leave$ },
+      { ttlMs, until: leave$ },
     )
     .subscribe({
       next: (e) => {
@@ -217,10 +218,10 @@ export const runDemo = async (
 
   try {
     demo(
-      `registry ${registry.registry}: starting ${NAMES.length} HTTP servers on 127.0.0.1; each registers itself as '${SERVICE}' (ttl ${timing.ttl} s, renewed every ${Math.round((timing.ttl / 3) * 10) / 10} s)`,
+      `registry ${registry.registry}: starting ${NAMES.length} HTTP servers on 127.0.0.1; each registers itself as '${SERVICE}' (ttl ${formatDuration(timing.ttlMs)}, renewed every ${formatDuration(Math.round(timing.ttlMs / 3))})`,
     );
     for (const name of NAMES) {
-      services.push(await startService(name, registry, timing.ttl, demo, () => renewals++, fail));
+      services.push(await startService(name, registry, timing.ttlMs, demo, () => renewals++, fail));
     }
     await wait(from(Promise.all(services.map((s) => s.registered.promise))));
 
@@ -243,7 +244,9 @@ export const runDemo = async (
     await wait(allVisible(registry, timing.appearWithinMs));
 
     const picker = hello;
-    client(`calling GET / every ${timing.callEveryMs} ms on the instance picked by round robin`);
+    client(
+      `calling GET / every ${timing.callEveryMs} ms with call(hello, ...): round robin picks, a failed attempt is retried once on another instance`,
+    );
     calls = lastValueFrom(
       interval(timing.callEveryMs).pipe(
         takeUntil(stopCalls$),

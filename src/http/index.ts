@@ -5,4 +5,4 @@
  *
  * @module
  */
-export { type KyForOptions, kyFor, type ServiceKy } from './ky.js';
+export { type KyForOptions, type KyRetryOptions, kyFor, type ServiceKy } from './ky.js';

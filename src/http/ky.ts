@@ -1,13 +1,42 @@
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { isObservable, type Observable } from 'rxjs';
-import type { BackoffPolicy } from '../core/backoff.js';
 import { baseUrl, type Instance } from '../core/instance.js';
+import { numberOption } from '../core/options.js';
 import type { Balancer } from '../operators/balancers/balancer.js';
-import { call, UnsuccessfulValue } from '../operators/call.js';
-import { isAttemptTimeoutError, isCallError } from '../operators/call-error.js';
+import { call } from '../operators/call.js';
+import {
+  isAttemptTimeoutError,
+  isCallError,
+  isUnsuccessfulValue,
+} from '../operators/call-error.js';
+import {
+  type CallOptions,
+  type CallTarget,
+  plan,
+  type RetryOptions,
+} from '../operators/call-options.js';
 import { type LiveBalancer, live } from '../operators/live.js';
 import type { OutlierDetector } from '../operators/outlier-ejection.js';
-import type { RetryBudget } from '../operators/retry-budget.js';
+
+/**
+ * When a request is tried again on another instance (the `retry` option of
+ * {@link KyForOptions}; a number there means `attempts`). What is retried is
+ * decided by kyFor (see {@link kyFor}); these bound how often and how fast.
+ *
+ * @example
+ * ```ts
+ * kyFor(users$, { retry: { attempts: 2, statusCodes: [503] } });
+ * ```
+ */
+export interface KyRetryOptions extends Omit<RetryOptions, 'retryable'> {
+  /**
+   * Response statuses that count as a failure of the instance and are
+   * retried on another instance (idempotent methods only); after the last
+   * attempt the response is returned (and ky throws its `HTTPError` as usual).
+   * @default [502, 503, 504]
+   */
+  readonly statusCodes?: readonly number[];
+}
 
 /** Options of {@link kyFor}. */
 export interface KyForOptions {
@@ -19,32 +48,24 @@ export interface KyForOptions {
    */
   readonly ky?: KyOptions;
   /**
-   * Attempts per request, the first one included.
-   * @default 3
+   * Retries on other instances: a number of attempts per request (the
+   * first one included), or the full {@link KyRetryOptions} (attempts,
+   * backoff, budget, statusCodes), as for `call()`.
+   * @default { attempts: 3, statusCodes: [502, 503, 504] }
    */
-  readonly attempts?: number;
+  readonly retry?: KyRetryOptions | number;
   /**
-   * Waits between attempts.
-   * @default exponentialBackoff({ initialMs: 10, maxMs: 1000 })
-   */
-  readonly backoff?: BackoffPolicy;
-  /**
-   * The retry budget retries draw from; `false` for none.
-   * @default the process-wide `defaultRetryBudget()`
-   */
-  readonly budget?: RetryBudget | false;
-  /**
-   * Milliseconds before one attempt is aborted and counted as failed.
+   * Milliseconds before one attempt is aborted and counted as failed;
+   * `Infinity` for none.
    * @default 10000
    */
-  readonly attemptTimeout?: number;
+  readonly attemptTimeoutMs?: number;
   /**
-   * Response statuses that count as a failure of the instance and are retried
-   * on another instance (idempotent methods only); after the last attempt the
-   * response is returned (and ky throws its `HTTPError` as usual).
-   * @default [502, 503, 504]
+   * Milliseconds to wait for a first instance set when nothing can be
+   * picked yet; `Infinity` waits as long as it takes.
+   * @default 5000
    */
-  readonly retryStatuses?: readonly number[];
+  readonly pickTimeoutMs?: number;
   /**
    * Outlier detector to report each attempt to.
    * @default none
@@ -78,6 +99,9 @@ export type ServiceKy = KyInstance & {
   /** Releases the balancer when `kyFor` made it (from a stream); otherwise does nothing. */
   close(): void;
 };
+
+/** Stands for the balancer while kyFor() checks its options (never called). */
+const NO_TARGET: CallTarget = { pick: () => undefined, started() {}, finished() {} };
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -113,11 +137,11 @@ const cancelBody = (r: Response): void => {
  * balancer), sends the request to its `http(s)://host:port` plus the
  * request's path, and reports the outcome to the balancer (which feeds
  * `ewma()` and `leastRequest()`) and to `detector`. A request is retried on
- * another instance, within `attempts` and the retry budget, when the
+ * another instance, within `retry.attempts` and the retry budget, when the
  * connection failed before it was sent (any method), or for idempotent
  * methods (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) on any network error,
- * attempt timeout or a `retryStatuses` response. ky's own retry is off and
- * its timeout is off by default (`attemptTimeout` bounds each attempt; set
+ * attempt timeout or a `retry.statusCodes` response. ky's own retry is off and
+ * its timeout is off by default (`attemptTimeoutMs` bounds each attempt; set
  * `ky.timeout` to bound the whole request). Works with Node's fetch.
  *
  * @example
@@ -137,11 +161,39 @@ export const kyFor = (
   target: Observable<Balancer> | LiveBalancer,
   options: KyForOptions = {},
 ): ServiceKy => {
+  const { statusCodes, ...retry }: KyRetryOptions =
+    typeof options.retry === 'number' ? { attempts: options.retry } : (options.retry ?? {});
+  const retryStatuses = new Set(
+    (statusCodes ?? [502, 503, 504]).map((code, k) =>
+      numberOption(`retry.statusCodes[${k}]`, code, 0, { integer: true, min: 100, max: 599 }),
+    ),
+  );
+  const retryableFor =
+    (idempotent: boolean) =>
+    (e: unknown): boolean => {
+      if (isUnsuccessfulValue(e)) {
+        return idempotent && retryStatuses.has((e.value as Response).status);
+      }
+      if (NOT_SENT.has(codeOf(e) ?? '')) return true;
+      return idempotent && (isAttemptTimeoutError(e) || isNetworkError(e));
+    };
+  const base = (idempotent: boolean): CallOptions => ({
+    ...(options.attemptTimeoutMs === undefined
+      ? {}
+      : { attemptTimeoutMs: options.attemptTimeoutMs }),
+    ...(options.pickTimeoutMs === undefined ? {} : { pickTimeoutMs: options.pickTimeoutMs }),
+    ...(options.detector === undefined ? {} : { detector: options.detector }),
+    isSuccess: (r) => (r as Response).status < 500,
+    retry: { ...retry, retryable: retryableFor(idempotent) },
+  });
+  const idempotentCall = base(true);
+  const otherCall = base(false);
+  // Checks every call option now, not at the first request.
+  plan(NO_TARGET, () => [], idempotentCall);
   const owned = isObservable(target);
   const balancer: LiveBalancer = owned
     ? live(target as Observable<Balancer>)
     : (target as LiveBalancer);
-  const retryStatuses = new Set(options.retryStatuses ?? [502, 503, 504]);
   const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
 
   const fetchVia = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -172,28 +224,19 @@ export const kyFor = (
       return response;
     };
     try {
-      const response = await call(balancer, attempt, {
-        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-        ...(options.budget === undefined ? {} : { budget: options.budget }),
-        ...(options.attemptTimeout === undefined ? {} : { attemptTimeout: options.attemptTimeout }),
-        ...(options.detector === undefined ? {} : { detector: options.detector }),
-        ...(key === undefined ? {} : { key }),
-        signal: request.signal,
-        isSuccess: (r) => (r as Response).status < 500,
-        retryable: (e) => {
-          if (e instanceof UnsuccessfulValue) {
-            return idempotent && retryStatuses.has((e.value as Response).status);
-          }
-          if (NOT_SENT.has(codeOf(e) ?? '')) return true;
-          return idempotent && (isAttemptTimeoutError(e) || isNetworkError(e));
-        },
-      });
+      const common = idempotent ? idempotentCall : otherCall;
+      const response = await call(
+        balancer,
+        attempt,
+        key === undefined
+          ? { ...common, signal: request.signal }
+          : { ...common, key, signal: request.signal },
+      );
       for (const r of unsuccessful) if (r !== response) cancelBody(r);
       return response;
     } catch (e) {
       const last = isCallError(e) ? e.attempts.at(-1)?.error : undefined;
-      const kept = last instanceof UnsuccessfulValue ? (last.value as Response) : undefined;
+      const kept = isUnsuccessfulValue(last) ? (last.value as Response) : undefined;
       for (const r of unsuccessful) if (r !== kept) cancelBody(r);
       if (kept !== undefined) return kept;
       throw e;

@@ -93,7 +93,7 @@ export class CallError extends RxdiscoError {
 }
 
 /**
- * One attempt took longer than its `attemptTimeout`; the attempt was aborted
+ * One attempt took longer than its `attemptTimeoutMs`; the attempt was aborted
  * and, if allowed, retried on another instance. Retryable.
  *
  * @example
@@ -108,13 +108,49 @@ export class AttemptTimeoutError extends RxdiscoError {
 
   constructor(instance: Instance, timeoutMs: number) {
     super(
-      `service '${instance.service}': attempt on ${instance.id} (${instance.host}:${instance.port}) timed out after ${timeoutMs} ms; raise attemptTimeout if the service is this slow`,
+      `service '${instance.service}': attempt on ${instance.id} (${instance.host}:${instance.port}) timed out after ${timeoutMs} ms; raise attemptTimeoutMs if the service is this slow`,
       true,
       { service: instance.service, registry: instance.registry },
     );
     this.timeoutMs = timeoutMs;
   }
 }
+
+/**
+ * A value that `isSuccess` refused: the attempt counts as failed (for the
+ * balancer and the detector) and, being retryable, is tried on another
+ * instance when allowed. The value (an HTTP response, say) is in `value`.
+ *
+ * @example
+ * ```ts
+ * const last = e.attempts.at(-1)?.error;
+ * if (isUnsuccessfulValue(last)) console.log(last.value);
+ * ```
+ */
+export class UnsuccessfulValue extends RxdiscoError {
+  override readonly name: string = 'UnsuccessfulValue';
+  /** What the attempt returned. */
+  readonly value: unknown;
+
+  /** @param instance - the instance that returned it, when known (names the service). */
+  constructor(value: unknown, instance?: Instance) {
+    super(
+      `${instance === undefined ? '' : `service '${instance.service}': `}unsuccessful result ${describeValue(value)}${instance === undefined ? '' : ` from ${instance.id}`} (refused by isSuccess); retried on another instance when allowed`,
+      true,
+      instance === undefined ? {} : { service: instance.service, registry: instance.registry },
+    );
+    this.value = value;
+  }
+}
+
+const describeValue = (v: unknown): string => {
+  if (typeof Response !== 'undefined' && v instanceof Response) return `HTTP ${v.status}`;
+  try {
+    return JSON.stringify(v)?.slice(0, 60) ?? String(v);
+  } catch {
+    return String(v);
+  }
+};
 
 /**
  * True when `e` is a {@link CallError}.
@@ -136,3 +172,14 @@ export const isCallError = (e: unknown): e is CallError => e instanceof CallErro
  */
 export const isAttemptTimeoutError = (e: unknown): e is AttemptTimeoutError =>
   e instanceof AttemptTimeoutError;
+
+/**
+ * True when `e` is an {@link UnsuccessfulValue}.
+ *
+ * @example
+ * ```ts
+ * if (isUnsuccessfulValue(e)) console.error('refused:', e.value);
+ * ```
+ */
+export const isUnsuccessfulValue = (e: unknown): e is UnsuccessfulValue =>
+  e instanceof UnsuccessfulValue;

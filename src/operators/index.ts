@@ -5,7 +5,13 @@
  *
  * @module
  */
-export { type Balancer, balancerOperator, type Outcome } from './balancers/balancer.js';
+export {
+  type Balancer,
+  balancerOperator,
+  type CancelledOutcome,
+  type CompletedOutcome,
+  type Outcome,
+} from './balancers/balancer.js';
 export {
   type ConsistentHashOptions,
   consistentHash,
@@ -22,7 +28,7 @@ export {
   type CallTarget,
   call,
   call$,
-  UnsuccessfulValue,
+  type RetryOptions,
 } from './call.js';
 export {
   AttemptTimeoutError,
@@ -31,6 +37,8 @@ export {
   type FailedAttempt,
   isAttemptTimeoutError,
   isCallError,
+  isUnsuccessfulValue,
+  UnsuccessfulValue,
 } from './call-error.js';
 export { diff, type SetDiff } from './diff.js';
 export { type FallbackOptions, type FallbackSwitch, fallback } from './fallback.js';

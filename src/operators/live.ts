@@ -1,7 +1,8 @@
 import { type Observable, type Subscription, timer } from 'rxjs';
-import { ConfigError, NoInstanceError } from '../core/errors.js';
+import { NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
+import { durationOption } from '../core/options.js';
 import type { Balancer, Outcome } from './balancers/balancer.js';
 
 /** Options of {@link LiveBalancer.pickAsync}. */
@@ -11,7 +12,7 @@ export interface PickAsyncOptions {
    * {@link NoInstanceError}; `Infinity` waits as long as it takes.
    * @default 5000
    */
-  readonly timeout?: number;
+  readonly timeoutMs?: number;
   /**
    * Stops waiting: the promise rejects with the signal's reason.
    * @default undefined (no signal)
@@ -42,7 +43,7 @@ export interface LiveBalancer {
   /**
    * Picks, waiting for the first set if none came yet. Rejects with a
    * {@link NoInstanceError} when the set is empty, when no set came within
-   * `timeout`, or after `close()`; with the stream's error when it failed
+   * `timeoutMs`, or after `close()`; with the stream's error when it failed
    * and nothing can be picked; with the signal's reason when aborted.
    */
   pickAsync(key?: string, options?: PickAsyncOptions): Promise<Instance>;
@@ -62,7 +63,7 @@ interface Waiter {
   release: (() => void) | undefined;
 }
 
-const DEFAULT_TIMEOUT = 5000;
+const DEFAULT_TIMEOUT_MS = 5000;
 
 const context = (set: InstanceSet | undefined) =>
   set === undefined ? {} : { service: set.service, registry: set.registry };
@@ -126,15 +127,14 @@ class Live implements LiveBalancer {
     return new Promise<Instance>((resolve, reject) => {
       const waiter: Waiter = { key, resolve, reject, timer: undefined, release: undefined };
       if (this.#settle(waiter)) return;
-      const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-        reject(
-          new ConfigError(
-            'timeout',
-            `must be a number of milliseconds >= 0 (got ${String(timeout)})`,
-            'pass a timeout such as 5000, or Infinity to wait as long as it takes',
-          ),
-        );
+      let timeout: number;
+      try {
+        timeout = durationOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, {
+          infinite: true,
+          fix: 'pass a timeoutMs such as 5000, or Infinity to wait as long as it takes',
+        });
+      } catch (e) {
+        reject(e);
         return;
       }
       const signal = options.signal;
@@ -223,7 +223,7 @@ class Live implements LiveBalancer {
  * @example
  * ```ts
  * const hello = live(registry.instances$('hello').pipe(healthy(), roundRobin()));
- * const target = hello.pick() ?? (await hello.pickAsync(undefined, { timeout: 1000 }));
+ * const target = hello.pick() ?? (await hello.pickAsync(undefined, { timeoutMs: 1000 }));
  * // ... on shutdown
  * hello.close();
  * ```

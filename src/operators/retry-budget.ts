@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { durationOption, numberOption, ratioOption } from '../core/options.js';
 
 /**
  * A shared allowance of retries, so that retries cannot multiply the load
@@ -6,13 +6,13 @@ import { ConfigError } from '../core/errors.js';
  *
  * @example
  * ```ts
- * const budget = retryBudget({ percent: 0.1 });
+ * const budget = retryBudget({ ratio: 0.1 });
  * budget.deposit();            // one per call
  * if (budget.withdraw()) retry();
  * ```
  */
 export interface RetryBudget {
-  /** Records one call (not a retry): each call earns `percent` of a retry. */
+  /** Records one call (not a retry): each call earns `ratio` of a retry. */
   deposit(): void;
   /** Takes one retry from the budget; false when it is spent (do not retry). */
   withdraw(): boolean;
@@ -23,11 +23,12 @@ export interface RetryBudget {
 /** Options of {@link retryBudget}. */
 export interface RetryBudgetOptions {
   /**
-   * Retries allowed as a share of the calls in the window: 0.2 lets retries
-   * add at most 20% to the load.
+   * Retries allowed per call in the window: 0.2 lets retries add at most
+   * 20% to the load. Above 1 is allowed (up to 1000), for callers that
+   * mean more than one retry per call.
    * @default 0.2
    */
-  readonly percent?: number;
+  readonly ratio?: number;
   /**
    * Retries allowed per second whatever the call rate, so that a client that
    * makes few calls can still retry.
@@ -49,7 +50,7 @@ export interface RetryBudgetOptions {
 const SLOTS = 10;
 
 class WindowBudget implements RetryBudget {
-  readonly #percent: number;
+  readonly #ratio: number;
   readonly #reserve: number;
   readonly #slotMs: number;
   readonly #now: () => number;
@@ -60,8 +61,8 @@ class WindowBudget implements RetryBudget {
   #callTotal = 0;
   #retryTotal = 0;
 
-  constructor(percent: number, minPerSecond: number, windowMs: number, now: () => number) {
-    this.#percent = percent;
+  constructor(ratio: number, minPerSecond: number, windowMs: number, now: () => number) {
+    this.#ratio = ratio;
     this.#reserve = (minPerSecond * windowMs) / 1000;
     this.#slotMs = windowMs / SLOTS;
     this.#now = now;
@@ -96,48 +97,37 @@ class WindowBudget implements RetryBudget {
 
   get balance(): number {
     this.#advance();
-    return Math.max(0, this.#reserve + this.#percent * this.#callTotal - this.#retryTotal);
+    return Math.max(0, this.#reserve + this.#ratio * this.#callTotal - this.#retryTotal);
   }
 
   withdraw(): boolean {
     const i = this.#advance();
-    if (this.#reserve + this.#percent * this.#callTotal - this.#retryTotal < 1) return false;
+    if (this.#reserve + this.#ratio * this.#callTotal - this.#retryTotal < 1) return false;
     this.#retries[i]!++;
     this.#retryTotal++;
     return true;
   }
 }
 
-const check = (name: string, v: number, min: number, max: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new ConfigError(
-      `retryBudget.${name}`,
-      `must be a number from ${min} to ${max} (got ${String(v)})`,
-      'fix the retry budget options',
-    );
-  }
-  return v;
-};
-
 /**
  * A retry budget over a sliding window (in the manner of Finagle's
  * `RetryBudget`): within the last `windowMs`, retries may number at most
- * `percent` × calls + `minPerSecond` × window seconds. When every instance
+ * `ratio` × calls + `minPerSecond` × window seconds. When every instance
  * fails, retries stop growing the load beyond that share instead of
  * multiplying it by the attempt limit. Deposits and withdrawals are O(1)
  * and allocation-free.
  *
  * @example
  * ```ts
- * const budget = retryBudget({ percent: 0.2, minPerSecond: 10 });
- * await call(hello, fetchUser, { budget });
+ * const budget = retryBudget({ ratio: 0.2, minPerSecond: 10 });
+ * await call(hello, fetchUser, { retry: { budget } });
  * ```
  */
 export const retryBudget = (options: RetryBudgetOptions = {}): RetryBudget =>
   new WindowBudget(
-    check('percent', options.percent ?? 0.2, 0, 1000),
-    check('minPerSecond', options.minPerSecond ?? 10, 0, 1e9),
-    check('windowMs', options.windowMs ?? 10_000, 10, 3_600_000),
+    ratioOption('retryBudget.ratio', options.ratio, 0.2, { max: 1000 }),
+    numberOption('retryBudget.minPerSecond', options.minPerSecond, 10, { min: 0, max: 1e9 }),
+    durationOption('retryBudget.windowMs', options.windowMs, 10_000, { min: 10, max: 3_600_000 }),
     options.now ?? Date.now,
   );
 

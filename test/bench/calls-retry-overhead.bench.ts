@@ -37,7 +37,7 @@ const direct = async (): Promise<number> => {
 const budget = retryBudget();
 const viaCall = async (): Promise<number> => {
   let acc = 0;
-  for (let k = 0; k < CALLS; k++) acc += await call(lb, work, { budget });
+  for (let k = 0; k < CALLS; k++) acc += await call(lb, work, { retry: { budget } });
   return acc;
 };
 

@@ -3,19 +3,61 @@ import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 
 /**
- * How a call on an instance ended, for balancers that learn from calls.
+ * A call that ran to its end on an instance: it succeeded or failed, and
+ * took `latencyMs`. What latency-aware balancers (`ewma()`) learn from and
+ * what an outlier detector judges an instance by.
  *
  * @example
  * ```ts
  * balancer.finished(target, { ok: response.ok, latencyMs: performance.now() - t0 });
  * ```
  */
-export interface Outcome {
+export interface CompletedOutcome {
+  /** Absent or false: the call ran to its end (see {@link CancelledOutcome}). */
+  readonly cancelled?: false;
   /** True when the call succeeded. */
   readonly ok: boolean;
   /** How long the call took, in milliseconds. */
   readonly latencyMs: number;
 }
+
+/**
+ * A call the caller gave up on before it ended (unsubscribed, aborted): it
+ * says nothing about the instance, so balancers learn no latency from it;
+ * they only count it out of the calls in flight.
+ *
+ * @example
+ * ```ts
+ * signal.addEventListener('abort', () => balancer.finished(target, { cancelled: true }));
+ * ```
+ */
+export interface CancelledOutcome {
+  /** The call was cancelled by its caller. */
+  readonly cancelled: true;
+}
+
+/**
+ * How a call on an instance ended, for balancers that learn from calls:
+ * completed (`{ ok, latencyMs }`) or cancelled (`{ cancelled: true }`).
+ * Narrow on `cancelled` before reading `ok` or `latencyMs`.
+ *
+ * @example
+ * ```ts
+ * const latency = (o: Outcome) => (o.cancelled ? undefined : o.latencyMs);
+ * ```
+ */
+export type Outcome = CompletedOutcome | CancelledOutcome;
+
+/**
+ * The outcome of a cancelled call (frozen, so that reporting one allocates
+ * nothing).
+ *
+ * @example
+ * ```ts
+ * balancer.finished(target, CANCELLED); // in-flight count down, no latency learnt
+ * ```
+ */
+export const CANCELLED: CancelledOutcome = Object.freeze({ cancelled: true });
 
 /**
  * A picker built from one instance set: what a balancer operator emits for
@@ -49,6 +91,8 @@ export interface Balancer {
   /**
    * Reports that a call on `instance` ended, with its outcome. Balancers that
    * count in-flight calls or learn from outcomes use it; the others ignore it.
+   * A {@link CancelledOutcome} counts the call out of the calls in flight and
+   * teaches nothing else.
    */
   finished(instance: Instance, outcome: Outcome): void;
 }

@@ -1,7 +1,7 @@
 import type { OperatorFunction, SchedulerLike } from 'rxjs';
-import { ConfigError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import { durationOption } from '../../core/options.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
 
@@ -134,6 +134,7 @@ class EwmaPicker implements Balancer {
     const s = this.#all.get(instance.id);
     if (s === undefined) return;
     if (s.inFlight > 0) s.inFlight--;
+    if (outcome.cancelled === true) return; // says nothing of the instance's latency
     const o = this.#options;
     const latency = outcome.ok ? outcome.latencyMs : Math.max(outcome.latencyMs, o.failure);
     if (!(latency >= 0)) return;
@@ -150,17 +151,6 @@ class EwmaPicker implements Balancer {
   }
 }
 
-const checkPositive = (name: string, v: number, min: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new ConfigError(
-      name,
-      `must be a finite number >= ${min} (got ${String(v)})`,
-      `fix the ewma() options`,
-    );
-  }
-  return v;
-};
-
 /**
  * Peak-EWMA latency with the power of two choices, as Finagle and Linkerd
  * balance: each pick draws two different instances at random and takes the
@@ -168,29 +158,27 @@ const checkPositive = (name: string, v: number, min: number): number => {
  * `latency` is a moving average of observed latencies that jumps up to any
  * slower observation at once (peak) and decays with time (`decayMs`).
  * Report calls with `started()` and `finished(instance, { ok, latencyMs })`
- * (the call helpers and `kyFor()` do); failed calls count at least
- * `failureLatencyMs`. What is learnt is kept by instance id for the whole
+ * (`call()` and `kyFor()` do); failed calls count at least
+ * `failureLatencyMs`; a cancelled call (`{ cancelled: true }`) only leaves
+ * the calls in flight. What is learnt is kept by instance id for the whole
  * subscription, across set changes. Weight 0 is never picked. A pick is
  * O(1), no allocation.
  *
  * @example
  * ```ts
  * const hello = live(registry.instances$('hello').pipe(healthy(), ewma()));
- * const target = hello.pick();
- * if (target) {
- *   hello.started(target);
- *   const t0 = performance.now();
- *   const ok = await call(target).then(() => true, () => false);
- *   hello.finished(target, { ok, latencyMs: performance.now() - t0 });
- * }
+ * // call() reports every attempt's outcome to the balancer
+ * const text = await call(hello, (i, { signal }) =>
+ *   fetch(`${baseUrl(i)}/hello`, { signal }).then((r) => r.text()),
+ * );
  * ```
  */
 export const ewma = (options: EwmaOptions = {}): OperatorFunction<InstanceSet, Balancer> => {
   const scheduler = options.scheduler;
   const resolved: Resolved = {
-    decay: checkPositive('decayMs', options.decayMs ?? 10_000, 1),
-    initial: checkPositive('initialLatencyMs', options.initialLatencyMs ?? 30, 0),
-    failure: checkPositive('failureLatencyMs', options.failureLatencyMs ?? 1000, 0),
+    decay: durationOption('decayMs', options.decayMs, 10_000, { min: 1 }),
+    initial: durationOption('initialLatencyMs', options.initialLatencyMs, 30),
+    failure: durationOption('failureLatencyMs', options.failureLatencyMs, 1000),
     now: options.now ?? (scheduler === undefined ? () => performance.now() : () => scheduler.now()),
   };
   const custom = options.random;

@@ -82,7 +82,8 @@ class LeastRequestPicker implements Balancer {
 /**
  * Least request by the power of two choices: each pick draws two different
  * instances at random and takes the one with fewer calls in flight (ties go
- * to the first drawn). Report calls with `started()` and `finished()`; the
+ * to the first drawn). Report calls with `started()` and `finished()` (any
+ * outcome, cancelled included, counts the call down); the
  * counts are kept by instance id for the whole subscription, so they survive
  * set changes. Unweighted: every instance of the set is a candidate. A pick
  * is O(1), no allocation.
@@ -90,13 +91,10 @@ class LeastRequestPicker implements Balancer {
  * @example
  * ```ts
  * const hello = live(registry.instances$('hello').pipe(healthy(), leastRequest()));
- * const target = hello.pick();
- * if (target) {
- *   hello.started(target);
- *   const t0 = performance.now();
- *   const ok = await call(target).then(() => true, () => false);
- *   hello.finished(target, { ok, latencyMs: performance.now() - t0 });
- * }
+ * // call() reports started/finished for every attempt
+ * const text = await call(hello, (i, { signal }) =>
+ *   fetch(`${baseUrl(i)}/hello`, { signal }).then((r) => r.text()),
+ * );
  * ```
  */
 export const leastRequest = (

@@ -107,8 +107,7 @@ describe('calls on loopback', () => {
     });
     const api = kyFor(hello$.pipe(outliers.operator(), roundRobin()), {
       detector: outliers,
-      budget: retryBudget(),
-      attempts: 3,
+      retry: { attempts: 3, budget: retryBudget() },
     });
     cleanup.push(async () => {
       api.close();
@@ -141,7 +140,7 @@ describe('calls on loopback', () => {
         const r = await fetch(`${baseUrl(i)}/x`, { signal });
         return (await r.json()) as { id: string };
       },
-      { budget: false },
+      { retry: { budget: false } },
     );
     expect(seen[0]).toBe('n0');
     expect(seen[1]).not.toBe('n0');
@@ -150,7 +149,7 @@ describe('calls on loopback', () => {
 
   const slowShare = async (balancer: OperatorFunction<InstanceSet, Balancer>): Promise<number> => {
     const { nodes, hello$ } = await fleet([1, 1, 30]);
-    const api = kyFor(hello$.pipe(balancer), { budget: false });
+    const api = kyFor(hello$.pipe(balancer), { retry: { budget: false } });
     cleanup.push(async () => api.close());
     const failures = await load(240, 8, (k) => api.get(`w/${k}`).json());
     expect(failures).toEqual([]);

@@ -169,7 +169,7 @@ describe('runDemo', () => {
     beforeStopMs: 300,
     deregisterAfterMs: 100,
     afterStopMs: 300,
-    ttl: 1,
+    ttlMs: 1000,
   };
 
   it('tells the story, loses no call and releases everything', async () => {

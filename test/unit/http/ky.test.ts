@@ -38,7 +38,8 @@ const target = () => {
     pickAsync: holder.pickAsync.bind(holder),
     close: () => holder.close(),
     started: (i: Instance) => log.push(`start ${i.id}`),
-    finished: (i: Instance, o: Outcome) => log.push(`end ${i.id} ${o.ok}`),
+    finished: (i: Instance, o: Outcome) =>
+      log.push(`end ${i.id} ${o.cancelled ? 'cancelled' : o.ok}`),
   };
   return { holder: spy, log };
 };
@@ -67,7 +68,11 @@ describe('kyFor()', () => {
   it('sends each request to a picked instance, path and query kept, and reports the outcome', async () => {
     const { holder, log } = target();
     const { fetch, seen } = recordingFetch(async () => new Response('{"hi":1}'));
-    const api = kyFor(holder, { fetch, budget: false, ky: { prefixUrl: 'http://hello/api' } });
+    const api = kyFor(holder, {
+      fetch,
+      retry: { budget: false },
+      ky: { prefixUrl: 'http://hello/api' },
+    });
     expect(await api.get('users/1?x=2', { headers: { 'x-test': 'yes' } }).json()).toEqual({
       hi: 1,
     });
@@ -83,7 +88,7 @@ describe('kyFor()', () => {
       if (r.url.startsWith('http://a.')) throw reset();
       return new Response('ok');
     });
-    const api = kyFor(holder, { fetch, budget: false, backoff: noWait() });
+    const api = kyFor(holder, { fetch, retry: { budget: false, backoff: noWait() } });
     expect(await api.get('x').text()).toBe('ok');
     expect(seen.map((s) => s.url)).toEqual(['http://a.example:8080/x', 'http://b.example:8080/x']);
     expect(log).toEqual(['start a', 'end a false', 'start b', 'end b true']);
@@ -96,7 +101,7 @@ describe('kyFor()', () => {
       if (r.url.startsWith('http://b.')) throw reset();
       return new Response('created');
     });
-    const api = kyFor(holder, { fetch, budget: false, backoff: noWait() });
+    const api = kyFor(holder, { fetch, retry: { budget: false, backoff: noWait() } });
     const error = await api.post('orders', { json: { n: 1 } }).catch((e: unknown) => e);
     expect(seen.map((s) => [s.url, s.body])).toEqual([
       ['http://a.example:8080/orders', '{"n":1}'],
@@ -111,7 +116,7 @@ describe('kyFor()', () => {
   it('retries 503 for GET and returns the last response when out of attempts', async () => {
     const { holder, log } = target();
     const { fetch, seen } = recordingFetch(async () => new Response('busy', { status: 503 }));
-    const api = kyFor(holder, { fetch, budget: false, backoff: noWait(), attempts: 2 });
+    const api = kyFor(holder, { fetch, retry: { budget: false, backoff: noWait(), attempts: 2 } });
     const error = await api.get('x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HTTPError);
     expect((error as HTTPError).response.status).toBe(503);
@@ -123,10 +128,40 @@ describe('kyFor()', () => {
     expect(seen).toHaveLength(3); // POST: no retry on 503
   });
 
+  it('takes retry as a number of attempts or grouped options with statusCodes', async () => {
+    const { holder } = target();
+    const { fetch, seen } = recordingFetch(async () => new Response('gone', { status: 500 }));
+    const once = kyFor(holder, { fetch, retry: 1 });
+    expect(((await once.get('x').catch((e: unknown) => e)) as HTTPError).response.status).toBe(500);
+    expect(seen).toHaveLength(1);
+    const on500 = kyFor(holder, {
+      fetch,
+      retry: { attempts: 3, statusCodes: [500], budget: false, backoff: noWait() },
+    });
+    await on500.get('x').catch((e: unknown) => e);
+    expect(seen).toHaveLength(4); // 500 is retried now: 3 attempts
+  });
+
+  it('checks its options when it is made, with the call() wording', () => {
+    const { holder } = target();
+    expect(() => kyFor(holder, { retry: 0 })).toThrow(
+      /^retry\.attempts must be an integer from 1 to 100 \(got 0\)/,
+    );
+    expect(() => kyFor(holder, { attemptTimeoutMs: 0 })).toThrow(
+      /^attemptTimeoutMs must be a number of ms > 0/,
+    );
+    expect(() => kyFor(holder, { retry: { statusCodes: [5030] } })).toThrow(
+      /^retry\.statusCodes\[0\] must be an integer from 100 to 599 \(got 5030\)/,
+    );
+    expect(() => kyFor(holder, { retry: { budget: 3 as never } })).toThrow(
+      /^retry\.budget must be/,
+    );
+  });
+
   it('does not retry a 4xx, which counts as a success of the instance', async () => {
     const { holder, log } = target();
     const { fetch, seen } = recordingFetch(async () => new Response('no', { status: 404 }));
-    const api = kyFor(holder, { fetch, budget: false });
+    const api = kyFor(holder, { fetch, retry: { budget: false } });
     const error = await api.get('x').catch((e: unknown) => e);
     expect((error as HTTPError).response.status).toBe(404);
     expect(seen).toHaveLength(1);
@@ -158,7 +193,7 @@ describe('kyFor()', () => {
       });
     };
     const controller = new AbortController();
-    const api = kyFor(holder, { fetch, budget: false });
+    const api = kyFor(holder, { fetch, retry: { budget: false } });
     const pending = api.get('slow', { signal: controller.signal }).catch((e: unknown) => e);
     await new Promise((r) => setImmediate(r));
     controller.abort(new Error('stop'));

@@ -81,7 +81,7 @@ describe('live()', () => {
     vi.useFakeTimers();
     const { sets, hello } = source();
     const one = watch(hello.pickAsync());
-    const two = watch(hello.pickAsync('key', { timeout: 60_000 }));
+    const two = watch(hello.pickAsync('key', { timeoutMs: 60_000 }));
     expect(vi.getTimerCount()).toBe(2);
     await microtasks();
     expect([one.status, two.status]).toEqual(['pending', 'pending']);
@@ -110,7 +110,7 @@ describe('live()', () => {
     let outcome: unknown;
     testScheduler().run(({ cold, flush }) => {
       const hello = live(cold('----a', { a: setOf(a) }).pipe(roundRobin({ start: 'first' })));
-      hello.pickAsync(undefined, { timeout: 3 }).then(
+      hello.pickAsync(undefined, { timeoutMs: 3 }).then(
         (i) => {
           outcome = i;
         },
@@ -141,11 +141,14 @@ describe('live()', () => {
     hello.close();
   });
 
-  it('pickAsync refuses a negative timeout and can wait without one', async () => {
+  it('pickAsync refuses a bad timeoutMs and can wait without one', async () => {
     vi.useFakeTimers();
     const { sets, hello } = source();
-    await expect(hello.pickAsync(undefined, { timeout: -1 })).rejects.toBeInstanceOf(ConfigError);
-    const forever = watch(hello.pickAsync(undefined, { timeout: Infinity }));
+    await expect(hello.pickAsync(undefined, { timeoutMs: -1 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(hello.pickAsync(undefined, { timeoutMs: Number.NaN })).rejects.toThrow(
+      /^timeoutMs must be a number of ms >= 0 \(or Infinity for none\) \(got NaN\); pass a timeoutMs/,
+    );
+    const forever = watch(hello.pickAsync(undefined, { timeoutMs: Infinity }));
     expect(vi.getTimerCount()).toBe(0);
     sets.next(setOf(c));
     await microtasks();
@@ -225,7 +228,7 @@ describe('live()', () => {
     setTimeout(() => sets.next(setOf(a)), 5);
     expect((await p).id).toBe('a');
     const never = live(new Subject<Balancer>());
-    await expect(never.pickAsync(undefined, { timeout: 10 })).rejects.toBeInstanceOf(
+    await expect(never.pickAsync(undefined, { timeoutMs: 10 })).rejects.toBeInstanceOf(
       NoInstanceError,
     );
     never.close();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyChanges, emptySet } from '../../../../src/core/instance-set.js';
+import type { Outcome } from '../../../../src/operators/balancers/balancer.js';
 import { ewma } from '../../../../src/operators/balancers/ewma.js';
 import { inst, mulberry32, REGISTRY, setOf, tally } from '../fixtures.js';
 import { drive, picks } from './helpers.js';
@@ -22,7 +23,7 @@ const clock = () => {
 const observe = (
   lb: {
     started(i: typeof a): void;
-    finished(i: typeof a, o: { ok: boolean; latencyMs: number }): void;
+    finished(i: typeof a, o: Outcome): void;
   },
   i: typeof a,
   latencyMs: number,
@@ -82,6 +83,22 @@ describe('ewma()', () => {
     expect(new Set(picks(lb, 20))).toEqual(new Set(['a'])); // 10·2 = 20 < 25
   });
 
+  it('learns no latency from a cancelled call, but counts it out of the calls in flight', () => {
+    const t = clock();
+    const lb = drive(ewma({ now: t.now, random: mulberry32(9) })).push(setOf(a, b));
+    observe(lb, b, 20);
+    for (let k = 0; k < 5; k++) {
+      lb.started(a);
+      t.advance(1);
+      lb.finished(a, { cancelled: true }); // a's callers gave up after 1 ms
+    }
+    // a still costs its initial 30 ms, not 1 ms: b wins every pair.
+    expect(new Set(picks(lb, 20))).toEqual(new Set(['b']));
+    lb.started(b);
+    lb.started(b); // b: 20·3 = 60 > a: 30·1, so a's in-flight count is back to 0
+    expect(new Set(picks(lb, 20))).toEqual(new Set(['a']));
+  });
+
   it('counts a failure as at least failureLatencyMs', () => {
     const t = clock();
     const lb = drive(ewma({ now: t.now, random: mulberry32(5), failureLatencyMs: 300 })).push(
@@ -138,7 +155,12 @@ describe('ewma()', () => {
     const driver = drive(ewma());
     expect(driver.push(emptySet('hello', REGISTRY)).pick()).toBeUndefined();
     expect(picks(driver.push(setOf(a)), 2)).toEqual(['a', 'a']);
-    expect(() => ewma({ decayMs: 0 })).toThrow(/decayMs/);
-    expect(() => ewma({ failureLatencyMs: -1 })).toThrow(/failureLatencyMs/);
+    expect(() => ewma({ decayMs: 0 })).toThrow(
+      "decayMs must be a number of ms >= 1 (got 0); fix the 'decayMs' option",
+    );
+    expect(() => ewma({ failureLatencyMs: -1 })).toThrow(
+      /^failureLatencyMs must be a number of ms >= 0/,
+    );
+    expect(() => ewma({ initialLatencyMs: Number.NaN })).toThrow(/^initialLatencyMs must be/);
   });
 });

@@ -64,6 +64,16 @@ describe('leastRequest()', () => {
     expect(tally(() => lb.pick(), 300).c).toBeGreaterThan(150);
   });
 
+  it('counts a cancelled call down like any other', () => {
+    const lb = drive(leastRequest({ random: mulberry32(3) })).push(setOf(a, b));
+    lb.started(a);
+    lb.started(b);
+    lb.started(b);
+    lb.finished(b, { cancelled: true });
+    lb.finished(b, { cancelled: true }); // b: 0, a: 1
+    expect(new Set(picks(lb, 50))).toEqual(new Set(['b']));
+  });
+
   it('never counts below zero', () => {
     const lb = drive(leastRequest({ random: mulberry32(2) })).push(setOf(a, b));
     lb.finished(a, ok);

@@ -1,0 +1,162 @@
+/**
+ * One attempt of a call on one instance: its signal, its timeout, the
+ * user's function, and the report of how it ended to the balancer and the
+ * detector. Every callback that comes back from outside (a promise, an
+ * observable, a timer) runs guarded: a throw fails the call, never the process.
+ *
+ * @module
+ */
+import { from, type ObservableInput, type Subscription, timer } from 'rxjs';
+import type { Instance } from '../core/instance.js';
+import { CANCELLED, type CompletedOutcome } from './balancers/balancer.js';
+import { AttemptTimeoutError, UnsuccessfulValue } from './call-error.js';
+import type { AttemptContext, Plan } from './call-options.js';
+
+/** What an attempt reports to (the call it belongs to). */
+export interface AttemptOwner<T> {
+  readonly plan: Plan<T>;
+  /** The attempt got a successful value. */
+  succeeded(value: T): void;
+  /** The attempt failed with `error` after `latencyMs`. */
+  failed(instance: Instance, error: unknown, latencyMs: number): void;
+  /** Code run for the attempt threw (a user callback): the call fails with `error`. */
+  crashed(error: unknown): void;
+}
+
+/**
+ * The signal of one attempt, made on first use: most calls never read it,
+ * and an AbortController is the costliest part of an attempt.
+ */
+class LazyContext implements AttemptContext {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  constructor(readonly attempt: number) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** One attempt on one instance; settles once (success, failure or cancel). */
+export class Attempt<T> {
+  readonly #owner: AttemptOwner<T>;
+  readonly #instance: Instance;
+  readonly #context: LazyContext;
+  readonly #t0: number;
+  #settled = false;
+  #timeout: Subscription | undefined;
+  #subscription: Subscription | undefined;
+
+  constructor(owner: AttemptOwner<T>, instance: Instance, attempt: number) {
+    this.#owner = owner;
+    this.#instance = instance;
+    this.#context = new LazyContext(attempt);
+    this.#t0 = owner.plan.now();
+  }
+
+  /** Tells the balancer, arms the timeout and runs the user's function. May throw (a user callback). */
+  start(): void {
+    const p = this.#owner.plan;
+    p.target.started(this.#instance);
+    if (p.attemptTimeoutMs !== Infinity) {
+      this.#timeout = timer(p.attemptTimeoutMs, p.scheduler).subscribe(() =>
+        this.#onError(new AttemptTimeoutError(this.#instance, p.attemptTimeoutMs)),
+      );
+    }
+    let input: ObservableInput<T>;
+    try {
+      input = p.fn(this.#instance, this.#context);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    if (input instanceof Promise) {
+      input.then(
+        (v: T) => this.#onValue(v),
+        (e: unknown) => this.#onError(e),
+      );
+      return;
+    }
+    const subscription = from(input).subscribe({
+      next: (v) => this.#onValue(v),
+      error: (e: unknown) => this.#onError(e),
+      complete: () => {
+        if (!this.#settled) this.#onError(new Error('the call completed without a value'));
+      },
+    });
+    if (this.#settled) subscription.unsubscribe();
+    else this.#subscription = subscription;
+  }
+
+  /** The caller gave up: not a failure of the instance (counted down, no latency learnt, not reported). */
+  cancel(): void {
+    if (this.#settled) return;
+    this.#release();
+    this.#context.abort(new DOMException('the call was cancelled', 'AbortError'));
+    this.#owner.plan.target.finished(this.#instance, CANCELLED);
+  }
+
+  #onValue(value: T): void {
+    try {
+      this.#succeed(value);
+    } catch (e) {
+      this.#owner.crashed(e);
+    }
+  }
+
+  #onError(error: unknown): void {
+    try {
+      this.#fail(error);
+    } catch (e) {
+      this.#owner.crashed(e);
+    }
+  }
+
+  #succeed(value: T): void {
+    if (this.#settled) return;
+    const isSuccess = this.#owner.plan.isSuccess;
+    if (isSuccess !== undefined && !isSuccess(value)) {
+      this.#fail(new UnsuccessfulValue(value, this.#instance));
+      return;
+    }
+    this.#report(true);
+    this.#owner.succeeded(value);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    const latencyMs = this.#report(false);
+    this.#context.abort(error);
+    this.#owner.failed(this.#instance, error, latencyMs);
+  }
+
+  #release(): void {
+    this.#settled = true;
+    this.#timeout?.unsubscribe();
+    this.#subscription?.unsubscribe();
+  }
+
+  /** Settles and reports a completed attempt; returns its latency. */
+  #report(ok: boolean): number {
+    this.#release();
+    const p = this.#owner.plan;
+    const latencyMs = p.now() - this.#t0;
+    const outcome: CompletedOutcome = { ok, latencyMs };
+    p.target.finished(this.#instance, outcome);
+    p.detector?.report(this.#instance, outcome);
+    return latencyMs;
+  }
+}
