@@ -51,6 +51,9 @@ describe('holdRemovals()', () => {
         y: 'a',
       });
     });
-    expect(() => holdRemovals({ probationMs: -1 })).toThrow(/probationMs/);
+    expect(() => holdRemovals({ probationMs: -1 })).toThrow(
+      'probationMs must be a number of ms >= 0 (got -1); use e.g. 5000',
+    );
+    expect(() => holdRemovals({ probationMs: Infinity })).toThrow(/probationMs must be/);
   });
 });

@@ -180,7 +180,13 @@ describe('createOutlierDetector()', () => {
         '^ 3ms !',
       ).toBe('st', { s: 'a,b', t: 'b' });
     });
-    expect(() => createOutlierDetector({ maxEjectedRatio: 2 })).toThrow(/maxEjectedRatio/);
+    expect(() => createOutlierDetector({ maxEjectedRatio: 2 })).toThrow(
+      'maxEjectedRatio must be a number from 0 to 1 (got 2)',
+    );
+    expect(() => createOutlierDetector({ failureRatio: -1 })).toThrow(/failureRatio must be/);
+    expect(() => createOutlierDetector({ windowMs: 0 })).toThrow(
+      /windowMs must be a number of ms > 0/,
+    );
     expect(() => createOutlierDetector({ consecutiveFailures: 0 })).toThrow(/consecutiveFailures/);
   });
 
