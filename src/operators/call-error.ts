@@ -1,4 +1,4 @@
-import { type ErrorContext, RxdiscoError } from '../core/errors.js';
+import { brandError, type ErrorContext, errorGuard, RxdiscoError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 
 /**
@@ -63,6 +63,9 @@ const REASONS: Record<CallGiveUp, string> = {
  * ```
  */
 export class CallError extends RxdiscoError {
+  static {
+    brandError(CallError, 'CallError');
+  }
   override readonly name: string = 'CallError';
   /** Every failed attempt, in order. */
   readonly attempts: readonly FailedAttempt[];
@@ -102,6 +105,9 @@ export class CallError extends RxdiscoError {
  * ```
  */
 export class AttemptTimeoutError extends RxdiscoError {
+  static {
+    brandError(AttemptTimeoutError, 'AttemptTimeoutError');
+  }
   override readonly name: string = 'AttemptTimeoutError';
   /** The timeout that expired, in ms. */
   readonly timeoutMs: number;
@@ -128,6 +134,9 @@ export class AttemptTimeoutError extends RxdiscoError {
  * ```
  */
 export class UnsuccessfulValue extends RxdiscoError {
+  static {
+    brandError(UnsuccessfulValue, 'UnsuccessfulValue');
+  }
   override readonly name: string = 'UnsuccessfulValue';
   /** What the attempt returned. */
   readonly value: unknown;
@@ -153,33 +162,31 @@ const describeValue = (v: unknown): string => {
 };
 
 /**
- * True when `e` is a {@link CallError}.
+ * True when `e` is a {@link CallError} (of any copy of rxdisco: checks a brand, not `instanceof`).
  *
  * @example
  * ```ts
  * if (isCallError(e)) console.error(e.attempts.length, 'attempts failed');
  * ```
  */
-export const isCallError = (e: unknown): e is CallError => e instanceof CallError;
+export const isCallError = errorGuard<CallError>('CallError');
 
 /**
- * True when `e` is an {@link AttemptTimeoutError}.
+ * True when `e` is an {@link AttemptTimeoutError} (of any copy of rxdisco).
  *
  * @example
  * ```ts
  * if (isAttemptTimeoutError(e)) console.error('too slow:', e.timeoutMs);
  * ```
  */
-export const isAttemptTimeoutError = (e: unknown): e is AttemptTimeoutError =>
-  e instanceof AttemptTimeoutError;
+export const isAttemptTimeoutError = errorGuard<AttemptTimeoutError>('AttemptTimeoutError');
 
 /**
- * True when `e` is an {@link UnsuccessfulValue}.
+ * True when `e` is an {@link UnsuccessfulValue} (of any copy of rxdisco).
  *
  * @example
  * ```ts
  * if (isUnsuccessfulValue(e)) console.error('refused:', e.value);
  * ```
  */
-export const isUnsuccessfulValue = (e: unknown): e is UnsuccessfulValue =>
-  e instanceof UnsuccessfulValue;
+export const isUnsuccessfulValue = errorGuard<UnsuccessfulValue>('UnsuccessfulValue');

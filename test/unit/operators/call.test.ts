@@ -1,7 +1,12 @@
 import { config, NEVER, Observable, of, Subject, throwError } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { exponentialBackoff } from '../../../src/core/backoff.js';
-import { ConfigError, isNoInstanceError, RxdiscoError } from '../../../src/core/errors.js';
+import {
+  ConfigError,
+  isNoInstanceError,
+  isRxdiscoError,
+  RxdiscoError,
+} from '../../../src/core/errors.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { emptySet } from '../../../src/core/instance-set.js';
 import type { Balancer, Outcome } from '../../../src/operators/balancers/balancer.js';
@@ -12,6 +17,7 @@ import { call, call$ } from '../../../src/operators/call.js';
 import {
   AttemptTimeoutError,
   CallError,
+  isAttemptTimeoutError,
   isCallError,
   isUnsuccessfulValue,
   UnsuccessfulValue,
@@ -360,6 +366,26 @@ describe('call$()', () => {
     expect(bad({ key: 1 })).toThrow(ConfigError);
     // retry as a number is the attempts
     expect(() => call$(balancer, async () => 1, { retry: 1 })).not.toThrow();
+  });
+});
+
+describe('the call errors', () => {
+  it('are told apart by a brand, so that errors of another copy of rxdisco pass the guards', () => {
+    const guards = {
+      CallError: isCallError,
+      AttemptTimeoutError: isAttemptTimeoutError,
+      UnsuccessfulValue: isUnsuccessfulValue,
+    };
+    for (const [kind, guard] of Object.entries(guards)) {
+      class FromAnotherCopy extends Error {}
+      Object.defineProperty(FromAnotherCopy.prototype, Symbol.for(`rxdisco.error.${kind}`), {
+        value: true,
+      });
+      expect(guard(new FromAnotherCopy()), kind).toBe(true);
+      expect(guard(new Error(kind)), kind).toBe(false);
+    }
+    expect(isAttemptTimeoutError(new AttemptTimeoutError(a, 5))).toBe(true);
+    expect(isRxdiscoError(new UnsuccessfulValue(1))).toBe(true);
   });
 });
 
