@@ -13,6 +13,12 @@ import {
   INSTANCE_STATUSES,
   type Instance,
   type InstanceStatus,
+  isHost,
+  isInstanceId,
+  isLabel,
+  isPort,
+  isServiceName,
+  isWeight,
 } from './instance.js';
 
 /** The outcome of decoding one registry entry. */
@@ -305,11 +311,40 @@ export const struct = <R extends t.Props, O extends t.Props>(
 export interface NonEmptyBrand {
   readonly NonEmpty: unique symbol;
 }
-/** A string with at least one non-blank character. */
+/** A string with at least one non-blank character (the rule of a tag or a zone). */
 export const NonEmptyString = t.brand(
   t.string,
-  (s): s is t.Branded<string, NonEmptyBrand> => s.trim().length > 0,
+  (s): s is t.Branded<string, NonEmptyBrand> => isLabel(s),
   'NonEmpty',
+);
+
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface HostBrand {
+  readonly Host: unique symbol;
+}
+/** A host name or IP address, by the rule `createInstance` applies: not blank, no whitespace or `/`. */
+export const Host = t.brand(t.string, (s): s is t.Branded<string, HostBrand> => isHost(s), 'Host');
+
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface InstanceIdBrand {
+  readonly InstanceId: unique symbol;
+}
+/** An instance id, by the rule `createInstance` applies: 1 to 512 characters. */
+export const InstanceId = t.brand(
+  t.string,
+  (s): s is t.Branded<string, InstanceIdBrand> => isInstanceId(s),
+  'InstanceId',
+);
+
+/** The brand of a checked value (exported so that codecs built on it can be exported). */
+export interface ServiceNameBrand {
+  readonly ServiceName: unique symbol;
+}
+/** A service name, by the rule `createInstance` applies (letters, digits, `.`, `_`, `-`). */
+export const ServiceName = t.brand(
+  t.string,
+  (s): s is t.Branded<string, ServiceNameBrand> => isServiceName(s),
+  'ServiceName',
 );
 
 /** The brand of a checked value (exported so that codecs built on it can be exported). */
@@ -317,11 +352,7 @@ export interface PortBrand {
   readonly Port: unique symbol;
 }
 /** An integer TCP port, 1 to 65535. */
-export const Port = t.brand(
-  t.number,
-  (n): n is t.Branded<number, PortBrand> => Number.isInteger(n) && n >= 1 && n <= 65535,
-  'Port',
-);
+export const Port = t.brand(t.number, (n): n is t.Branded<number, PortBrand> => isPort(n), 'Port');
 
 /** The brand of a checked value (exported so that codecs built on it can be exported). */
 export interface WeightBrand {
@@ -330,7 +361,7 @@ export interface WeightBrand {
 /** A finite number >= 0. */
 export const Weight = t.brand(
   t.number,
-  (n): n is t.Branded<number, WeightBrand> => Number.isFinite(n) && n >= 0,
+  (n): n is t.Branded<number, WeightBrand> => isWeight(n),
   'Weight',
 );
 
@@ -345,10 +376,11 @@ export const StringMap = t.record(t.string, t.string, 'StringMap');
 
 /**
  * rxdisco's own JSON description of an instance, as the memory registry
- * stores it and the etcd `json` format writes it.
+ * stores it and the etcd `json` format writes it. It accepts exactly what
+ * `createInstance` accepts: the same rules, from `instance.ts`.
  */
 export const InstanceRecord = struct(
-  { id: NonEmptyString, service: NonEmptyString, host: NonEmptyString, port: Port },
+  { id: InstanceId, service: ServiceName, host: Host, port: Port },
   {
     secure: t.boolean,
     status: Status,

@@ -1,4 +1,5 @@
 import { ConfigError, type ErrorContext } from './errors.js';
+import { formatHostPort } from './url.js';
 
 /** The health of an instance as its registry reports it. */
 export type InstanceStatus = 'UP' | 'DOWN' | 'STARTING' | 'OUT_OF_SERVICE' | 'UNKNOWN';
@@ -72,9 +73,27 @@ const EMPTY_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/*
+ * The rules of an Instance's fields, in one place: createInstance checks
+ * them, and the io-ts codecs that decode registry payloads refine with them.
+ */
+
+/** A service name: letters, digits, `.`, `_`, `-`, starting with a letter or digit; at most 253. */
+export const isServiceName = (s: string): boolean => s.length <= 253 && SERVICE_NAME.test(s);
+/** A host name or IP address: not blank, no whitespace, no `/`. */
+export const isHost = (s: string): boolean => s.trim() !== '' && !/[\s/]/.test(s);
+/** An instance id: 1 to 512 characters. */
+export const isInstanceId = (s: string): boolean => s.length >= 1 && s.length <= 512;
+/** A TCP port: an integer from 1 to 65535. */
+export const isPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
+/** A traffic weight: a finite number >= 0. */
+export const isWeight = (n: number): boolean => Number.isFinite(n) && n >= 0;
+/** A tag or a zone: not blank. */
+export const isLabel = (s: string): boolean => s.trim() !== '';
+
 /** Checks a service name; throws a {@link ConfigError} naming `field` otherwise. */
 export const checkServiceName = (service: unknown, context: ErrorContext = {}): string => {
-  if (typeof service !== 'string' || !SERVICE_NAME.test(service) || service.length > 253) {
+  if (typeof service !== 'string' || !isServiceName(service)) {
     throw new ConfigError(
       'service',
       `must be a name of letters, digits, '.', '_' or '-' (got ${JSON.stringify(service)})`,
@@ -103,15 +122,15 @@ const fail = (field: string, problem: string, fix: string, context: ErrorContext
 export const createInstance = (spec: InstanceSpec, registry: string): Instance => {
   const context: ErrorContext = { registry, service: spec.service };
   checkServiceName(spec.service, { registry });
-  if (typeof spec.host !== 'string' || spec.host.trim() === '' || /[\s/]/.test(spec.host)) {
+  if (typeof spec.host !== 'string' || !isHost(spec.host)) {
     fail(
       'host',
-      `must be a non-empty host name or IP (got ${JSON.stringify(spec.host)})`,
+      `must be a host name or IP, without spaces or '/' (got ${JSON.stringify(spec.host)})`,
       'pass the address other services reach this instance on',
       context,
     );
   }
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) {
+  if (typeof spec.port !== 'number' || !isPort(spec.port)) {
     fail(
       'port',
       `must be an integer from 1 to 65535 (got ${String(spec.port)})`,
@@ -120,10 +139,10 @@ export const createInstance = (spec: InstanceSpec, registry: string): Instance =
     );
   }
   const weight = spec.weight ?? 1;
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+  if (typeof weight !== 'number' || !isWeight(weight)) {
     fail(
       'weight',
-      `must be a finite number >= 0 (got ${String(weight)})`,
+      `must be a number >= 0 (got ${String(weight)})`,
       'use 1 for a normal share, 0 for no traffic',
       context,
     );
@@ -138,7 +157,7 @@ export const createInstance = (spec: InstanceSpec, registry: string): Instance =
     );
   }
   const id = spec.id ?? `${spec.host}:${spec.port}`;
-  if (typeof id !== 'string' || id === '' || id.length > 512) {
+  if (typeof id !== 'string' || !isInstanceId(id)) {
     fail(
       'id',
       `must be a non-empty string of at most 512 characters (got ${JSON.stringify(spec.id)})`,
@@ -158,18 +177,18 @@ export const createInstance = (spec: InstanceSpec, registry: string): Instance =
     }
   }
   const tags = spec.tags ?? EMPTY_TAGS;
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '')) {
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || !isLabel(t))) {
     fail(
       'tags',
-      'must be an array of non-empty strings',
+      `must be an array of non-blank strings (got ${JSON.stringify(tags)})`,
       'pass tags such as ["v2", "primary"]',
       context,
     );
   }
-  if (spec.zone !== undefined && (typeof spec.zone !== 'string' || spec.zone === '')) {
+  if (spec.zone !== undefined && (typeof spec.zone !== 'string' || !isLabel(spec.zone))) {
     fail(
       'zone',
-      `must be a non-empty string when given (got ${JSON.stringify(spec.zone)})`,
+      `must be a non-blank string when given (got ${JSON.stringify(spec.zone)})`,
       'omit it or name the zone',
       context,
     );
@@ -250,7 +269,5 @@ export const sameInstance = (a: Instance, b: Instance): boolean => {
 };
 
 /** `http://host:port` or `https://host:port` (IPv6 hosts bracketed). */
-export const baseUrl = (instance: Instance): string => {
-  const host = instance.host.includes(':') ? `[${instance.host}]` : instance.host;
-  return `${instance.secure ? 'https' : 'http'}://${host}:${instance.port}`;
-};
+export const baseUrl = (instance: Instance): string =>
+  `${instance.secure ? 'https' : 'http'}://${formatHostPort(instance.host, instance.port)}`;

@@ -7,7 +7,8 @@ import {
   InstanceRecord,
   struct,
 } from '../../../src/core/codecs.js';
-import { DecodeError } from '../../../src/core/errors.js';
+import { ConfigError, DecodeError } from '../../../src/core/errors.js';
+import { createInstance } from '../../../src/core/instance.js';
 
 describe('decodeInstance', () => {
   it('decodes a record with defaults', () => {
@@ -38,7 +39,7 @@ describe('decodeInstance', () => {
     expect(d.error).toBeInstanceOf(DecodeError);
     expect(d.error.key).toBe('hello/a');
     expect(d.error.problems).toEqual([
-      'host: expected NonEmpty, got ""',
+      'host: expected Host, got ""',
       'port: expected Port, got 70000',
       'metadata.k: expected string, got 1',
     ]);
@@ -129,5 +130,48 @@ describe('struct', () => {
       );
     }
     expect(Reading.is({ sensor: 's', at: 1, temperature: '3C' })).toBe(false);
+  });
+});
+
+describe('one rule for an Instance', () => {
+  const good = { id: 'a', service: 'hello', host: '10.0.0.1', port: 8080 };
+  it.each([
+    ['host', 'a space', { host: 'two words' }],
+    ['host', 'a slash', { host: 'h/path' }],
+    ['host', 'blank', { host: ' ' }],
+    ['id', '513 characters', { id: 'x'.repeat(513) }],
+    ['id', 'empty', { id: '' }],
+    ['service', 'a space', { service: 'not a name' }],
+    ['port', '0', { port: 0 }],
+    ['weight', '-1', { weight: -1 }],
+    ['zone', 'blank', { zone: ' ' }],
+    ['tags', 'a blank tag', { tags: [' '] }],
+  ])('rejects a %s of %s both when created and when decoded', (field, _what, bad) => {
+    const spec = { ...good, ...bad };
+    let created: unknown;
+    try {
+      createInstance(spec, 'memory://');
+    } catch (e) {
+      created = e;
+    }
+    expect(created).toBeInstanceOf(ConfigError);
+    expect((created as ConfigError).field).toBe(field);
+    const decoded = decodeInstance(spec, 'hello/a', 'memory://');
+    expect(decoded.ok).toBe(false);
+    if (decoded.ok) return;
+    expect(decoded.error).toBeInstanceOf(DecodeError);
+    expect(decoded.error.problems).toHaveLength(1);
+    expect(decoded.error.problems[0]).toMatch(new RegExp(`^${field}(\\.0)?: expected `));
+  });
+
+  it('accepts what createInstance accepts (an id of 512 characters, IPv6 and names)', () => {
+    for (const spec of [
+      { ...good, id: 'x'.repeat(512) },
+      { ...good, host: '::1' },
+      { ...good, host: 'api.example.com' },
+    ]) {
+      expect(() => createInstance(spec, 'memory://')).not.toThrow();
+      expect(decodeInstance(spec, 'hello/a', 'memory://').ok).toBe(true);
+    }
   });
 });
