@@ -21,7 +21,7 @@ export {
   memoryRegistry,
 } from './backends/memory/index.js';
 export { type StaticEntries, staticDiscovery } from './backends/static/index.js';
-export { shutdownSignal } from './cli/shutdown-signal.js';
+export { shutdownSignal } from './core/shutdown-signal.js';
 export {
   type Backoff,
   type BackoffPolicy,

@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { filter, fromEvent, merge, type Observable, share } from 'rxjs';
+import { shutdownSignal } from '../core/shutdown-signal.js';
 import { discovery } from '../discovery.js';
 import type { CliContext } from './context.js';
 import { run } from './run.js';
-import { shutdownSignal } from './shutdown-signal.js';
 
 const version = (): string => {
   try {

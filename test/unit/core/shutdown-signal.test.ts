@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shutdownSignal } from '../../../src/cli/shutdown-signal.js';
+import { shutdownSignal } from '../../../src/core/shutdown-signal.js';
 
 const counts = () => ({
   SIGINT: process.listenerCount('SIGINT'),
