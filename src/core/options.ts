@@ -40,7 +40,11 @@ const describe = (rule: NumberRule, unit: string): string => {
 };
 
 const show = (value: unknown): string =>
-  typeof value === 'string' ? `'${value}'` : typeof value === 'number' ? String(value) : typeof value;
+  typeof value === 'string'
+    ? `'${value}'`
+    : typeof value === 'number'
+      ? String(value)
+      : typeof value;
 
 const fits = (value: unknown, rule: NumberRule): value is number => {
   if (typeof value !== 'number' || Number.isNaN(value)) return false;
@@ -102,7 +106,14 @@ export const durationOption = (
   fallback: number,
   rule: NumberRule = {},
   context?: ErrorContext,
-): number => check(field, value ?? fallback, { min: 0, ...rule }, ' of ms', context);
+): number =>
+  check(
+    field,
+    value ?? fallback,
+    rule.above === undefined ? { min: 0, ...rule } : rule,
+    ' of ms',
+    context,
+  );
 
 /**
  * A ratio option, in [0, 1] unless `rule` narrows it (its name ends in `Ratio`

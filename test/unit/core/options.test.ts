@@ -56,6 +56,12 @@ describe('durationOption, ratioOption, enumOption', () => {
     );
   });
 
+  it('a duration with an exclusive bound says only that bound', () => {
+    expect(() => durationOption('attemptTimeoutMs', 0, 1, { above: 0, infinite: true })).toThrow(
+      'attemptTimeoutMs must be a number of ms > 0 (or Infinity for none) (got 0)',
+    );
+  });
+
   it('ratios are in [0, 1]', () => {
     expect(ratioOption('maxEjectedShare', 0.5, 0.1)).toBe(0.5);
     expect(() => ratioOption('maxEjectedShare', 20, 0.1)).toThrow('from 0 to 1 (got 20)');
