@@ -49,6 +49,7 @@ const exec = async (cmd: string, args: readonly string[], cwd: string): Promise<
       cwd,
       env,
       maxBuffer: 64 * 1024 * 1024,
+      timeout: PATIENCE,
     });
     return stdout;
   } catch (e) {
@@ -90,6 +91,18 @@ for (const s of subpaths) {
 Promise.all(subpaths.map((s) => import(s).catch(() => undefined))).then((ns) => {
   const same = subpaths.every((s, i) => required[s] !== 'ok' || ns[i] === require(s));
   console.log(JSON.stringify({ required, same }));
+});
+`;
+/** discovery('etcd://...') without etcd3 installed: what its stream errors with. */
+const MISSING_PEER = `
+import { discovery, isConfigError } from 'rxdisco';
+const registry = discovery('etcd://127.0.0.1:2379/services/', { onProblem: () => undefined });
+registry.instances$('hello').subscribe({
+  error: (e) => {
+    const { retryable, field, message } = e;
+    console.log(JSON.stringify({ config: isConfigError(e), retryable, field, message }));
+    void registry.close();
+  },
 });
 `;
 /** Runs a loader script in the scratch project with the subpaths; parses what it printed. */
@@ -178,6 +191,7 @@ beforeAll(async () => {
   );
   await writeFile(join(app, 'load.mjs'), LOAD_ESM);
   await writeFile(join(app, 'load.cjs'), LOAD_CJS);
+  await writeFile(join(app, 'missing-peer.mjs'), MISSING_PEER);
   await npm(['install', join(scratch, packed.filename)], app);
 }, PATIENCE);
 
@@ -223,6 +237,15 @@ describe('the packed package', () => {
     );
     expect(await load('load.mjs')).toEqual(expected);
     expect(await load('load.cjs')).toEqual({ required: expected, same: true });
+  });
+
+  it('turns a missing etcd3 into a ConfigError naming the package to install', async () => {
+    expect(JSON.parse(await exec(process.execPath, ['missing-peer.mjs'], app))).toEqual({
+      config: true,
+      retryable: false,
+      field: 'etcd3',
+      message: expect.stringContaining('npm install etcd3'),
+    });
   });
 
   describe('with etcd3 and ky installed', () => {
