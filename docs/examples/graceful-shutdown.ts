@@ -25,7 +25,7 @@ const until = merge(
 registry
   .register(
     { service: 'hello', host: '127.0.0.1', port: 8080 },
-    { ttl: 3, until }, // renewed every second (ttl / 3)
+    { ttlMs: 3000, until }, // renewed every second (ttlMs / 3)
   )
   .subscribe({
     next: (event) => console.log(`registration: ${event.type} ${event.instance.id}`),
