@@ -7,6 +7,12 @@ import { expectNoLeakedHandles } from '../helpers/handles.js';
 expectNoLeakedHandles();
 
 describe('discovery(url)', () => {
+  it('checks its options when called, not on first subscribe', () => {
+    expect(() => discovery('memory://', { graceMs: -5 })).toThrow(
+      /graceMs must be a number of ms >= 0 \(got -5\)/,
+    );
+  });
+
   it('rejects a bad URL at once with a ConfigError naming the part', () => {
     expect(() => discovery('zookeeper://h:2181')).toThrow(ConfigError);
     expect(() => discovery('static://h:99999')).toThrow(/url.port/);
