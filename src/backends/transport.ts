@@ -21,7 +21,12 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type Subscription, timer } from 'rxjs';
-import { type ErrorContext, RegistryUnavailableError } from '../core/errors.js';
+import {
+  brandError,
+  type ErrorContext,
+  errorGuard,
+  RegistryUnavailableError,
+} from '../core/errors.js';
 import { durationOption, numberOption } from '../core/options.js';
 
 /** PEM material for `consuls://` (`?ca=`, `?cert=`, `?key=`). */
@@ -137,6 +142,9 @@ export const resolveAnswerLimits = (
  * and retries with backoff); raise the option if the registry is that large.
  */
 export class AnswerTooLargeError extends RegistryUnavailableError {
+  static {
+    brandError(AnswerTooLargeError, 'AnswerTooLargeError');
+  }
   override readonly name: string = 'AnswerTooLargeError';
   /** Bytes known when reading stopped: the `Content-Length`, or what was read. */
   readonly bytes: number;
@@ -155,9 +163,8 @@ export class AnswerTooLargeError extends RegistryUnavailableError {
   }
 }
 
-/** True when `e` is an {@link AnswerTooLargeError}. */
-export const isAnswerTooLargeError = (e: unknown): e is AnswerTooLargeError =>
-  e instanceof AnswerTooLargeError;
+/** True when `e` is an {@link AnswerTooLargeError} (of any copy of rxdisco). */
+export const isAnswerTooLargeError = errorGuard<AnswerTooLargeError>('AnswerTooLargeError');
 
 const abortError = (signal: AbortSignal): Error =>
   signal.reason instanceof Error

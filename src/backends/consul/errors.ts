@@ -59,7 +59,7 @@ export const transportError = (e: unknown, what: string, context: ErrorContext):
   const code = (e as { code?: string }).code;
   const reason =
     e instanceof Error && e.name === 'TimeoutError'
-      ? 'timed out'
+      ? `timed out (${e.message})`
       : `${code === undefined ? '' : `${code} `}${e instanceof Error ? e.message : String(e)}`;
   return new RegistryUnavailableError(`${what} failed: ${reason}`, { ...context, cause: e });
 };

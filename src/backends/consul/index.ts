@@ -40,7 +40,7 @@ export const consulBackend = (
   options: ConsulBackendOptions = {},
 ): Backend => {
   const resolved = resolveConsulOptions(options, config.url, config.token);
-  const client = consulClient(config, resolved.token);
+  const client = consulClient(config, resolved.token, resolved.answers);
   const deps = {
     client,
     config,
