@@ -10,7 +10,7 @@ import { type BackoffPolicy, exponentialBackoff } from '../core/backoff.js';
 import { ConfigError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
-import { durationOption, numberOption } from '../core/options.js';
+import { durationOption, type NumberRule, numberOption } from '../core/options.js';
 import type { Outcome } from './balancers/balancer.js';
 import type { PickAsyncOptions } from './live.js';
 import type { OutlierDetector } from './outlier-ejection.js';
@@ -186,37 +186,91 @@ const perfNow = (): number => performance.now();
 const show = (v: unknown): string =>
   v === null ? 'null' : typeof v === 'string' ? `'${v}'` : typeof v;
 
-/** A non-numeric option, in the wording of core/options.ts. */
-const shape = <V>(
-  field: string,
-  value: V,
-  fits: (v: V) => boolean,
-  rule: string,
-  fix: string,
-): V => {
-  if (value === undefined || fits(value)) return value;
-  throw new ConfigError(field, `must be ${rule} (got ${show(value)})`, fix);
+/** What a non-numeric option must be, and the fix to suggest. */
+interface Shape {
+  readonly fits: (v: unknown) => boolean;
+  readonly rule: string;
+  readonly fix: string;
+}
+
+/** `value` when it is absent or fits; else a ConfigError in the wording of core/options.ts. */
+const shaped = <V>(field: string, value: V, shape: Shape): V => {
+  if (value === undefined || shape.fits(value)) return value;
+  throw new ConfigError(field, `must be ${shape.rule} (got ${show(value)})`, shape.fix);
 };
 
-const isFunction = (v: unknown): boolean => typeof v === 'function';
-const has =
+const withMethods =
   (...methods: string[]) =>
   (v: unknown): boolean =>
     typeof v === 'object' &&
     v !== null &&
     methods.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
 
-const retryOf = (retry: RetryOptions | number | undefined): RetryOptions => {
-  if (retry === undefined) return {};
-  if (typeof retry === 'number') return { attempts: retry };
-  return shape(
-    'retry',
-    retry,
-    (r) => typeof r === 'object' && r !== null,
-    'a number of attempts or { attempts, backoff, budget, retryable }',
-    'pass retry: 3, or retry: { attempts: 3 }',
-  );
+const hasBudget = withMethods('deposit', 'withdraw');
+
+// Made once: a call checks its options without allocating for them.
+const TARGET: Shape = {
+  fits: withMethods('pick', 'started', 'finished'),
+  rule: 'a balancer or live()',
+  fix: 'pass live(instances$.pipe(roundRobin()))',
 };
+const FN: Shape = {
+  fits: (v) => typeof v === 'function',
+  rule: 'a function',
+  fix: 'pass (instance, { signal }) => fetch(...)',
+};
+const CALLBACK: Shape = { ...FN, fix: 'pass a function, or leave it out' };
+const RETRY: Shape = {
+  fits: (v) => typeof v === 'object' && v !== null,
+  rule: 'a number of attempts or { attempts, backoff, budget, retryable }',
+  fix: 'pass retry: 3, or retry: { attempts: 3 }',
+};
+const BUDGET: Shape = {
+  fits: (v) => v === false || hasBudget(v),
+  rule: 'a retryBudget() or false',
+  fix: 'pass retryBudget({ ratio: 0.2 }), or false for none',
+};
+const BACKOFF: Shape = {
+  fits: withMethods('start'),
+  rule: 'a backoff policy',
+  fix: 'pass exponentialBackoff({ ... })',
+};
+const SIGNAL: Shape = {
+  fits: (v) => v instanceof AbortSignal,
+  rule: 'an AbortSignal',
+  fix: 'pass controller.signal or AbortSignal.timeout(ms)',
+};
+const SCHEDULER: Shape = {
+  fits: withMethods('now', 'schedule'),
+  rule: 'a scheduler',
+  fix: 'pass an RxJS scheduler, or leave it out',
+};
+const DETECTOR: Shape = {
+  fits: withMethods('report'),
+  rule: 'an outlier detector',
+  fix: 'pass createOutlierDetector(), or leave it out',
+};
+const KEY: Shape = {
+  fits: (v) => typeof v === 'string',
+  rule: 'a string',
+  fix: 'pass the request key as a string',
+};
+const ATTEMPTS: NumberRule = {
+  integer: true,
+  min: 1,
+  max: 100,
+  fix: 'use 1 for no retries, 3 for two retries',
+};
+const ATTEMPT_TIMEOUT: NumberRule = { above: 0, min: undefined, infinite: true }; // `above` says it all
+const PICK_TIMEOUT: NumberRule = { infinite: true };
+const NO_RETRY_OPTIONS: RetryOptions = Object.freeze({});
+
+const retryOf = (retry: RetryOptions | number | undefined): RetryOptions =>
+  retry === undefined
+    ? NO_RETRY_OPTIONS
+    : typeof retry === 'number'
+      ? { attempts: retry }
+      : shaped('retry', retry, RETRY);
 
 /**
  * Checks and resolves the options of one call.
@@ -224,79 +278,30 @@ const retryOf = (retry: RetryOptions | number | undefined): RetryOptions => {
  * @throws {ConfigError} naming the first option that is wrong.
  */
 export const plan = <T>(target: CallTarget, fn: AttemptFn<T>, options: CallOptions): Plan<T> => {
-  shape(
-    'target',
-    target,
-    has('pick', 'started', 'finished'),
-    'a balancer or live()',
-    'pass live(instances$.pipe(roundRobin()))',
-  );
-  shape('fn', fn, isFunction, 'a function', 'pass (instance, { signal }) => fetch(...)');
+  shaped('target', target, TARGET);
+  shaped('fn', fn, FN);
+  shaped('signal', options.signal, SIGNAL);
   const retry = retryOf(options.retry);
-  const fix = 'pass a function, or leave it out';
-  const budget = shape(
-    'retry.budget',
-    retry.budget,
-    (b) => b === false || has('deposit', 'withdraw')(b),
-    'a retryBudget() or false',
-    'pass retryBudget({ ratio: 0.2 }), or false for none',
-  );
-  shape(
-    'signal',
-    options.signal,
-    (s) => s instanceof AbortSignal,
-    'an AbortSignal',
-    'pass controller.signal or AbortSignal.timeout(ms)',
-  );
-  const scheduler = shape(
-    'scheduler',
-    options.scheduler,
-    has('now', 'schedule'),
-    'a scheduler',
-    'pass an RxJS scheduler, or leave it out',
-  );
+  const budget = shaped('retry.budget', retry.budget, BUDGET);
+  const scheduler = shaped('scheduler', options.scheduler, SCHEDULER);
   return {
     target,
     fn,
-    maxAttempts: numberOption('retry.attempts', retry.attempts, 3, {
-      integer: true,
-      min: 1,
-      max: 100,
-      fix: 'use 1 for no retries, 3 for two retries',
-    }),
-    attemptTimeoutMs: durationOption('attemptTimeoutMs', options.attemptTimeoutMs, 10_000, {
-      above: 0,
-      min: undefined, // `above` says it all
-      infinite: true,
-    }),
-    pickTimeoutMs: durationOption('pickTimeoutMs', options.pickTimeoutMs, 5000, { infinite: true }),
+    maxAttempts: numberOption('retry.attempts', retry.attempts, 3, ATTEMPTS),
+    attemptTimeoutMs: durationOption(
+      'attemptTimeoutMs',
+      options.attemptTimeoutMs,
+      10_000,
+      ATTEMPT_TIMEOUT,
+    ),
+    pickTimeoutMs: durationOption('pickTimeoutMs', options.pickTimeoutMs, 5000, PICK_TIMEOUT),
     scheduler: scheduler ?? asyncScheduler,
     now: scheduler === undefined || scheduler === asyncScheduler ? perfNow : () => scheduler.now(),
-    retryable:
-      shape('retry.retryable', retry.retryable, isFunction, 'a function', fix) ?? defaultRetryable,
-    isSuccess: shape('isSuccess', options.isSuccess, isFunction, 'a function', fix),
-    detector: shape(
-      'detector',
-      options.detector,
-      has('report'),
-      'an outlier detector',
-      'pass createOutlierDetector(), or leave it out',
-    ),
-    key: shape(
-      'key',
-      options.key,
-      (k) => typeof k === 'string',
-      'a string',
-      'pass the request key as a string',
-    ),
+    retryable: shaped('retry.retryable', retry.retryable, CALLBACK) ?? defaultRetryable,
+    isSuccess: shaped('isSuccess', options.isSuccess, CALLBACK),
+    detector: shaped('detector', options.detector, DETECTOR),
+    key: shaped('key', options.key, KEY),
     budget: budget === false ? undefined : (budget ?? defaultRetryBudget()),
-    backoff:
-      shape(
-        'retry.backoff',
-        retry.backoff,
-        has('start'),
-        'a backoff policy',
-        'pass exponentialBackoff({ ... })',
-      ) ?? DEFAULT_BACKOFF,
+    backoff: shaped('retry.backoff', retry.backoff, BACKOFF) ?? DEFAULT_BACKOFF,
   };
 };
