@@ -195,7 +195,8 @@ export const createDiscovery = (
 
   /** `use(backend)`, the backend loaded on first use. */
   const withBackend = <T>(use: (b: Backend) => Observable<T>): Observable<T> => {
-    backend ??= load().catch((e: unknown) => {
+    // A loader that throws at once fails the same way as one that rejects.
+    backend ??= new Promise<Backend>((resolve) => resolve(load())).catch((e: unknown) => {
       throw loadFailure(e, registry);
     });
     return from(backend).pipe(switchMap(use));

@@ -90,10 +90,10 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 };
 
-/** Runs due timers and the promise callbacks they start, until nothing is left to run. */
+/** Runs due timers and the promise callbacks they start, until nothing is left (or 100 rounds). */
 const runAll = async (scheduler: VirtualTimeScheduler): Promise<void> => {
   await settle();
-  while (scheduler.actions.length > 0) {
+  for (let round = 0; round < 100 && scheduler.actions.length > 0; round++) {
     scheduler.flush();
     await settle();
   }
@@ -187,6 +187,29 @@ describe('createDiscovery', () => {
       expect((e as ConfigError).cause).toBe(missing);
     }
     expect(problems).toEqual([]);
+    expect(loads).toBe(1);
+    await d.close();
+  });
+
+  it('treats a loader that throws at once like one that rejects: permanent, not retried', async () => {
+    let loads = 0;
+    const scheduler = virtualTime();
+    const d = createDiscovery(
+      'fake://',
+      () => {
+        loads++;
+        throw new TypeError('backend constructor failed');
+      },
+      { scheduler, onProblem: () => undefined },
+    );
+    const errors: unknown[] = [];
+    d.instances$('hello').subscribe({ error: (e) => errors.push(e) });
+    await runAll(scheduler);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect((errors[0] as ConfigError).message).toMatch(
+      /^registry fake:\/\/: backend failed to load \(backend constructor failed\)/,
+    );
     expect(loads).toBe(1);
     await d.close();
   });
