@@ -20,6 +20,7 @@
  * @packageDocumentation
  */
 
+export type { EtcdFormat } from './backends/etcd/url.js';
 export {
   type Decoded,
   decode,
@@ -38,11 +39,6 @@ export {
   type WatchParams,
 } from './core/discovery.js';
 export type { Registrar } from './core/registration.js';
-export {
-  type Endpoint,
-  type EtcdFormat,
-  parseRegistryUrl,
-  type RegistryConfig,
-  type RegistryScheme,
-} from './core/url.js';
+export type { Endpoint } from './core/url.js';
 export type { ServiceList, ServiceListEvent, SourceEvent, WatchSource } from './core/watch.js';
+export { parseRegistryUrl, type RegistryConfig, type RegistryScheme } from './registry-url.js';

@@ -1,44 +1,127 @@
 /**
  * `discovery(url)`: one entry point for every registry. Parses the URL now
- * (a bad URL throws a `ConfigError` at once) and loads the backend
- * lazily on first subscribe, so importing `rxdisco` loads no gRPC or HTTP
- * client.
+ * with the grammar of its scheme (a bad URL throws a `ConfigError` at once),
+ * checks the params of `instances$()` when it is called, and loads the
+ * backend lazily on first subscribe, so importing `rxdisco` loads no gRPC or
+ * HTTP client. A backend whose third-party client is not installed fails
+ * its load with a `ConfigError` naming the package to install.
  *
  * @module
  */
+import { attachEurekaHandle, eurekaHandle } from './backends/eureka/handle.js';
 import {
   type Backend,
   createDiscovery,
   type Discovery,
   type DiscoveryOptions,
 } from './core/discovery.js';
-import { parseRegistryUrl, type RegistryConfig } from './core/url.js';
+import { ConfigError } from './core/errors.js';
+import { withWatchParams } from './core/watch-params.js';
+import { GRAMMARS, parseRegistryUrl, type RegistryConfig } from './registry-url.js';
 
-type Loader<K extends RegistryConfig['kind']> = (
-  config: Extract<RegistryConfig, { kind: K }>,
-) => Promise<Backend>;
+/**
+ * Whether `error`, or an error in its `cause` chain (bundlers and test
+ * runners wrap import errors), is Node's `ERR_MODULE_NOT_FOUND` /
+ * `MODULE_NOT_FOUND` for the package `pkg`.
+ */
+const isMissing = (error: unknown, pkg: string): boolean => {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      (e.message.includes(`'${pkg}'`) || e.message.includes(`'${pkg}/`))
+    ) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+};
 
-/** Loads the backend of each scheme on first use. Backends join here as they land. */
-const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
-  memory: async (config) => {
-    const { memoryBackend, memoryRegistry } = await import('./backends/memory/index.js');
-    return memoryBackend(memoryRegistry(config.name));
-  },
-  static: async (config) => {
-    const { staticBackend } = await import('./backends/static/index.js');
-    return staticBackend(config.endpoints, config.url, config.secure);
-  },
-  etcd: async (config) => {
-    const { etcdBackend } = await import('./backends/etcd/index.js');
-    return etcdBackend(config);
-  },
-  consul: async (config) => {
-    const { consulBackend } = await import('./backends/consul/index.js');
-    return consulBackend(config);
-  },
-  eureka: async (config) => {
-    const { eurekaBackend } = await import('./backends/eureka/index.js');
-    return eurekaBackend(config);
+/**
+ * Imports a backend module with `load`, turning a missing optional peer
+ * dependency (one of `packages`) into a permanent {@link ConfigError} that
+ * names the package and the install command. Other failures pass through.
+ *
+ * @internal
+ * @param packages - the third-party packages the backend module imports.
+ * @param registry - the redacted registry URL, for the message.
+ * @throws {ConfigError} (not retryable) naming the missing package.
+ * @example
+ * ```ts
+ * const { etcdBackend } = await importBackend(() => import('./backends/etcd/index.js'), ['etcd3'], url);
+ * ```
+ */
+export const importBackend = async <M>(
+  load: () => Promise<M>,
+  packages: readonly string[],
+  registry: string,
+): Promise<M> => {
+  try {
+    return await load();
+  } catch (e) {
+    const pkg = packages.find((p) => isMissing(e, p));
+    if (pkg === undefined) throw e;
+    throw new ConfigError(
+      pkg,
+      'is not installed, and this registry needs it',
+      `install it: npm install ${pkg}`,
+      { registry, cause: e },
+    );
+  }
+};
+
+/** How `discovery()` opens each kind of registry: a lazily loaded backend. */
+type Openers = {
+  readonly [K in RegistryConfig['kind']]: (
+    config: Extract<RegistryConfig, { kind: K }>,
+    options: DiscoveryOptions,
+  ) => Discovery;
+};
+
+const lazily = (
+  config: RegistryConfig,
+  options: DiscoveryOptions,
+  load: () => Promise<Backend>,
+): Discovery => {
+  const d = createDiscovery(config.url, load, options);
+  return withWatchParams(d, GRAMMARS[config.kind].watchParams, `${config.kind}://`);
+};
+
+/** Opens each scheme with its backend loaded on first use. Backends join here as they land. */
+const openers: Openers = {
+  memory: (config, options) =>
+    lazily(config, options, async () => {
+      const { memoryBackend, memoryRegistry } = await import('./backends/memory/index.js');
+      return memoryBackend(memoryRegistry(config.name));
+    }),
+  static: (config, options) =>
+    lazily(config, options, async () => {
+      const { staticBackend } = await import('./backends/static/index.js');
+      return staticBackend(config.endpoints, config.url, config.secure);
+    }),
+  etcd: (config, options) =>
+    lazily(config, options, async () => {
+      const { etcdBackend } = await importBackend(
+        () => import('./backends/etcd/index.js'),
+        ['etcd3', '@grpc/grpc-js'],
+        config.url,
+      );
+      return etcdBackend(config);
+    }),
+  consul: (config, options) =>
+    lazily(config, options, async () => {
+      const { consulBackend } = await import('./backends/consul/index.js');
+      return consulBackend(config);
+    }),
+  eureka: (config, options) => {
+    // The handle ties setEurekaStatus(discovery, ...) to this discovery only.
+    const handle = eurekaHandle(config, {});
+    const d = lazily(config, options, async () => {
+      const { eurekaBackend } = await import('./backends/eureka/index.js');
+      return eurekaBackend(config, {}, handle);
+    });
+    return attachEurekaHandle(d, handle);
   },
 };
 
@@ -47,7 +130,8 @@ const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
  * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`.
  *
  * @throws {ConfigError} at once when the URL is malformed, names an unknown
- *   scheme, a port out of range or an unknown option.
+ *   scheme, a port out of range or an unknown option; `instances$()` throws
+ *   one at once for a param the registry does not take.
  * @example
  * ```ts
  * import { discovery, roundRobin, live } from 'rxdisco';
@@ -57,6 +141,6 @@ const loaders: { readonly [K in RegistryConfig['kind']]: Loader<K> } = {
  */
 export const discovery = (url: string, options: DiscoveryOptions = {}): Discovery => {
   const config = parseRegistryUrl(url);
-  const load = loaders[config.kind] as Loader<RegistryConfig['kind']>;
-  return createDiscovery(config.url, () => load(config as never), options);
+  const open = openers[config.kind] as (c: RegistryConfig, o: DiscoveryOptions) => Discovery;
+  return open(config, options);
 };

@@ -10,7 +10,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from '../core/instance.js';
-import { parseRegistryUrl } from '../core/url.js';
+import { parseRegistryUrl } from '../registry-url.js';
 import { parseHostPort, parseMeta, parseTtl, parseWeight } from './values.js';
 
 /** `rxdisco watch URL SERVICE [--json]` */

@@ -7,6 +7,7 @@
 import { toRecord } from '../core/codecs.js';
 import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
+import { formatHostPort } from '../core/url.js';
 import { formatTable } from './table.js';
 
 /** An instance as a plain JSON-ready object: every field, `zone` only when set. */
@@ -31,8 +32,7 @@ export const setToJson = (set: InstanceSet): string =>
   });
 
 /** `host:port`, IPv6 hosts bracketed. */
-export const address = (i: Instance): string =>
-  `${i.host.includes(':') ? `[${i.host}]` : i.host}:${i.port}`;
+export const address = (i: Instance): string => formatHostPort(i.host, i.port);
 
 /**
  * The header line of a set: service, count, registry, and fresh or

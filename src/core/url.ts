@@ -1,7 +1,9 @@
 /**
- * Registry URLs: `memory://`, `static://h:p,h:p`, `etcd[s]://h:p[,h:p]/prefix/`,
- * `consul[s]://h:p`, `eureka[s]://h:p[,h:p]/eureka`. Parsed once, checked
- * field by field, with a {@link ConfigError} naming what is wrong.
+ * The generic part of registry URLs: the split into scheme, userinfo, hosts,
+ * path and query, host:port parsing and formatting, and redaction. Each
+ * backend owns its grammar (`src/backends/<x>/url.ts`, a {@link UrlGrammar}),
+ * as each grpc-js resolver registers its own scheme; `parseRegistryUrl`
+ * (`src/registry-url.ts`) dispatches a URL to the grammar of its scheme.
  *
  * @module
  */
@@ -13,59 +15,88 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** The schemes `discovery()` understands. */
-export type RegistryScheme =
-  | 'memory'
-  | 'static'
-  | 'etcd'
-  | 'etcds'
-  | 'consul'
-  | 'consuls'
-  | 'eureka'
-  | 'eurekas';
-
-/** The etcd value layouts rxdisco reads and writes. */
-export type EtcdFormat = 'json' | 'gokit' | 'gomicro';
-
-interface Common {
+/** What every parsed registry URL carries. */
+export interface UrlCommon {
   /** The URL with any password or token replaced by `***`: safe to log. */
   readonly url: string;
   /** Query parameters, validated against the scheme's list. */
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** A parsed registry URL. Narrow on `kind`. */
-export type RegistryConfig =
-  | (Common & { readonly kind: 'memory'; readonly name: string })
-  | (Common & {
-      readonly kind: 'static';
-      readonly endpoints: readonly Endpoint[];
-      readonly secure: boolean;
-    })
-  | (Common & {
-      readonly kind: 'etcd';
-      readonly tls: boolean;
-      readonly endpoints: readonly Endpoint[];
-      readonly prefix: string;
-      readonly format: EtcdFormat | undefined;
-      readonly username: string | undefined;
-      readonly password: string | undefined;
-    })
-  | (Common & {
-      readonly kind: 'consul';
-      readonly tls: boolean;
-      readonly endpoints: readonly Endpoint[];
-      readonly dc: string | undefined;
-      readonly token: string | undefined;
-    })
-  | (Common & {
-      readonly kind: 'eureka';
-      readonly tls: boolean;
-      readonly endpoints: readonly Endpoint[];
-      readonly path: string;
-      readonly username: string | undefined;
-      readonly password: string | undefined;
-    });
+/** One scheme of a grammar: `etcd` or `etcds`, say. */
+export interface SchemeSpec {
+  /** The scheme means TLS. */
+  readonly tls: boolean;
+  /** The port of a host written without one; absent: the port is required. */
+  readonly port?: number;
+  /** The query parameters the scheme accepts. */
+  readonly params: readonly string[];
+  /** The fix of a `user:password@` where the scheme takes none; absent: userinfo accepted. */
+  readonly noUserinfo?: string;
+}
+
+/** A registry URL split into its generic parts, userinfo decoded and checked. */
+export interface UrlParts {
+  /** The URL as given (trimmed): only for error messages, through {@link urlError}. */
+  readonly raw: string;
+  /** The scheme, lower case. */
+  readonly scheme: string;
+  /** What the scheme means. */
+  readonly spec: SchemeSpec;
+  /** `user` of `user:password@`. */
+  readonly username: string | undefined;
+  /** `password` of `user:password@`. */
+  readonly password: string | undefined;
+  /** Everything between `//` (or `@`) and the path: hosts, or a name. */
+  readonly authority: string;
+  /** The path, `''` when none (still percent-encoded). */
+  readonly path: string;
+  /** The redacted URL and its checked query parameters. */
+  readonly common: UrlCommon;
+}
+
+/**
+ * A backend's URL grammar: the schemes it answers and how their parts make
+ * its config. Lives in the backend's light `url.ts` (no client imports), so
+ * that `discovery(url)` checks a URL without loading the backend.
+ */
+export interface UrlGrammar<C extends UrlCommon & { readonly kind: string }> {
+  /** The `kind` of the configs it makes (`'etcd'`). */
+  readonly kind: C['kind'];
+  /** For messages: `an etcd`, `a Consul`. */
+  readonly what: string;
+  /** Its schemes. */
+  readonly schemes: Readonly<Record<string, SchemeSpec>>;
+  /**
+   * The params `instances$(service, params)` accepts on this registry
+   * (checked by the discovery before any backend is loaded).
+   */
+  readonly watchParams: readonly string[];
+  /** Makes the config from the split parts. @throws {ConfigError} via {@link urlError}. */
+  parse(parts: UrlParts): C;
+}
+
+const SHAPE = /^([a-z][a-z0-9+.-]*):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i;
+
+/**
+ * `url` with any password or ACL token replaced by `***`: safe to log.
+ *
+ * @example
+ * ```ts
+ * redactUrl('etcd://root:secret@h:2379/'); // 'etcd://root:***@h:2379/'
+ * ```
+ */
+export const redactUrl = (url: string): string =>
+  url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/([?&]token=)[^&#]*/i, '$1***');
+
+/**
+ * The {@link ConfigError} of a bad registry URL (redacted in the context).
+ *
+ * @param field - the part that is wrong: `url.port`, `url.<param>`.
+ */
+export const urlError = (url: string, field: string, problem: string, fix: string): never => {
+  throw new ConfigError(field, problem, fix, { registry: redactUrl(url) });
+};
 
 /**
  * `host:port`, with an IPv6 host in brackets (`[::1]:8080`): the one
@@ -79,35 +110,20 @@ export type RegistryConfig =
 export const formatHostPort = (host: string, port: number): string =>
   `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-const SCHEMES: Readonly<
-  Record<
-    RegistryScheme,
-    { kind: RegistryConfig['kind']; tls: boolean; port?: number; params: readonly string[] }
-  >
-> = {
-  memory: { kind: 'memory', tls: false, params: [] },
-  static: { kind: 'static', tls: false, params: ['secure'] },
-  etcd: { kind: 'etcd', tls: false, port: 2379, params: ['format'] },
-  etcds: { kind: 'etcd', tls: true, port: 2379, params: ['format', 'ca', 'cert', 'key'] },
-  consul: { kind: 'consul', tls: false, port: 8500, params: ['dc', 'token'] },
-  consuls: { kind: 'consul', tls: true, port: 8501, params: ['dc', 'token', 'ca', 'cert', 'key'] },
-  eureka: { kind: 'eureka', tls: false, port: 8761, params: ['interval'] },
-  eurekas: { kind: 'eureka', tls: true, port: 8761, params: ['interval', 'ca', 'cert', 'key'] },
-};
-
-const SHAPE = /^([a-z][a-z0-9+.-]*):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i;
-
-const bad = (url: string, field: string, problem: string, fix: string): never => {
-  throw new ConfigError(field, problem, fix, { registry: redactRaw(url) });
-};
-
-const redactRaw = (url: string): string =>
-  url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/([?&]token=)[^&#]*/i, '$1***');
-
-const parseEndpoint = (url: string, part: string, defaultPort: number | undefined): Endpoint => {
+/**
+ * Parses one `host[:port]` (`[::1]:port` for IPv6) of the URL `url`.
+ *
+ * @param defaultPort - the port of a host without one; absent: required.
+ * @throws {ConfigError} naming `url.host` or `url.port`.
+ */
+export const parseEndpoint = (
+  url: string,
+  part: string,
+  defaultPort: number | undefined,
+): Endpoint => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(.*))?$/.exec(part);
   if (m === null) {
-    return bad(
+    return urlError(
       url,
       'url.host',
       `'${part}' is not host[:port]`,
@@ -116,7 +132,7 @@ const parseEndpoint = (url: string, part: string, defaultPort: number | undefine
   }
   const host = (m[1] ?? m[2])!;
   if (!/^[A-Za-z0-9._~%:-]+$/.test(host)) {
-    return bad(
+    return urlError(
       url,
       'url.host',
       `'${host}' is not a valid host name`,
@@ -125,13 +141,18 @@ const parseEndpoint = (url: string, part: string, defaultPort: number | undefine
   }
   if (m[3] === undefined) {
     if (defaultPort === undefined) {
-      return bad(url, 'url.port', `missing for '${host}'`, 'write host:port, e.g. 127.0.0.1:8080');
+      return urlError(
+        url,
+        'url.port',
+        `missing for '${host}'`,
+        'write host:port, e.g. 127.0.0.1:8080',
+      );
     }
     return { host, port: defaultPort };
   }
   const port = /^\d{1,5}$/.test(m[3]) ? Number(m[3]) : Number.NaN;
   if (!(port >= 1 && port <= 65535)) {
-    return bad(
+    return urlError(
       url,
       'url.port',
       `'${m[3]}' of '${host}' is not a port from 1 to 65535`,
@@ -141,62 +162,96 @@ const parseEndpoint = (url: string, part: string, defaultPort: number | undefine
   return { host, port };
 };
 
-const decodePart = (url: string, field: string, s: string): string => {
+/**
+ * The comma-separated hosts of `parts` (`h1:2379,h2:2379`), each with the
+ * scheme's default port when it has none.
+ *
+ * @throws {ConfigError} naming `url.host` when there is none, or `url.port`.
+ */
+export const parseEndpoints = (parts: UrlParts): readonly Endpoint[] => {
+  if (parts.authority === '') {
+    return urlError(parts.raw, 'url.host', 'is missing', `write ${parts.scheme}://host:port`);
+  }
+  return parts.authority
+    .split(',')
+    .map((part) => parseEndpoint(parts.raw, part.trim(), parts.spec.port));
+};
+
+/**
+ * `s` percent-decoded.
+ *
+ * @throws {ConfigError} naming `field` for malformed percent-encoding.
+ */
+export const decodeUrlPart = (url: string, field: string, s: string): string => {
   try {
     return decodeURIComponent(s);
   } catch {
-    return bad(url, field, 'is not valid percent-encoding', 'percent-encode special characters');
+    return urlError(
+      url,
+      field,
+      'is not valid percent-encoding',
+      'percent-encode special characters',
+    );
   }
 };
 
 /**
- * Parses and checks a registry URL.
+ * Rejects a path where the scheme takes none (`''` and `/` are fine).
  *
- * @throws {ConfigError} naming the part that is wrong (`url.scheme`,
- *   `url.port`, `url.host`, `url.format`, an unknown query parameter...).
- * @example
- * ```ts
- * parseRegistryUrl('etcd://127.0.0.1:2379/services/?format=gokit');
- * // { kind: 'etcd', endpoints: [{ host: '127.0.0.1', port: 2379 }], prefix: '/services/', format: 'gokit', ... }
- * ```
+ * @throws {ConfigError} naming `url.path`, with `fix`.
  */
-export const parseRegistryUrl = (url: string): RegistryConfig => {
+export const noPath = (parts: UrlParts, fix: string): void => {
+  if (parts.path !== '' && parts.path !== '/') {
+    urlError(parts.raw, 'url.path', `'${parts.path}' is not used by ${parts.scheme}://`, fix);
+  }
+};
+
+/**
+ * Splits `url` into its generic parts for the grammar that answers its
+ * scheme: checks the shape, the scheme, the query parameters against the
+ * scheme's list and the userinfo, and redacts the URL.
+ *
+ * @param grammars - the grammars to look the scheme up in.
+ * @throws {ConfigError} naming `url`, `url.scheme`, `url.<param>`, `url.userinfo`...
+ */
+export const splitRegistryUrl = <G extends UrlGrammar<UrlCommon & { readonly kind: string }>>(
+  url: string,
+  grammars: readonly G[],
+): { readonly grammar: G; readonly parts: UrlParts } => {
   if (typeof url !== 'string' || url.trim() === '') {
-    return bad(
+    return urlError(
       String(url),
       'url',
       'is empty',
       "pass a registry URL such as 'memory://' or 'etcd://127.0.0.1:2379/services/'",
     );
   }
-  const m = SHAPE.exec(url.trim());
+  const raw = url.trim();
+  const m = SHAPE.exec(raw);
   if (m === null) {
-    return bad(
-      url,
+    return urlError(
+      raw,
       'url',
-      `'${redactRaw(url)}' is not scheme://host[:port][/path][?query]`,
+      `'${redactUrl(raw)}' is not scheme://host[:port][/path][?query]`,
       "write it like 'etcd://127.0.0.1:2379/services/'",
     );
   }
   const scheme = m[1]!.toLowerCase();
-  const userinfo = m[2];
-  const authority = m[3] ?? '';
-  const path = m[4] ?? '';
-  const query = m[5] ?? '';
-  const spec = SCHEMES[scheme as RegistryScheme];
-  if (spec === undefined) {
-    return bad(
-      url,
+  const grammar = grammars.find((g) => Object.hasOwn(g.schemes, scheme));
+  const spec = grammar?.schemes[scheme];
+  if (grammar === undefined || spec === undefined) {
+    return urlError(
+      raw,
       'url.scheme',
       `'${scheme}' is not supported`,
-      `use one of ${Object.keys(SCHEMES).join(', ')}`,
+      `use one of ${grammars.flatMap((g) => Object.keys(g.schemes)).join(', ')}`,
     );
   }
   const params: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(query)) {
+  for (const [k, v] of new URLSearchParams(m[5] ?? '')) {
     if (!spec.params.includes(k)) {
-      return bad(
-        url,
+      return urlError(
+        raw,
         `url.${k}`,
         `is not an option of ${scheme}://`,
         spec.params.length === 0 ? 'remove the query string' : `use ${spec.params.join(', ')}`,
@@ -204,158 +259,86 @@ export const parseRegistryUrl = (url: string): RegistryConfig => {
     }
     params[k] = v;
   }
+  const userinfo = m[2];
   let username: string | undefined;
   let password: string | undefined;
   if (userinfo !== undefined) {
-    if (spec.kind !== 'etcd' && spec.kind !== 'eureka') {
-      return bad(
-        url,
+    if (spec.noUserinfo !== undefined) {
+      return urlError(
+        raw,
         'url.userinfo',
         `user:password@ is not used by ${scheme}://`,
-        spec.kind === 'consul' ? 'pass an ACL token as ?token=...' : 'remove it',
+        spec.noUserinfo,
       );
     }
     const colon = userinfo.indexOf(':');
-    username = decodePart(url, 'url.username', colon < 0 ? userinfo : userinfo.slice(0, colon));
-    password = colon < 0 ? undefined : decodePart(url, 'url.password', userinfo.slice(colon + 1));
-    if (username === '') return bad(url, 'url.username', 'is empty', 'write user:password@host');
+    username = decodeUrlPart(raw, 'url.username', colon < 0 ? userinfo : userinfo.slice(0, colon));
+    password =
+      colon < 0 ? undefined : decodeUrlPart(raw, 'url.password', userinfo.slice(colon + 1));
+    if (username === '')
+      return urlError(raw, 'url.username', 'is empty', 'write user:password@host');
   }
-  const redacted = redactRaw(url.trim());
-  const common = { url: redacted, params: Object.freeze(params) };
-
-  if (spec.kind === 'memory') {
-    if (path !== '' && path !== '/')
-      return bad(
-        url,
-        'url.path',
-        `'${path}' is not used by memory://`,
-        "write 'memory://' or 'memory://name'",
-      );
-    if (authority !== '' && !/^[A-Za-z0-9._-]+$/.test(authority)) {
-      return bad(
-        url,
-        'url.name',
-        `'${authority}' is not a valid registry name`,
-        'use letters, digits, ".", "_" or "-"',
-      );
-    }
-    return { ...common, kind: 'memory', name: authority };
-  }
-
-  if (authority === '') {
-    return bad(url, 'url.host', 'is missing', `write ${scheme}://host:port`);
-  }
-  const endpoints = authority.split(',').map((part) => parseEndpoint(url, part.trim(), spec.port));
-
-  switch (spec.kind) {
-    case 'static': {
-      if (path !== '' && path !== '/')
-        return bad(
-          url,
-          'url.path',
-          `'${path}' is not used by static://`,
-          'write static://host:port,host:port',
-        );
-      const secure = params.secure;
-      if (secure !== undefined && secure !== 'true' && secure !== 'false') {
-        return bad(
-          url,
-          'url.secure',
-          `must be true or false (got '${secure}')`,
-          'write ?secure=true for https',
-        );
-      }
-      return { ...common, kind: 'static', endpoints, secure: secure === 'true' };
-    }
-    case 'etcd': {
-      const format = params.format;
-      if (format !== undefined && format !== 'json' && format !== 'gokit' && format !== 'gomicro') {
-        return bad(
-          url,
-          'url.format',
-          `must be json, gokit or gomicro (got '${format}')`,
-          'pick the layout other services use',
-        );
-      }
-      let prefix = decodePart(url, 'url.prefix', path === '' ? '/services/' : path);
-      if (!prefix.endsWith('/')) prefix = `${prefix}/`;
-      return {
-        ...common,
-        kind: 'etcd',
-        tls: spec.tls,
-        endpoints,
-        prefix,
-        format,
-        username,
-        password,
-      };
-    }
-    case 'consul': {
-      if (path !== '' && path !== '/')
-        return bad(
-          url,
-          'url.path',
-          `'${path}' is not used by ${scheme}://`,
-          'write consul://host:port?dc=dc1',
-        );
-      if (params.dc === '')
-        return bad(url, 'url.dc', 'is empty', 'name the datacenter or remove dc=');
-      return {
-        ...common,
-        kind: 'consul',
-        tls: spec.tls,
-        endpoints,
-        dc: params.dc,
-        token: params.token,
-      };
-    }
-    case 'eureka': {
-      const interval = params.interval;
-      if (interval !== undefined && !(/^\d+(\.\d+)?$/.test(interval) && Number(interval) > 0)) {
-        return bad(
-          url,
-          'url.interval',
-          `must be a number of seconds > 0 (got '${interval}')`,
-          'write ?interval=30',
-        );
-      }
-      const p = path === '' || path === '/' ? '/eureka' : path.replace(/\/+$/, '');
-      return { ...common, kind: 'eureka', tls: spec.tls, endpoints, path: p, username, password };
-    }
-    default:
-      return bad(url, 'url.scheme', `'${scheme}' is not supported`, 'use a supported scheme');
-  }
+  return {
+    grammar,
+    parts: {
+      raw,
+      scheme,
+      spec,
+      username,
+      password,
+      authority: m[3] ?? '',
+      path: m[4] ?? '',
+      common: { url: redactUrl(raw), params: Object.freeze(params) },
+    },
+  };
 };
 
 /**
- * The config of `url` (a URL, or an already parsed config) when it is of
- * `kind`; what a backend's own `xxxDiscovery(url)` accepts.
+ * Parses `url` with the grammar of its scheme among `grammars`.
  *
- * @param what - the URL kind for the message (`an etcd`, `a Consul`).
+ * @throws {ConfigError} naming the part that is wrong.
+ */
+export const parseUrlWith = <C extends UrlCommon & { readonly kind: string }>(
+  url: string,
+  grammars: readonly UrlGrammar<C>[],
+): C => {
+  const { grammar, parts } = splitRegistryUrl(url, grammars);
+  return grammar.parse(parts);
+};
+
+/**
+ * The config of `url` (a URL, or an already parsed config) for `grammar`:
+ * what a backend's own `xxxDiscovery(url)` accepts.
+ *
  * @throws {ConfigError} naming `url.scheme` when the URL is of another kind.
  * @example
  * ```ts
- * const config = configOfKind('etcd://127.0.0.1:2379/', 'etcd', 'an etcd');
+ * const config = configOf(etcdUrl, 'etcd://127.0.0.1:2379/');
  * ```
  */
-export const configOfKind = <K extends RegistryConfig['kind']>(
-  url: string | RegistryConfig,
-  kind: K,
-  what: string,
-): Extract<RegistryConfig, { kind: K }> => {
-  const config = typeof url === 'string' ? parseRegistryUrl(url) : url;
-  if (config.kind !== kind) {
-    const schemes = Object.entries(SCHEMES)
-      .filter(([, spec]) => spec.kind === kind)
-      .map(([scheme]) => `${scheme}://`);
+export const configOf = <C extends UrlCommon & { readonly kind: string }>(
+  grammar: UrlGrammar<C>,
+  url: string | (UrlCommon & { readonly kind: string }),
+): C => {
+  const config =
+    typeof url === 'string'
+      ? (() => {
+          const m = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+          // Another backend's URL: name this grammar's schemes, not all of them.
+          if (m !== null && !Object.hasOwn(grammar.schemes, m[1]!.toLowerCase())) {
+            return { kind: '', url: redactUrl(url.trim()), params: {} };
+          }
+          return parseUrlWith(url, [grammar]);
+        })()
+      : url;
+  if (config.kind !== grammar.kind) {
+    const schemes = Object.keys(grammar.schemes).map((s) => `${s}://`);
     throw new ConfigError(
       'url.scheme',
-      `'${config.url}' is not ${what} URL`,
+      `'${config.url}' is not ${grammar.what} URL`,
       `use ${schemes.join(' or ')}`,
-      {
-        registry: config.url,
-      },
+      { registry: config.url },
     );
   }
-  return config as Extract<RegistryConfig, { kind: K }>;
+  return config as C;
 };

@@ -43,7 +43,7 @@ export async function run(): Promise<void> {
   const proxyPort = (proxy.address() as AddressInfo).port;
   const registry = consulDiscovery(`consul://127.0.0.1:${proxyPort}`, {
     onProblem: () => undefined,
-    wait: WAIT_S,
+    waitMs: WAIT_S * 1000,
   });
   const subs: Subscription[] = [];
   try {

@@ -7,7 +7,7 @@
  * (`peers/eureka-*-child.ts`), so that its CPU time is its own; all run at
  * once and see the same changes.
  *
- * - rxdisco: `eurekaDiscovery(url, { interval: 1000 })`, every application
+ * - rxdisco: `eurekaDiscovery(url, { intervalMs: 1000 })`, every application
  *   watched (`instances$`); deltas with the hashcode check.
  * - eureka-js-client with `shouldUseDelta: true`: deltas (no hashcode
  *   check). The like-for-like comparison; the targets are against it.

@@ -38,7 +38,10 @@ export async function run(): Promise<void> {
       'eureka.server.response-cache-auto-expiration-in-seconds': 1,
     },
   });
-  const registry = eurekaDiscovery(server.url, { interval: INTERVAL, onProblem: () => undefined });
+  const registry = eurekaDiscovery(server.url, {
+    intervalMs: INTERVAL,
+    onProblem: () => undefined,
+  });
   try {
     const services = Array.from({ length: APPS }, (_, a) => `bench-${a}`);
     await fillRegistry(server.base, services, PER_APP);
@@ -52,7 +55,7 @@ export async function run(): Promise<void> {
       lastCpu = now;
     };
     const tuned = eurekaDiscovery(server.url, {
-      interval: INTERVAL,
+      intervalMs: INTERVAL,
       onRefresh: record,
       onProblem: () => undefined,
     });

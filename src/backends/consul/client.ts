@@ -9,18 +9,12 @@
  */
 import { closedError, type ErrorContext } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
-import type { RegistryConfig } from '../../core/url.js';
-import {
-  DEFAULT_ANSWER_LIMITS,
-  type RawAnswer,
-  type ResolvedAnswerLimits,
-  type Transport,
-  transport,
-} from '../transport.js';
+import { formatHostPort } from '../../core/url.js';
+import { type RawAnswer, type Transport, transport } from '../transport.js';
 import { httpError, transportError } from './errors.js';
+import type { ConsulConfig } from './url.js';
 
-/** The Consul part of a parsed registry URL. */
-export type ConsulConfig = Extract<RegistryConfig, { kind: 'consul' }>;
+export type { ConsulConfig } from './url.js';
 
 /** How reads are served (Consul's consistency modes). */
 export type ConsulConsistency = 'default' | 'stale' | 'consistent';
@@ -89,15 +83,9 @@ const aclPolicyOf = (value: string | null): 'allow' | 'deny' | undefined => {
  * Creates the client for `config`. `token` (from the options) wins over the
  * URL's `?token=`.
  */
-export const consulClient = (
-  config: ConsulConfig,
-  token: string | undefined,
-  limits: ResolvedAnswerLimits = DEFAULT_ANSWER_LIMITS,
-): ConsulClient => {
+export const consulClient = (config: ConsulConfig, token: string | undefined): ConsulClient => {
   const scheme = config.tls ? 'https' : 'http';
-  const bases = config.endpoints.map(
-    (e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`,
-  );
+  const bases = config.endpoints.map((e) => `${scheme}://${formatHostPort(e.host, e.port)}`);
   let pool: Transport | undefined;
   let current = 0;
   let closed = false;
@@ -107,7 +95,7 @@ export const consulClient = (
     if (closed) {
       throw closedError(config.url);
     }
-    pool ??= transport(readTls(config), limits);
+    pool ??= transport(readTls(config));
     const at = current;
     const base = bases[at % bases.length]!;
     const what = `${req.method} ${req.path}`;
@@ -122,7 +110,6 @@ export const consulClient = (
         ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
         ...(req.signal === undefined ? {} : { signal: req.signal }),
         timeoutMs: req.timeout,
-        context: req.context,
       });
     } catch (e) {
       // The agent cannot be reached: the next request goes to the next one.

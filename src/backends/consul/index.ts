@@ -1,6 +1,7 @@
 /**
  * `rxdisco/consul`: the Consul backend (`consul://` and `consuls://` URLs)
- * on ky. Watches are blocking queries on `/v1/health/service/<name>` and
+ * over `node:http` (the backends' own transport, `../transport.ts`; no ky,
+ * no fetch). Watches are blocking queries on `/v1/health/service/<name>` and
  * `/v1/catalog/services`; registrations are agent services with a TTL check
  * that rxdisco passes. One HTTP connection pool per backend, created on
  * first use and released by `close()`.
@@ -14,11 +15,13 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from '../../core/discovery.js';
-import { configOfKind } from '../../core/url.js';
-import { type ConsulConfig, consulClient } from './client.js';
+import { configOf } from '../../core/url.js';
+import { withWatchParams } from '../../core/watch-params.js';
+import { consulClient } from './client.js';
 import { type ConsulOptions, resolveConsulOptions } from './options.js';
 import { consulRegistrar } from './registrar.js';
 import { consulServices, consulSource } from './source.js';
+import { CONSUL_WATCH_PARAMS, type ConsulConfig, consulUrl } from './url.js';
 
 /** Options of {@link consulBackend}. */
 export interface ConsulBackendOptions extends ConsulOptions {
@@ -40,7 +43,7 @@ export const consulBackend = (
   options: ConsulBackendOptions = {},
 ): Backend => {
   const resolved = resolveConsulOptions(options, config.url, config.token);
-  const client = consulClient(config, resolved.token, resolved.answers);
+  const client = consulClient(config, resolved.token);
   const deps = {
     client,
     config,
@@ -56,10 +59,12 @@ export const consulBackend = (
 };
 
 /**
- * A {@link Discovery} over Consul.
+ * A {@link Discovery} over Consul. Options are checked now, and the params
+ * of `instances$()` when it is called.
  *
  * @param url - `consul://host:port[,host:port...]?dc=dc1&token=...`,
  *   `consuls://host:8501?ca=/ca.pem&cert=/c.pem&key=/k.pem`, or a parsed config.
+ * @throws {ConfigError} for a bad URL or an option out of range.
  * @example
  * ```ts
  * import { consulDiscovery } from 'rxdisco/consul';
@@ -72,14 +77,16 @@ export const consulDiscovery = (
   url: string | ConsulConfig,
   options: DiscoveryOptions & ConsulOptions = {},
 ): Discovery => {
-  const config = configOfKind(url, 'consul', 'a Consul');
+  const config = configOf(consulUrl, url);
   // Check the options now, not on first subscribe.
   resolveConsulOptions(options, config.url, config.token);
-  return createDiscovery(config.url, async () => consulBackend(config, options), options);
+  const d = createDiscovery(config.url, async () => consulBackend(config, options), options);
+  return withWatchParams(d, CONSUL_WATCH_PARAMS, 'consul://');
 };
 
-export type { ConsulConfig, ConsulConsistency } from './client.js';
+export type { ConsulConsistency } from './client.js';
 export { decodeHealth } from './codecs.js';
 export { decodeGoMicroTags, encodeGoMicroTags, type GoMicroTags } from './gomicro.js';
 export type { ConsulCheck, ConsulOptions } from './options.js';
 export type { ConsulLease } from './registrar.js';
+export type { ConsulConfig } from './url.js';

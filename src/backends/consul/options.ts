@@ -4,15 +4,14 @@
  *
  * @module
  */
-import { ConfigError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
-import { type AnswerLimits, type ResolvedAnswerLimits, resolveAnswerLimits } from '../transport.js';
+import { durationOption, enumOption, numberOption } from '../../core/options.js';
 import type { BlockingTuning } from './blocking.js';
 import type { ConsulConsistency } from './client.js';
 
 /**
  * The health check a registration carries. `ttl` (the default): rxdisco
- * passes it every `renewEvery`; `http` / `tcp`: the Consul agent probes the
+ * passes it every `renewEveryMs`; `http` / `tcp`: the Consul agent probes the
  * instance itself, and rxdisco only checks that the agent still knows it.
  */
 export type ConsulCheck =
@@ -21,10 +20,10 @@ export type ConsulCheck =
       readonly type: 'http';
       /** The URL the agent GETs; 2xx is passing, 429 warning, anything else critical. */
       readonly url: string;
-      /** Seconds between probes. @default 10 */
-      readonly interval?: number;
-      /** Seconds before a probe fails. @default 5 */
-      readonly timeout?: number;
+      /** Milliseconds between probes (Consul's `Interval`). @default 10_000 */
+      readonly intervalMs?: number;
+      /** Milliseconds before a probe fails (Consul's `Timeout`). @default 5000 */
+      readonly timeoutMs?: number;
       /** Skip TLS verification of an https URL. @default false */
       readonly tlsSkipVerify?: boolean;
     }
@@ -32,26 +31,22 @@ export type ConsulCheck =
       readonly type: 'tcp';
       /** `host:port` the agent connects to. @default the instance's host:port */
       readonly address?: string;
-      /** Seconds between probes. @default 10 */
-      readonly interval?: number;
-      /** Seconds before a probe fails. @default 5 */
-      readonly timeout?: number;
+      /** Milliseconds between probes (Consul's `Interval`). @default 10_000 */
+      readonly intervalMs?: number;
+      /** Milliseconds before a probe fails (Consul's `Timeout`). @default 5000 */
+      readonly timeoutMs?: number;
     };
 
-/**
- * Tuning of the Consul backend. Every field is optional. The
- * {@link AnswerLimits} (`maxAnswerBytes`, `idleReadTimeoutMs`,
- * `bodyTimeoutMs`) bound what one answer of an agent may cost.
- */
-export interface ConsulOptions extends AnswerLimits {
+/** Tuning of the Consul backend. Every field is optional. */
+export interface ConsulOptions {
   /** ACL token, sent as `X-Consul-Token`; wins over the URL's `?token=`. Never logged. */
   readonly token?: string;
   /**
-   * Seconds each blocking query waits for a change (Consul adds up to
-   * wait/16). 1 to 600.
-   * @default 60
+   * Milliseconds each blocking query waits for a change (Consul's `?wait=`;
+   * Consul adds up to wait/16). 1 s to 10 min.
+   * @default 60_000
    */
-  readonly wait?: number;
+  readonly waitMs?: number;
   /**
    * Read consistency of watches: `default`, `stale` (any server answers,
    * survives leader elections) or `consistent`. A watch's `stale` /
@@ -63,9 +58,10 @@ export interface ConsulOptions extends AnswerLimits {
    * Minimum milliseconds between the starts of two queries of one watch.
    * @default 50
    */
-  readonly minQueryInterval?: number;
+  readonly minQueryIntervalMs?: number;
   /**
-   * Sustained queries per second one watch may send (token bucket).
+   * Sustained queries per second one watch may send (token bucket): a
+   * rate, per second, not a duration.
    * @default 10
    */
   readonly queryRate?: number;
@@ -80,7 +76,7 @@ export interface ConsulOptions extends AnswerLimits {
    * blocking queries' timeout.
    * @default 10000
    */
-  readonly requestTimeout?: number;
+  readonly requestTimeoutMs?: number;
   /**
    * The health check of registrations: a check, or a function of the
    * instance (to build its health URL).
@@ -88,12 +84,12 @@ export interface ConsulOptions extends AnswerLimits {
    */
   readonly check?: ConsulCheck | ((instance: Instance) => ConsulCheck);
   /**
-   * Seconds a registration's check may stay critical before Consul removes
-   * the service (`DeregisterCriticalServiceAfter`; Consul reaps at most
-   * every 30 s or so, and treats less than a minute as a minute).
-   * @default 60
+   * Milliseconds a registration's check may stay critical before Consul
+   * removes the service (`DeregisterCriticalServiceAfter`; Consul reaps at
+   * most every 30 s or so, and treats less than a minute as a minute).
+   * @default 60_000
    */
-  readonly deregisterCriticalAfter?: number;
+  readonly deregisterCriticalAfterMs?: number;
 }
 
 /** {@link ConsulOptions} with every default applied. */
@@ -101,71 +97,82 @@ export interface ResolvedConsulOptions {
   readonly token: string | undefined;
   readonly consistency: ConsulConsistency;
   readonly blocking: BlockingTuning;
-  /** Bounds on every answer (size, stalls, trickles). */
-  readonly answers: ResolvedAnswerLimits;
   readonly check: (instance: Instance) => ConsulCheck;
+  /** Seconds, as Consul's `DeregisterCriticalServiceAfter` is written. */
   readonly deregisterCriticalAfter: number;
 }
 
-const positive = (
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  range: [number, number],
-  registry: string,
-): number => {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) {
-    throw new ConfigError(
-      name,
-      `must be a number from ${range[0]} to ${range[1]} (got ${String(v)})`,
-      `omit it for the default ${fallback}`,
-      { registry },
-    );
-  }
-  return v;
-};
-
-/** Applies the defaults of {@link ConsulOptions}; `urlToken` is the URL's `?token=`. */
+/**
+ * Applies the defaults of {@link ConsulOptions} and checks them (a `check`
+ * given as a function is checked when it is called); `urlToken` is the
+ * URL's `?token=`.
+ *
+ * @throws {ConfigError} naming the option out of range.
+ */
 export const resolveConsulOptions = (
   o: ConsulOptions,
   registry: string,
   urlToken: string | undefined,
 ): ResolvedConsulOptions => {
-  const consistency = o.consistency ?? 'default';
-  if (!['default', 'stale', 'consistent'].includes(consistency)) {
-    throw new ConfigError(
-      'consistency',
-      `must be default, stale or consistent (got ${String(consistency)})`,
-      'pick one of Consul consistency modes',
-      { registry },
-    );
-  }
+  const context = { registry };
+  const consistency = enumOption(
+    'consistency',
+    o.consistency,
+    'default',
+    ['default', 'stale', 'consistent'],
+    context,
+  );
   const check = o.check ?? { type: 'ttl' };
+  if (typeof check !== 'function') checkConsulCheck(check, registry);
   return {
     token: o.token ?? urlToken,
     consistency,
     blocking: {
-      waitMs: Math.round(positive('wait', o.wait, 60, [1, 600], registry) * 1000),
-      minIntervalMs: positive('minQueryInterval', o.minQueryInterval, 50, [0, 60_000], registry),
-      ratePerSecond: positive('queryRate', o.queryRate, 10, [0.01, 1000], registry),
-      burst: positive('queryBurst', o.queryBurst, 2, [1, 100], registry),
-      requestTimeoutMs: positive(
-        'requestTimeout',
-        o.requestTimeout,
+      waitMs: durationOption('waitMs', o.waitMs, 60_000, { min: 1000, max: 600_000 }, context),
+      minIntervalMs: durationOption(
+        'minQueryIntervalMs',
+        o.minQueryIntervalMs,
+        50,
+        { max: 60_000 },
+        context,
+      ),
+      ratePerSecond: numberOption('queryRate', o.queryRate, 10, { min: 0.01, max: 1000 }, context),
+      burst: numberOption(
+        'queryBurst',
+        o.queryBurst,
+        2,
+        { integer: true, min: 1, max: 100 },
+        context,
+      ),
+      requestTimeoutMs: durationOption(
+        'requestTimeoutMs',
+        o.requestTimeoutMs,
         10_000,
-        [100, 600_000],
-        registry,
+        { min: 100, max: 600_000 },
+        context,
       ),
     },
-    answers: resolveAnswerLimits(o, { registry }),
     check: typeof check === 'function' ? check : () => check,
-    deregisterCriticalAfter: positive(
-      'deregisterCriticalAfter',
-      o.deregisterCriticalAfter,
-      60,
-      [1, 86_400 * 365],
-      registry,
-    ),
+    deregisterCriticalAfter:
+      durationOption(
+        'deregisterCriticalAfterMs',
+        o.deregisterCriticalAfterMs,
+        60_000,
+        { min: 1000, max: 86_400_000 * 365 },
+        context,
+      ) / 1000,
   };
+};
+
+/**
+ * Checks the durations of a health check.
+ *
+ * @throws {ConfigError} naming `check.intervalMs` or `check.timeoutMs`.
+ */
+export const checkConsulCheck = (check: ConsulCheck, registry: string): ConsulCheck => {
+  if (check.type === 'ttl') return check;
+  const context = { registry };
+  durationOption('check.intervalMs', check.intervalMs, 10_000, { min: 1 }, context);
+  durationOption('check.timeoutMs', check.timeoutMs, 5000, { min: 1 }, context);
+  return check;
 };

@@ -64,16 +64,16 @@ const checkBody = (
       return {
         ...common,
         HTTP: check.url,
-        Interval: seconds(check.interval ?? 10),
-        Timeout: seconds(check.timeout ?? 5),
+        Interval: consulDuration(check.intervalMs ?? 10_000),
+        Timeout: consulDuration(check.timeoutMs ?? 5000),
         ...(check.tlsSkipVerify ? { TLSSkipVerify: true } : {}),
       };
     case 'tcp':
       return {
         ...common,
         TCP: check.address ?? `${instance.host}:${instance.port}`,
-        Interval: seconds(check.interval ?? 10),
-        Timeout: seconds(check.timeout ?? 5),
+        Interval: consulDuration(check.intervalMs ?? 10_000),
+        Timeout: consulDuration(check.timeoutMs ?? 5000),
       };
   }
 };

@@ -11,6 +11,7 @@ import { defer, map, type Observable, type SchedulerLike } from 'rxjs';
 import type { WatchParams } from '../../core/discovery.js';
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
+import { checkWatchParams } from '../../core/watch-params.js';
 import { type BlockingRead, blockingQuery, consulDuration } from './blocking.js';
 import type { ConsulAnswer, ConsulClient, ConsulConfig, ConsulConsistency } from './client.js';
 import {
@@ -21,6 +22,7 @@ import {
 } from './codecs.js';
 import { isAbortError, missingTokenError } from './errors.js';
 import type { ResolvedConsulOptions } from './options.js';
+import { CONSUL_WATCH_PARAMS } from './url.js';
 
 /** What the sources need from their backend. */
 export interface SourceDeps {
@@ -29,17 +31,6 @@ export interface SourceDeps {
   readonly options: ResolvedConsulOptions;
   readonly scheduler: SchedulerLike;
 }
-
-/** The params `instances$(service, params)` accepts on consul://. */
-export const CONSUL_WATCH_PARAMS = [
-  'passing',
-  'tag',
-  'near',
-  'dc',
-  'stale',
-  'consistent',
-  'filter',
-] as const;
 
 const flag = (
   params: WatchParams,
@@ -77,9 +68,8 @@ const consistencyParams = (c: ConsulConsistency): Array<[string, string]> =>
   c === 'default' ? [] : [[c, '']];
 
 /**
- * The query string of a health watch from its params:
- * `{ passing?: boolean = true, tag?: 'a,b', near?: '_agent', dc?: 'dc2',
- *    stale?: boolean, consistent?: boolean, filter?: '<Consul filter>' }`.
+ * The query string of a health watch from its params (see
+ * {@link CONSUL_WATCH_PARAMS}).
  *
  * @throws {ConfigError} for an unknown param or a bad value.
  */
@@ -88,16 +78,7 @@ export const healthQuery = (
   deps: Pick<SourceDeps, 'config' | 'options'>,
   context: ErrorContext,
 ): Array<[string, string]> => {
-  for (const k of Object.keys(params)) {
-    if (!(CONSUL_WATCH_PARAMS as readonly string[]).includes(k)) {
-      throw new ConfigError(
-        `params.${k}`,
-        'is not a param of consul:// watches',
-        `use ${CONSUL_WATCH_PARAMS.join(', ')}`,
-        context,
-      );
-    }
-  }
+  checkWatchParams(params, CONSUL_WATCH_PARAMS, context, 'consul://');
   const q: Array<[string, string]> = [];
   if (flag(params, 'passing', true, context)) q.push(['passing', 'true']);
   const tag = text(params, 'tag', context);

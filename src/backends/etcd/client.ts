@@ -9,11 +9,12 @@
 
 import { Etcd3, type IOptions } from 'etcd3';
 import { closedError } from '../../core/errors.js';
+import { durationOption } from '../../core/options.js';
 import { readTls } from '../../core/pem.js';
-import type { RegistryConfig } from '../../core/url.js';
+import { formatHostPort } from '../../core/url.js';
+import type { EtcdConfig } from './url.js';
 
-/** The etcd part of a parsed registry URL. */
-export type EtcdConfig = Extract<RegistryConfig, { kind: 'etcd' }>;
+export type { EtcdConfig } from './url.js';
 
 /** Tuning of the etcd backend. Every field is optional. */
 export interface EtcdOptions {
@@ -21,38 +22,58 @@ export interface EtcdOptions {
    * Deadline of every unary call (range, put, lease grant, keepalive...), in ms.
    * @default 5000
    */
-  readonly callTimeout?: number;
+  readonly callTimeoutMs?: number;
   /**
    * How often a live watch is checked against a read of its prefix, in ms; a
    * watch found behind twice in a row is reopened (guards against the
    * etcd3 client's silent watch stalls). 0 disables the check.
    * @default 10000
    */
-  readonly watchdogInterval?: number;
+  readonly watchdogIntervalMs?: number;
   /**
    * Milliseconds a watch may take to be created before it counts as stalled.
    * @default 10000
    */
-  readonly watchCreateTimeout?: number;
+  readonly watchCreateTimeoutMs?: number;
   /** Extra gRPC channel options, merged over rxdisco's. */
   readonly grpcOptions?: Readonly<Record<string, string | number>>;
 }
 
 /** {@link EtcdOptions} with every default applied. */
 export interface ResolvedEtcdOptions {
-  readonly callTimeout: number;
-  readonly watchdogInterval: number;
-  readonly watchCreateTimeout: number;
+  readonly callTimeoutMs: number;
+  readonly watchdogIntervalMs: number;
+  readonly watchCreateTimeoutMs: number;
   readonly grpcOptions: Readonly<Record<string, string | number>>;
 }
 
-/** Applies the defaults of {@link EtcdOptions}. */
-export const resolveEtcdOptions = (o: EtcdOptions = {}): ResolvedEtcdOptions => ({
-  callTimeout: o.callTimeout ?? 5000,
-  watchdogInterval: o.watchdogInterval ?? 10_000,
-  watchCreateTimeout: o.watchCreateTimeout ?? 10_000,
-  grpcOptions: o.grpcOptions ?? {},
-});
+/**
+ * Applies the defaults of {@link EtcdOptions} and checks them.
+ *
+ * @param registry - the redacted URL, for messages.
+ * @throws {ConfigError} naming the option out of range (NaN, negative, 0 where a deadline is meant).
+ */
+export const resolveEtcdOptions = (o: EtcdOptions = {}, registry?: string): ResolvedEtcdOptions => {
+  const context = registry === undefined ? undefined : { registry };
+  return {
+    callTimeoutMs: durationOption('callTimeoutMs', o.callTimeoutMs, 5000, { min: 1 }, context),
+    watchdogIntervalMs: durationOption(
+      'watchdogIntervalMs',
+      o.watchdogIntervalMs,
+      10_000,
+      { fix: 'pass 0 to disable the check' },
+      context,
+    ),
+    watchCreateTimeoutMs: durationOption(
+      'watchCreateTimeoutMs',
+      o.watchCreateTimeoutMs,
+      10_000,
+      { min: 1 },
+      context,
+    ),
+    grpcOptions: o.grpcOptions ?? {},
+  };
+};
 
 // The core owns reconnection: the etcd3 watch manager should retry its
 // stream quickly and briefly, never leaving a long timer behind.
@@ -72,10 +93,8 @@ const passThrough = {
 export const clientOptions = (config: EtcdConfig, options: ResolvedEtcdOptions): IOptions => {
   const { ca, cert, key } = readTls(config);
   const scheme = config.tls ? 'https' : 'http';
-  const hosts = config.endpoints.map(
-    (e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`,
-  );
-  const callTimeout = options.callTimeout;
+  const hosts = config.endpoints.map((e) => `${scheme}://${formatHostPort(e.host, e.port)}`);
+  const callTimeout = options.callTimeoutMs;
   return {
     hosts,
     ...(config.tls && ca !== undefined

@@ -12,11 +12,13 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from '../../core/discovery.js';
-import { configOfKind } from '../../core/url.js';
-import { clientHolder, type EtcdConfig, type EtcdOptions, resolveEtcdOptions } from './client.js';
+import { configOf } from '../../core/url.js';
+import { withWatchParams } from '../../core/watch-params.js';
+import { clientHolder, type EtcdOptions, resolveEtcdOptions } from './client.js';
 import type { OpenWatcher } from './prefix-watch.js';
 import { etcdRegistrar } from './registrar.js';
 import { etcdServices, etcdSource } from './source.js';
+import { ETCD_WATCH_PARAMS, type EtcdConfig, etcdUrl } from './url.js';
 
 /** Options of {@link etcdBackend}: the client tuning, and a watcher factory for tests. */
 export interface EtcdBackendOptions extends EtcdOptions {
@@ -27,9 +29,11 @@ export interface EtcdBackendOptions extends EtcdOptions {
 /**
  * The etcd {@link Backend} for a parsed `etcd://` / `etcds://` URL. Nothing
  * is contacted until a watch or registration starts.
+ *
+ * @throws {ConfigError} for an option out of range.
  */
 export const etcdBackend = (config: EtcdConfig, options: EtcdBackendOptions = {}): Backend => {
-  const resolved = resolveEtcdOptions(options);
+  const resolved = resolveEtcdOptions(options, config.url);
   const clients = clientHolder(config, resolved);
   const registry = config.url;
   const deps = {
@@ -54,11 +58,12 @@ export const etcdBackend = (config: EtcdConfig, options: EtcdBackendOptions = {}
 };
 
 /**
- * A {@link Discovery} over etcd v3.
+ * A {@link Discovery} over etcd v3. Options are checked now.
  *
  * @param url - `etcd://host:port[,host:port...]/prefix/?format=json|gokit|gomicro`,
  *   `etcds://user:password@host:port/prefix/?ca=/ca.pem&cert=/c.pem&key=/k.pem`,
  *   or a parsed config.
+ * @throws {ConfigError} for a bad URL or an option out of range.
  * @example
  * ```ts
  * import { etcdDiscovery } from 'rxdisco/etcd';
@@ -70,11 +75,14 @@ export const etcdDiscovery = (
   url: string | EtcdConfig,
   options: DiscoveryOptions & EtcdBackendOptions = {},
 ): Discovery => {
-  const config = configOfKind(url, 'etcd', 'an etcd');
-  return createDiscovery(config.url, async () => etcdBackend(config, options), options);
+  const config = configOf(etcdUrl, url);
+  resolveEtcdOptions(options, config.url);
+  const d = createDiscovery(config.url, async () => etcdBackend(config, options), options);
+  return withWatchParams(d, ETCD_WATCH_PARAMS, 'etcd://');
 };
 
-export type { EtcdConfig, EtcdOptions } from './client.js';
+export type { EtcdOptions } from './client.js';
 export { decodeEntry, encodeEntry } from './codecs.js';
 export type { EtcdCursor } from './prefix-watch.js';
 export type { EtcdLease } from './registrar.js';
+export type { EtcdConfig, EtcdFormat } from './url.js';

@@ -175,7 +175,7 @@ export const watchPrefix = (
         else if (suspect !== undefined && at.revision <= suspect)
           return stalled(`is behind revision ${suspect} (at ${at.revision - 1})`);
         else suspect = now;
-        schedule(options.watchdogInterval);
+        schedule(options.watchdogIntervalMs);
       }, fail);
   };
 
@@ -188,14 +188,14 @@ export const watchPrefix = (
     let connected = false;
     const w = open(client, prefix, from.revision);
     watcher = w;
-    guard = timer(options.watchCreateTimeout).subscribe(() => {
-      if (!connected) stalled(`was not created within ${options.watchCreateTimeout} ms`);
+    guard = timer(options.watchCreateTimeoutMs).subscribe(() => {
+      if (!connected) stalled(`was not created within ${options.watchCreateTimeoutMs} ms`);
     });
     w.on('connected', () => {
       if (stopped || watcher !== w) return;
       connected = true;
       suspect = undefined;
-      schedule(options.watchdogInterval);
+      schedule(options.watchdogIntervalMs);
       handlers.progress(cursor!);
     });
     w.on('data', (res: IWatchResponse) => {

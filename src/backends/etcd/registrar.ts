@@ -10,10 +10,10 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import { type ErrorContext, RegistrationLostError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { Registrar } from '../../core/registration.js';
-import type { EtcdFormat } from '../../core/url.js';
 import type { ClientHolder, ResolvedEtcdOptions } from './client.js';
 import { encodeEntry, instanceKey } from './codecs.js';
 import { toEtcdError } from './errors.js';
+import type { EtcdFormat } from './url.js';
 
 /** One registration: the lease and the key it keeps. */
 export interface EtcdLease {
@@ -78,7 +78,7 @@ export const etcdRegistrar = (deps: RegistrarDeps): Registrar<EtcdLease> => ({
     const context = contextOf(deps, lease.instance);
     let ttl: number;
     try {
-      ttl = await keepAliveOnce(deps.clients.get(), lease.id, deps.options.callTimeout);
+      ttl = await keepAliveOnce(deps.clients.get(), lease.id, deps.options.callTimeoutMs);
     } catch (e) {
       if (e instanceof EtcdLeaseInvalidError || /lease not found/i.test(String(e))) ttl = 0;
       else throw toEtcdError(e, context);

@@ -2,7 +2,7 @@
  * The Eureka HTTP client: the backends' `node:http` transport (see
  * `../transport.ts`), no retries of its own, every request
  * tried on the service URLs (Eureka peers) in order. A peer that fails
- * (connection refused, timeout, 5xx) is skipped for `peerCooldown` ms and
+ * (connection refused, timeout, 5xx) is skipped for `peerCooldownMs` and
  * tried again after that; the first healthy peer in URL order is always
  * preferred, so traffic comes back to the first peer once it recovers.
  *
@@ -11,37 +11,37 @@
 
 import {
   AuthenticationError,
-  ConfigError,
   type ErrorContext,
   RegistryUnavailableError,
 } from '../../core/errors.js';
+import { durationOption } from '../../core/options.js';
 import { readTls } from '../../core/pem.js';
-import type { RegistryConfig } from '../../core/url.js';
+import { formatHostPort } from '../../core/url.js';
 import { fetchTransport, type Transport, transport } from '../transport.js';
+import type { EurekaConfig } from './url.js';
 
-/** A parsed `eureka://` / `eurekas://` URL. */
-export type EurekaConfig = Extract<RegistryConfig, { kind: 'eureka' }>;
+export type { EurekaConfig } from './url.js';
 
 /** Options of the Eureka backend. All optional. */
 export interface EurekaOptions {
   /**
    * Milliseconds between two registry refreshes (`GET /apps/delta`). Shorter
    * means changes propagate sooner, at the cost of one request per interval
-   * (a delta is small: see docs/eureka.md). Also read from the URL's
-   * `?interval=` (seconds) when allowed there.
+   * (a delta is small: see docs/eureka.md). The URL's `?interval=30s` is
+   * used when this is not given.
    * @default 30_000
    */
-  readonly interval?: number;
+  readonly intervalMs?: number;
   /**
    * Milliseconds before one HTTP request is given up (then the next peer is tried).
    * @default 10_000
    */
-  readonly timeout?: number;
+  readonly timeoutMs?: number;
   /**
    * Milliseconds a failed peer is skipped before it is tried again first.
    * @default 30_000
    */
-  readonly peerCooldown?: number;
+  readonly peerCooldownMs?: number;
   /**
    * The `homePageUrl`, `statusPageUrl` and `healthCheckUrl` to register for
    * an instance (Spring Boot Admin and the Eureka dashboard link to them).
@@ -67,54 +67,41 @@ export interface EurekaOptions {
 
 /** {@link EurekaOptions} with every default applied. */
 export interface ResolvedEurekaOptions {
-  readonly interval: number;
-  readonly timeout: number;
-  readonly peerCooldown: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly peerCooldownMs: number;
   readonly pages: EurekaOptions['pages'];
   readonly fetch: typeof globalThis.fetch | undefined;
 }
 
-const positive = (
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  context: ErrorContext,
-): number => {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new ConfigError(
-      name,
-      `must be a positive number of ms (got ${v})`,
-      'e.g. 30000',
-      context,
-    );
-  }
-  return v;
-};
-
-/** Resolves options once; `?interval=` (seconds) in the URL wins over the default, not over `options`. */
+/**
+ * Resolves and checks options once; the URL's `?interval=` is used when
+ * `options.intervalMs` is not given.
+ *
+ * @throws {ConfigError} naming the option out of range.
+ */
 export const resolveEurekaOptions = (
   config: EurekaConfig,
   options: EurekaOptions,
 ): ResolvedEurekaOptions => {
   const context = { registry: config.url };
-  const fromUrl = config.params.interval;
-  let urlInterval: number | undefined;
-  if (fromUrl !== undefined) {
-    urlInterval = Number(fromUrl) * 1000;
-    if (!(urlInterval > 0)) {
-      throw new ConfigError(
-        'url.interval',
-        `must be a positive number of seconds (got '${fromUrl}')`,
-        'write ?interval=30',
-        context,
-      );
-    }
-  }
+  const positive = { min: 1 };
   return {
-    interval: positive('interval', options.interval ?? urlInterval, 30_000, context),
-    timeout: positive('timeout', options.timeout, 10_000, context),
-    peerCooldown: positive('peerCooldown', options.peerCooldown, 30_000, context),
+    intervalMs: durationOption(
+      'intervalMs',
+      options.intervalMs ?? config.intervalMs,
+      30_000,
+      positive,
+      context,
+    ),
+    timeoutMs: durationOption('timeoutMs', options.timeoutMs, 10_000, positive, context),
+    peerCooldownMs: durationOption(
+      'peerCooldownMs',
+      options.peerCooldownMs,
+      30_000,
+      positive,
+      context,
+    ),
     pages: options.pages,
     fetch: options.fetch,
   };
@@ -168,10 +155,9 @@ export const eurekaClient = (
   if (config.username !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
   }
-  const bases = config.endpoints.map((e) => {
-    const host = e.host.includes(':') ? `[${e.host}]` : e.host;
-    return `${scheme}://${host}:${e.port}${config.path}`;
-  });
+  const bases = config.endpoints.map(
+    (e) => `${scheme}://${formatHostPort(e.host, e.port)}${config.path}`,
+  );
   const downUntil = bases.map(() => 0);
 
   /** Peers in the order to try: healthy ones in URL order, then the others by recovery time. */
@@ -199,7 +185,7 @@ export const eurekaClient = (
           headers,
           ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
           ...(req.signal === undefined ? {} : { signal: req.signal }),
-          timeoutMs: options.timeout,
+          timeoutMs: options.timeoutMs,
         });
         const text = res.text;
         if (res.status === 401) {
@@ -210,7 +196,7 @@ export const eurekaClient = (
         }
         if (res.status >= 500) {
           failures.push(`${bases[i]}: HTTP ${res.status}`);
-          downUntil[i] = Date.now() + options.peerCooldown;
+          downUntil[i] = Date.now() + options.peerCooldownMs;
           continue;
         }
         downUntil[i] = 0;
@@ -219,7 +205,7 @@ export const eurekaClient = (
         if (e instanceof AuthenticationError) throw e;
         if (req.signal?.aborted) throw e;
         failures.push(`${bases[i]}: ${describe(e)}`);
-        downUntil[i] = Date.now() + options.peerCooldown;
+        downUntil[i] = Date.now() + options.peerCooldownMs;
       }
     }
     throw new RegistryUnavailableError(

@@ -16,18 +16,20 @@ import {
 } from '../../core/discovery.js';
 import { ConfigError } from '../../core/errors.js';
 import { INSTANCE_STATUSES } from '../../core/instance.js';
-import { configOfKind } from '../../core/url.js';
+import { configOf } from '../../core/url.js';
+import { withWatchParams } from '../../core/watch-params.js';
 import {
   type EurekaClient,
-  type EurekaConfig,
   type EurekaOptions,
   eurekaClient,
   resolveEurekaOptions,
 } from './client.js';
 import { appName, type EurekaStatus } from './codecs.js';
+import { attachEurekaHandle, type EurekaHandle, eurekaHandle, eurekaHandleOf } from './handle.js';
 import { type RefreshReport, registryPoller } from './poller.js';
-import { eurekaRegistrar, leaseKey, putStatus, type StatusOverrides } from './registrar.js';
+import { eurekaRegistrar, leaseKey, putStatus } from './registrar.js';
 import { eurekaServices, eurekaSource } from './source.js';
+import { EUREKA_WATCH_PARAMS, type EurekaConfig, eurekaUrl } from './url.js';
 
 /** Options of {@link eurekaBackend}. */
 export interface EurekaBackendOptions extends EurekaOptions {
@@ -35,64 +37,48 @@ export interface EurekaBackendOptions extends EurekaOptions {
   readonly onRefresh?: (report: RefreshReport) => void;
 }
 
-interface LiveBackend {
-  readonly client: EurekaClient;
-  readonly overrides: StatusOverrides;
-}
-
-/** Backends not yet closed, by redacted registry URL: how {@link setEurekaStatus} finds them. */
-const live = new Map<string, Set<LiveBackend>>();
-
 /**
  * The Eureka {@link Backend} for a parsed `eureka://` / `eurekas://` URL.
  * Nothing is contacted until a watch or registration starts.
+ *
+ * @param handle - the handle of the discovery it serves (its status
+ *   overrides; the backend lends it its client while open).
+ * @throws {ConfigError} for an option out of range.
  */
 export const eurekaBackend = (
   config: EurekaConfig,
   options: EurekaBackendOptions = {},
+  handle: EurekaHandle = eurekaHandle(config, options),
 ): Backend => {
   const resolved = resolveEurekaOptions(config, options);
   const client = eurekaClient(config, resolved);
   const registry = config.url;
   const copies = registryPoller(client, {
-    interval: resolved.interval,
+    intervalMs: resolved.intervalMs,
     ...(options.onRefresh === undefined ? {} : { onRefresh: options.onRefresh }),
   });
-  const overrides: StatusOverrides = new Map();
-  const self: LiveBackend = { client, overrides };
-  let set = live.get(registry);
-  if (set === undefined) {
-    set = new Set();
-    live.set(registry, set);
-  }
-  set.add(self);
+  handle.client = client;
   return {
     instances: (service) => eurekaSource(copies, service, registry),
     services: () => eurekaServices(copies),
-    registrar: eurekaRegistrar(client, resolved, overrides),
+    registrar: eurekaRegistrar(client, resolved, handle.overrides),
     close: async () => {
-      const s = live.get(registry);
-      s?.delete(self);
-      if (s?.size === 0) live.delete(registry);
+      if (handle.client === client) handle.client = undefined;
       client.close();
     },
   };
 };
 
-const configs = new WeakMap<Discovery, { config: EurekaConfig; options: EurekaOptions }>();
-
-const asEureka = (url: string | EurekaConfig): EurekaConfig =>
-  configOfKind(url, 'eureka', 'a Eureka');
-
 /**
- * A {@link Discovery} over Eureka.
+ * A {@link Discovery} over Eureka. Options are checked now.
  *
- * @param url - `eureka://host:port[,host:port...]/eureka`,
+ * @param url - `eureka://host:port[,host:port...]/eureka?interval=30s`,
  *   `eurekas://user:password@host:port/eureka?ca=/ca.pem`, or a parsed config.
+ * @throws {ConfigError} for a bad URL or an option out of range.
  * @example
  * ```ts
  * import { eurekaDiscovery } from 'rxdisco/eureka';
- * const registry = eurekaDiscovery('eureka://127.0.0.1:8761/eureka', { interval: 5000 });
+ * const registry = eurekaDiscovery('eureka://127.0.0.1:8761/eureka', { intervalMs: 5000 });
  * registry.instances$('hello').subscribe((set) => console.log(set.instances));
  * ```
  */
@@ -100,10 +86,15 @@ export const eurekaDiscovery = (
   url: string | EurekaConfig,
   options: DiscoveryOptions & EurekaBackendOptions = {},
 ): Discovery => {
-  const config = asEureka(url);
-  const d = createDiscovery(config.url, async () => eurekaBackend(config, options), options);
-  configs.set(d, { config, options });
-  return d;
+  const config = configOf(eurekaUrl, url);
+  resolveEurekaOptions(config, options);
+  const handle = eurekaHandle(config, options);
+  const d = createDiscovery(
+    config.url,
+    async () => eurekaBackend(config, options, handle),
+    options,
+  );
+  return attachEurekaHandle(withWatchParams(d, EUREKA_WATCH_PARAMS, 'eureka://'), handle);
 };
 
 /**
@@ -112,12 +103,12 @@ export const eurekaDiscovery = (
  * (`PUT /eureka/apps/{APP}/{ID}/status?value=...`): every Eureka client,
  * rxdisco's included, sees the new status at its next refresh, and
  * `healthy()` drops an instance that is not UP. The status is kept across
- * heartbeats and, for an instance registered through the same discovery,
- * across re-registrations (a restarted server).
+ * heartbeats and, for an instance registered through the discovery passed
+ * (and only that one), across re-registrations (a restarted server).
  *
  * @param target - the discovery the instance was registered with (from
- *   {@link eurekaDiscovery}, or `discovery('eureka://...')` once it has
- *   registered something), or a Eureka URL.
+ *   {@link eurekaDiscovery} or `discovery('eureka://...')`), or a Eureka
+ *   URL (a one-off call: no discovery remembers the status).
  * @param service - the service as registered (`hello`, application `HELLO`).
  * @param instanceId - the instance id.
  * @throws {ConfigError} when the instance is not registered or the target is not Eureka.
@@ -143,34 +134,34 @@ export const setEurekaStatus = async (
       { service },
     );
   }
-  const registry = typeof target === 'string' ? asEureka(target).url : target.registry;
-  const backends = [...(live.get(registry) ?? [])];
-  const key = leaseKey(appName(service), instanceId);
-  let client = backends[0]?.client;
-  let temporary: EurekaClient | undefined;
-  if (client === undefined) {
-    const known = typeof target === 'string' ? undefined : configs.get(target);
-    if (typeof target !== 'string' && known === undefined) {
+  let handle: EurekaHandle | undefined;
+  if (typeof target !== 'string') {
+    handle = eurekaHandleOf(target);
+    if (handle === undefined) {
       throw new ConfigError(
         'discovery',
-        `${registry} has no Eureka backend loaded`,
-        'call it after register() started, or pass the Eureka URL instead',
-        { registry, service },
+        `${target.registry} is not a Eureka discovery`,
+        "pass the discovery from eurekaDiscovery() or discovery('eureka://...'), or a Eureka URL",
+        { registry: target.registry, service },
       );
     }
-    const config = known?.config ?? asEureka(target as string);
-    temporary = eurekaClient(config, resolveEurekaOptions(config, known?.options ?? {}));
+  }
+  const config = handle?.config ?? configOf(eurekaUrl, target as string);
+  let client = handle?.client;
+  let temporary: EurekaClient | undefined;
+  if (client === undefined) {
+    temporary = eurekaClient(config, resolveEurekaOptions(config, handle?.options ?? {}));
     client = temporary;
   }
   try {
     await putStatus(client, service, instanceId, status);
-    for (const b of backends) b.overrides.set(key, status);
+    handle?.overrides.set(leaseKey(appName(service), instanceId), status);
   } finally {
     temporary?.close();
   }
 };
 
-export type { EurekaConfig, EurekaOptions } from './client.js';
+export type { EurekaOptions } from './client.js';
 export {
   appName,
   decodeInstanceInfo,
@@ -180,3 +171,4 @@ export {
 } from './codecs.js';
 export type { RefreshReport } from './poller.js';
 export type { EurekaLease } from './registrar.js';
+export type { EurekaConfig } from './url.js';

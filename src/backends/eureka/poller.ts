@@ -1,6 +1,6 @@
 /**
  * The one registry poller of a Eureka backend, shared by every service
- * view: a full `GET /apps`, then `GET /apps/delta` every `interval` ms
+ * view: a full `GET /apps`, then `GET /apps/delta` every `intervalMs`
  * (timed with RxJS `timer` after the previous refresh ended, so polls never
  * overlap), each delta applied to the unfiltered copy and checked against
  * the server's `apps__hashcode`; a mismatch fetches the whole registry
@@ -37,7 +37,8 @@ export interface RefreshReport {
 
 /** Options of {@link registryPoller}. */
 export interface PollerOptions {
-  readonly interval: number;
+  /** Milliseconds from the end of one refresh to the start of the next. */
+  readonly intervalMs: number;
   readonly scheduler?: SchedulerLike;
   /** Called after every request of the poller. */
   readonly onRefresh?: (report: RefreshReport) => void;
@@ -130,7 +131,7 @@ export const registryPoller = (
     );
 
   return defer(() => full()).pipe(
-    expand((copy) => timer(options.interval, scheduler).pipe(switchMap(() => refresh(copy)))),
+    expand((copy) => timer(options.intervalMs, scheduler).pipe(switchMap(() => refresh(copy)))),
     distinctUntilChanged(),
     share({
       connector: () => new ReplaySubject<RegistryCopy>(1),

@@ -9,8 +9,10 @@ import {
 import { RegistrationLostError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { Registrar } from '../../core/registration.js';
+import { withWatchParams } from '../../core/watch-params.js';
 import { memoryServices, memorySource } from './source.js';
 import { type MemoryRegistry, memoryRegistry } from './store.js';
+import { MEMORY_WATCH_PARAMS } from './url.js';
 
 interface MemoryLease {
   readonly id: number;
@@ -69,7 +71,8 @@ export const memoryDiscovery = (
   options: DiscoveryOptions & { readonly scheduler?: SchedulerLike } = {},
 ): Discovery => {
   const s = typeof store === 'string' ? memoryRegistry(store) : store;
-  return createDiscovery(`memory://${s.name}`, async () => memoryBackend(s), options);
+  const d = createDiscovery(`memory://${s.name}`, async () => memoryBackend(s), options);
+  return withWatchParams(d, MEMORY_WATCH_PARAMS, 'memory://');
 };
 
 export {

@@ -6,7 +6,9 @@ import {
   type DiscoveryOptions,
 } from '../../core/discovery.js';
 import { createInstance, type InstanceSpec } from '../../core/instance.js';
-import type { Endpoint } from '../../core/url.js';
+import { type Endpoint, formatHostPort } from '../../core/url.js';
+import { withWatchParams } from '../../core/watch-params.js';
+import { STATIC_WATCH_PARAMS } from './url.js';
 
 /** What a static registry lists: endpoints for every service, or instances per service. */
 export type StaticEntries =
@@ -65,8 +67,9 @@ export const staticDiscovery = (
   options: DiscoveryOptions & { readonly secure?: boolean } = {},
 ): Discovery => {
   const registry = isEndpointList(entries)
-    ? `static://${entries.map((e) => `${e.host}:${e.port}`).join(',')}`
+    ? `static://${entries.map((e) => formatHostPort(e.host, e.port)).join(',')}`
     : 'static://';
   const backend = staticBackend(entries, registry, options.secure);
-  return createDiscovery(registry, async () => backend, options);
+  const d = createDiscovery(registry, async () => backend, options);
+  return withWatchParams(d, STATIC_WATCH_PARAMS, 'static://');
 };

@@ -15,7 +15,7 @@ import {
 
 const config = childConfig();
 const registry = eurekaDiscovery(config.url, {
-  interval: config.interval,
+  intervalMs: config.interval,
   onProblem: () => undefined,
   onRefresh: (r) => refreshed(r.kind),
 });

@@ -114,7 +114,7 @@ describe('consul ACLs', () => {
   it('watches and registers with the right token (option or URL)', async () => {
     const { d } = client(agent.url, ROOT);
     const reg = d
-      .register({ service: 'private', host: '127.0.0.1', port: 22003, id: 'p3' }, { ttl: 3 })
+      .register({ service: 'private', host: '127.0.0.1', port: 22003, id: 'p3' }, { ttlMs: 3000 })
       .subscribe();
     const set$ = d.instances$('private');
     await waitFor(set$, (s) => s.size === 2, 15_000, 'p1 and p3');

@@ -39,7 +39,7 @@ describe('consul cluster of three servers', () => {
     const service = 'clustered';
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service, host: '127.0.0.1', port: 23001, id: 'c1' }, { ttl: 3 })
+      .register({ service, host: '127.0.0.1', port: 23001, id: 'c1' }, { ttlMs: 3000 })
       .subscribe((e) => events.push(e));
     const set$ = d.instances$(service);
     const sub = set$.subscribe();

@@ -29,6 +29,6 @@ conformance('consul://', () => ({
   dropRegistrations: (service) => dropService(agent, service),
   outage: () => agent.kill(),
   recover: () => agent.start(),
-  ttl: 2,
+  ttlMs: 2000,
   patience: 15_000,
 }));

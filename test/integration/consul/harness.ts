@@ -14,11 +14,11 @@ export const testDiscovery = (
   options: DiscoveryOptions & ConsulOptions = {},
 ): Discovery =>
   consulDiscovery(url, {
-    grace: 20,
+    graceMs: 20,
     backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }),
     onProblem: () => undefined,
-    wait: 30,
-    requestTimeout: 5000,
+    waitMs: 30_000,
+    requestTimeoutMs: 5000,
     ...options,
   });
 

@@ -86,14 +86,14 @@ describe('consul health checks', () => {
         check: (i) => ({
           type: 'http',
           url: `http://${i.host}:${i.port}/health`,
-          interval: 1,
-          timeout: 1,
+          intervalMs: 1000,
+          timeoutMs: 1000,
         }),
       });
       const service = 'http-checked';
       const events: RegistrationEvent[] = [];
       const reg = d
-        .register({ service, host: '127.0.0.1', port, id: 'web-http' }, { ttl: 3 })
+        .register({ service, host: '127.0.0.1', port, id: 'web-http' }, { ttlMs: 3000 })
         .subscribe((e) => events.push(e));
       const set$ = d.instances$(service);
       const sub = set$.subscribe();
@@ -160,7 +160,7 @@ describe('consul health checks', () => {
     const reg = d
       .register(
         { service, host: '127.0.0.1', port: 21010, id: 's1', status: 'STARTING' },
-        { ttl: 5 },
+        { ttlMs: 5000 },
       )
       .subscribe();
     const passingSizes: number[] = [];

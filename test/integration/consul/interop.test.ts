@@ -104,7 +104,7 @@ describe('interoperability', () => {
           metadata: { version: '1' },
           zone: 'z1',
         },
-        { ttl: 5 },
+        { ttlMs: 5000 },
       )
       .subscribe();
     await waitFor(d.instances$('plain'), (s) => s.size === 1, 15_000, 'plain-1');

@@ -34,12 +34,12 @@ const index = async (service: string): Promise<number> =>
 describe('consul agent restart', () => {
   it('recovers watches and registrations after the index resets', async () => {
     // a long wait: recovering must not depend on a blocking query timing out
-    const d = testDiscovery(agent.url, { wait: 300 });
+    const d = testDiscovery(agent.url, { waitMs: 300_000 });
     opened.push(d);
     const service = 'restart-svc';
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service, host: '127.0.0.1', port: 20001, id: 'r1' }, { ttl: 2 })
+      .register({ service, host: '127.0.0.1', port: 20001, id: 'r1' }, { ttlMs: 2000 })
       .subscribe((e) => events.push(e));
     await registerRaw(agent, { id: 'x1', service, host: '127.0.0.1', port: 20002 });
     // churn so that the index before the restart is well above a fresh agent's
@@ -93,7 +93,7 @@ describe('consul agent restart', () => {
   }, 120_000);
 
   it('marks the set stale when a frozen agent lets a blocking query hang past wait + wait/16, and recovers', async () => {
-    const d = testDiscovery(agent.url, { wait: 2, requestTimeout: 1000 });
+    const d = testDiscovery(agent.url, { waitMs: 2000, requestTimeoutMs: 1000 });
     opened.push(d);
     const service = 'frozen-svc';
     await registerRaw(agent, { id: 'f1', service, host: '127.0.0.1', port: 20201 });

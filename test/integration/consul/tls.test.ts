@@ -93,7 +93,7 @@ describe('consuls://', () => {
     const d = testDiscovery(url);
     opened.push(d);
     const reg = d
-      .register({ service: 'tls-svc', host: '127.0.0.1', port: 25002, id: 't2' }, { ttl: 3 })
+      .register({ service: 'tls-svc', host: '127.0.0.1', port: 25002, id: 't2' }, { ttlMs: 3000 })
       .subscribe();
     const set = await waitFor(d.instances$('tls-svc'), (s) => s.size === 2, 15_000, 't1 and t2');
     expect(set.instances.map((i) => i.id)).toEqual(['t1', 't2']);

@@ -88,7 +88,7 @@ describe('etcd cluster', () => {
       live.set(
         id,
         writer
-          .register({ service, host: '127.0.0.1', port: 20000 + i, id }, { ttl: 3 })
+          .register({ service, host: '127.0.0.1', port: 20000 + i, id }, { ttlMs: 3000 })
           .subscribe((e) => events.push(e)),
       );
       expected.add(id);

@@ -43,6 +43,6 @@ conformance('etcd://', () => ({
   recover: async () => {
     await etcd.members[0]!.start();
   },
-  ttl: 2,
+  ttlMs: 2000,
   patience: 10_000,
 }));

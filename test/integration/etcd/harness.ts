@@ -26,10 +26,10 @@ export const testDiscovery = (
   extra: DiscoveryOptions & EtcdBackendOptions = {},
 ): Discovery =>
   etcdDiscovery(url, {
-    grace: 20,
+    graceMs: 20,
     backoff: exponentialBackoff({ initialMs: 20, maxMs: 300 }),
     onProblem: (p) => problems.push(p),
-    callTimeout: 2000,
+    callTimeoutMs: 2000,
     ...extra,
   });
 

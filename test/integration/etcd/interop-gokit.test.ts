@@ -77,7 +77,7 @@ describe('go-kit sd/etcdv3 interop', () => {
       opened.push(d);
       const events: RegistrationEvent[] = [];
       const reg = d
-        .register({ service: 'rxsvc', host: '127.0.0.1', port: 18601, id: 'rx-1' }, { ttl: 5 })
+        .register({ service: 'rxsvc', host: '127.0.0.1', port: 18601, id: 'rx-1' }, { ttlMs: 5000 })
         .subscribe((e) => events.push(e));
       await eventually(
         () => kit.lines.includes('["127.0.0.1:18601"]'),

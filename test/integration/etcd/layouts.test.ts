@@ -160,7 +160,7 @@ describe('etcd layouts', () => {
             id: 'w1',
             metadata: { version: '2.0.0', zone: 'z' },
           },
-          { ttl: 5 },
+          { ttlMs: 5000 },
         )
         .subscribe((e) => events.push(e));
       await eventually(() => events.some((e) => e.type === 'registered'), PATIENCE, format);

@@ -14,8 +14,8 @@ import type { Discovery } from '../../../src/core/discovery.js';
 import { isRegistryUnavailableError, type RxdiscoError } from '../../../src/core/errors.js';
 import type { InstanceSet } from '../../../src/core/instance-set.js';
 import type { RegistrationEvent } from '../../../src/core/registration.js';
-import { parseRegistryUrl } from '../../../src/core/url.js';
 import type { SourceEvent } from '../../../src/core/watch.js';
+import { parseRegistryUrl } from '../../../src/registry-url.js';
 import { waitFor } from '../../conformance/suite.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
@@ -125,7 +125,7 @@ describe('etcd resilience', () => {
     await raw.kv.compact({ revision: r.header.revision, physical: true });
     const config = parseRegistryUrl(`etcd://${etcd.endpoints[0]}${prefix}`);
     if (config.kind !== 'etcd') throw new Error('not etcd');
-    const options = resolveEtcdOptions({ callTimeout: 2000 });
+    const options = resolveEtcdOptions({ callTimeoutMs: 2000 });
     const clients = clientHolder(config, options);
     try {
       const source = etcdSource(
@@ -157,7 +157,7 @@ describe('etcd resilience', () => {
     const problems: RxdiscoError[] = [];
     const d = testDiscovery(`etcd://${etcd.endpoints[0]}${prefix}`, problems, {
       openWatcher: spy.open,
-      watchdogInterval: 200,
+      watchdogIntervalMs: 200,
     });
     opened.push(d);
     await put(prefix, service, 's1', 18020);
@@ -183,7 +183,7 @@ describe('etcd resilience', () => {
     const problems: RxdiscoError[] = [];
     const d = testDiscovery(`etcd://${etcd.endpoints[0]}${prefix}`, problems, {
       openWatcher: spy.open,
-      watchCreateTimeout: 300,
+      watchCreateTimeoutMs: 300,
     });
     opened.push(d);
     await put(prefix, service, 'c1', 18025);
@@ -203,13 +203,13 @@ describe('etcd resilience', () => {
   it('loses the key when keepalives stop past the TTL, then registers it again', async () => {
     const prefix = '/lease-expiry/';
     const service = unique('exp');
-    const d = testDiscovery(`etcd://${proxy.endpoint}${prefix}`, [], { callTimeout: 500 });
+    const d = testDiscovery(`etcd://${proxy.endpoint}${prefix}`, [], { callTimeoutMs: 500 });
     opened.push(d);
     const events: RegistrationEvent[] = [];
     const reg = d
       .register(
         { service, host: '127.0.0.1', port: 18030, id: 'e1' },
-        { ttl: 2, backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }) },
+        { ttlMs: 2000, backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }) },
       )
       .subscribe((e) => events.push(e));
     const key = `${prefix}${service}/e1`;
@@ -250,7 +250,7 @@ describe('etcd resilience', () => {
     opened.push(d);
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service, host: '127.0.0.1', port: 18040, id: 'r1' }, { ttl: 60 })
+      .register({ service, host: '127.0.0.1', port: 18040, id: 'r1' }, { ttlMs: 60_000 })
       .subscribe((e) => events.push(e));
     await eventually(() => events.some((e) => e.type === 'registered'), PATIENCE, 'registered');
     const kv = (await raw.getAll().prefix(`${prefix}${service}/`).exec()).kvs[0]!;
@@ -273,7 +273,7 @@ describe('etcd resilience', () => {
     opened.push(d);
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service, host: '127.0.0.1', port: 18050, id: 'o1' }, { ttl: 3 })
+      .register({ service, host: '127.0.0.1', port: 18050, id: 'o1' }, { ttlMs: 3000 })
       .subscribe((e) => events.push(e));
     await eventually(() => events.some((e) => e.type === 'registered'), PATIENCE, 'registered');
     const kv = (await raw.getAll().prefix(`${prefix}${service}/`).exec()).kvs[0]!;

@@ -120,7 +120,7 @@ describe('etcd auth', () => {
     expect(d.registry).not.toContain('s3cret');
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service: 'vault', host: '127.0.0.1', port: 18200, id: 'v1' }, { ttl: 5 })
+      .register({ service: 'vault', host: '127.0.0.1', port: 18200, id: 'v1' }, { ttlMs: 5000 })
       .subscribe((e) => events.push(e));
     await eventually(() => events.some((e) => e.type === 'registered'), PATIENCE, 'registered');
     const set = await waitFor(d.instances$('vault'), (s) => s.size === 1, PATIENCE, 'v1');
@@ -182,7 +182,7 @@ describe('etcd TLS', () => {
     const d = open(url);
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service: 'secure', host: '127.0.0.1', port: 18300, id: 't1' }, { ttl: 5 })
+      .register({ service: 'secure', host: '127.0.0.1', port: 18300, id: 't1' }, { ttlMs: 5000 })
       .subscribe((e) => events.push(e));
     const set = await waitFor(d.instances$('secure'), (s) => s.size === 1, PATIENCE, 't1');
     expect(set.stale).toBe(false);

@@ -88,6 +88,6 @@ conformance('eureka://', () => ({
     await server.start();
     for (const [key, body] of written) await postInstance(server.base, key.split('/')[0]!, body);
   },
-  ttl: 15,
+  ttlMs: 15_000,
   patience: 15_000,
 }));

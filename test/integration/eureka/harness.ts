@@ -24,12 +24,12 @@ export const testDiscovery = (
   extra: DiscoveryOptions & EurekaBackendOptions = {},
 ): Discovery =>
   eurekaDiscovery(url, {
-    grace: 20,
+    graceMs: 20,
     backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }),
     onProblem: (p) => problems.push(p),
-    interval: INTERVAL,
-    timeout: 3000,
-    peerCooldown: 1000,
+    intervalMs: INTERVAL,
+    timeoutMs: 3000,
+    peerCooldownMs: 1000,
     ...extra,
   });
 

@@ -84,7 +84,10 @@ describe('hudl/fargo interop', () => {
       opened.push(d);
       const events: RegistrationEvent[] = [];
       const reg = d
-        .register({ service: 'fargo-rx', host: '127.0.0.1', port: 18701, id: 'rx-1' }, { ttl: 15 })
+        .register(
+          { service: 'fargo-rx', host: '127.0.0.1', port: 18701, id: 'rx-1' },
+          { ttlMs: 15_000 },
+        )
         .subscribe((e) => events.push(e));
       await eventually(
         () => go.lines.includes('["rx-1 127.0.0.1:18701 UP"]'),

@@ -79,7 +79,7 @@ describe('Spring Cloud Netflix interop', () => {
           zone: 'zone-a',
           metadata: { version: '1.0.0' },
         },
-        { ttl: 30 },
+        { ttlMs: 30_000 },
       )
       .subscribe();
     let seen: Awaited<ReturnType<EurekaJavaClient['seen']>> = [];

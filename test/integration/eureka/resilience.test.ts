@@ -122,7 +122,7 @@ describe('Eureka resilience', () => {
     const d = open(testDiscovery(server.url, problems));
     const events: RegistrationEvent[] = [];
     const reg = d
-      .register({ service: 'early', host: '127.0.0.1', port: 18100, id: 'e1' }, { ttl: 15 })
+      .register({ service: 'early', host: '127.0.0.1', port: 18100, id: 'e1' }, { ttlMs: 15_000 })
       .subscribe((e) => events.push(e));
     const set$ = d.instances$('early');
     const sub = set$.subscribe();
@@ -156,7 +156,7 @@ describe('Eureka resilience', () => {
     const reg = d
       .register(
         { service: 'phoenix', host: '127.0.0.1', port: 18101, id: 'p1' },
-        { ttl: 6, renewEvery: 1 },
+        { ttlMs: 6000, renewEveryMs: 1000 },
       )
       .subscribe((e) => events.push(e));
     const seen: InstanceSet[] = [];
@@ -183,7 +183,7 @@ describe('Eureka resilience', () => {
     const reports: RefreshReport[] = [];
     // a long interval: every burst lands between two polls
     const d = open(
-      testDiscovery(server.url, [], { interval: 1500, onRefresh: (r) => reports.push(r) }),
+      testDiscovery(server.url, [], { intervalMs: 1500, onRefresh: (r) => reports.push(r) }),
     );
     const services = ['burst-a', 'burst-b', 'burst-c'];
     const subs: Subscription[] = services.map((s) => d.instances$(s).subscribe());
@@ -276,7 +276,7 @@ describe('Eureka resilience', () => {
   it('sets the Eureka status of a registered instance and keeps it in the watch', async () => {
     const d = open(testDiscovery(server.url));
     const reg = d
-      .register({ service: 'drain', host: '127.0.0.1', port: 18102, id: 'd1' }, { ttl: 15 })
+      .register({ service: 'drain', host: '127.0.0.1', port: 18102, id: 'd1' }, { ttlMs: 15_000 })
       .subscribe();
     const set$ = d.instances$('drain');
     const sub = set$.subscribe();
@@ -304,7 +304,7 @@ describe('Eureka resilience', () => {
     const problems: RxdiscoError[] = [];
     const d = open(testDiscovery(url, problems));
     const reg = d
-      .register({ service: 'peers', host: '127.0.0.1', port: 18103, id: 'f1' }, { ttl: 15 })
+      .register({ service: 'peers', host: '127.0.0.1', port: 18103, id: 'f1' }, { ttlMs: 15_000 })
       .subscribe();
     const set = await waitFor(
       d.instances$('peers'),

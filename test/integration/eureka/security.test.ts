@@ -107,7 +107,7 @@ describe('Eureka over TLS with basic auth', () => {
     const d = open(testDiscovery(url('eureka:s3cret@', `?ca=${join(dir, 'ca.pem')}`)));
     expect(d.registry).not.toContain('s3cret');
     const reg = d
-      .register({ service: 'secure', host: '127.0.0.1', port: 18300, id: 't1' }, { ttl: 15 })
+      .register({ service: 'secure', host: '127.0.0.1', port: 18300, id: 't1' }, { ttlMs: 15_000 })
       .subscribe();
     const set = await waitFor(
       d.instances$('secure'),
@@ -128,7 +128,7 @@ describe('Eureka over TLS with basic auth', () => {
     expect(isAuthenticationError(error)).toBe(true);
     expect((error as RxdiscoError).retryable).toBe(false);
     const reg = await firstValueFrom(
-      d.register({ service: 'secure', host: '127.0.0.1', port: 18301 }, { ttl: 15 }),
+      d.register({ service: 'secure', host: '127.0.0.1', port: 18301 }, { ttlMs: 15_000 }),
     ).catch((e: unknown) => e);
     expect(isAuthenticationError(reg)).toBe(true);
   });

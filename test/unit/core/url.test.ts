@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { consulUrl } from '../../../src/backends/consul/url.js';
+import { etcdUrl } from '../../../src/backends/etcd/url.js';
+import { eurekaUrl } from '../../../src/backends/eureka/url.js';
 import { ConfigError } from '../../../src/core/errors.js';
-import { configOfKind, parseRegistryUrl } from '../../../src/core/url.js';
+import { configOf, formatHostPort, redactUrl } from '../../../src/core/url.js';
+import { parseRegistryUrl } from '../../../src/registry-url.js';
 
 const failure = (url: string): ConfigError => {
   try {
@@ -80,7 +84,22 @@ describe('parseRegistryUrl', () => {
     expect(parseRegistryUrl('eurekas://e1/eureka/v2/')).toMatchObject({
       tls: true,
       path: '/eureka/v2',
+      intervalMs: undefined,
     });
+  });
+
+  it('reads the eureka ?interval= as a duration with a unit, a bare number meaning seconds', () => {
+    expect(parseRegistryUrl('eureka://h/eureka?interval=30s')).toMatchObject({
+      intervalMs: 30_000,
+    });
+    expect(parseRegistryUrl('eureka://h/eureka?interval=250ms')).toMatchObject({ intervalMs: 250 });
+    expect(parseRegistryUrl('eureka://h/eureka?interval=2m')).toMatchObject({
+      intervalMs: 120_000,
+    });
+    expect(parseRegistryUrl('eureka://h/eureka?interval=5')).toMatchObject({ intervalMs: 5000 });
+    expect(failure('eureka://h/eureka?interval=-1s').message).toContain(
+      "url.interval must be a duration such as 250ms, 10s or 2m, a bare number meaning seconds (got '-1s')",
+    );
   });
 
   it.each([
@@ -99,6 +118,8 @@ describe('parseRegistryUrl', () => {
     ['static://h:1?secure=maybe', 'url.secure'],
     ['eureka://h/eureka?interval=0', 'url.interval'],
     ['eureka://h/eureka?interval=soon', 'url.interval'],
+    ['eureka://h/eureka?interval=10x', 'url.interval'],
+    ['eureka://h/eureka?interval=0s', 'url.interval'],
     ['etcd://h a:2379/', 'url.host'],
   ])('rejects %j naming %s', (url, field) => {
     const e = failure(url);
@@ -111,13 +132,30 @@ describe('parseRegistryUrl', () => {
   });
 });
 
-describe('configOfKind', () => {
-  it('accepts a URL or a parsed config of the kind, and rejects another kind naming its schemes', () => {
-    expect(configOfKind('etcd://h:2379', 'etcd', 'an etcd').prefix).toBe('/services/');
+describe('configOf', () => {
+  it('accepts a URL or a parsed config of the grammar, and rejects another kind naming its schemes', () => {
+    expect(configOf(etcdUrl, 'etcd://h:2379').prefix).toBe('/services/');
     const parsed = parseRegistryUrl('consul://h:8500');
-    expect(configOfKind(parsed, 'consul', 'a Consul')).toBe(parsed);
-    expect(() => configOfKind('consul://h:8500', 'eureka', 'a Eureka')).toThrow(
+    expect(configOf(consulUrl, parsed)).toBe(parsed);
+    expect(() => configOf(eurekaUrl, 'consul://h:8500')).toThrow(
       "url.scheme 'consul://h:8500' is not a Eureka URL; use eureka:// or eurekas://",
     );
+    expect(() => configOf(eurekaUrl, parsed)).toThrow(ConfigError);
+  });
+
+  it('checks the URL with the grammar it is given', () => {
+    expect(() => configOf(etcdUrl, 'etcd://h:2379/?format=yaml')).toThrow('url.format');
+  });
+});
+
+describe('the generic helpers', () => {
+  it('brackets IPv6 hosts, and only those', () => {
+    expect(formatHostPort('::1', 8080)).toBe('[::1]:8080');
+    expect(formatHostPort('10.0.0.1', 80)).toBe('10.0.0.1:80');
+  });
+
+  it('redacts passwords and tokens', () => {
+    expect(redactUrl('etcd://u:p@h:1/')).toBe('etcd://u:***@h:1/');
+    expect(redactUrl('consul://h?dc=a&token=t')).toBe('consul://h?dc=a&token=***');
   });
 });

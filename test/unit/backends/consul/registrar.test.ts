@@ -68,7 +68,7 @@ describe('registrationBody', () => {
     const http = registrationBody(
       instance(),
       10,
-      { type: 'http', url: 'http://10.0.0.1:8080/health', interval: 2 },
+      { type: 'http', url: 'http://10.0.0.1:8080/health', intervalMs: 2000 },
       60,
     );
     expect(http.Check).toMatchObject({

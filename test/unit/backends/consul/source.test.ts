@@ -6,6 +6,7 @@ import type {
   ConsulConfig,
   ConsulRequest,
 } from '../../../../src/backends/consul/client.js';
+import { consulDiscovery } from '../../../../src/backends/consul/index.js';
 import { resolveConsulOptions } from '../../../../src/backends/consul/options.js';
 import { consulSource, healthQuery } from '../../../../src/backends/consul/source.js';
 import {
@@ -13,7 +14,7 @@ import {
   isConfigError,
   type RxdiscoError,
 } from '../../../../src/core/errors.js';
-import { parseRegistryUrl } from '../../../../src/core/url.js';
+import { parseRegistryUrl } from '../../../../src/registry-url.js';
 
 const config = parseRegistryUrl('consul://127.0.0.1:8500?dc=dc1') as ConsulConfig;
 const deps = (consistency?: 'stale' | 'consistent') => ({
@@ -88,13 +89,36 @@ describe('resolveConsulOptions', () => {
   });
 
   it.each([
-    { wait: 0 },
-    { wait: 601 },
-    { queryRate: 0 },
-    { queryBurst: 0.5 },
-    { consistency: 'eventual' },
-  ])('refuses %j', (o) => {
-    expect(() => resolveConsulOptions(o as never, 'consul://x', undefined)).toThrow(/must be/);
+    [{ waitMs: 0 }, 'waitMs must be a number of ms from 1000 to 600000 (got 0)'],
+    [{ waitMs: 601_000 }, 'waitMs must be a number of ms from 1000 to 600000 (got 601000)'],
+    [{ waitMs: Number.NaN }, 'waitMs must be a number of ms'],
+    [
+      { minQueryIntervalMs: -1 },
+      'minQueryIntervalMs must be a number of ms from 0 to 60000 (got -1)',
+    ],
+    [
+      { requestTimeoutMs: Number.NaN },
+      'requestTimeoutMs must be a number of ms from 100 to 600000',
+    ],
+    [{ deregisterCriticalAfterMs: 10 }, 'deregisterCriticalAfterMs must be a number of ms'],
+    [{ queryRate: 0 }, 'queryRate must be a number from 0.01 to 1000 (got 0)'],
+    [{ queryBurst: 0.5 }, 'queryBurst must be an integer from 1 to 100 (got 0.5)'],
+    [{ consistency: 'eventual' }, "consistency must be one of 'default', 'stale', 'consistent'"],
+    [
+      { check: { type: 'http', url: 'http://h/health', intervalMs: -5 } },
+      'check.intervalMs must be a number of ms >= 1 (got -5)',
+    ],
+    [{ check: { type: 'tcp', timeoutMs: Number.NaN } }, 'check.timeoutMs must be a number of ms'],
+  ])('refuses %j, and so does consulDiscovery() at once', (o, message) => {
+    expect(() => resolveConsulOptions(o as never, 'consul://x', undefined)).toThrow(message);
+    expect(() => consulDiscovery('consul://127.0.0.1:9', o as never)).toThrow(message);
+  });
+
+  it('keeps deregisterCriticalAfterMs in seconds for Consul', () => {
+    expect(
+      resolveConsulOptions({ deregisterCriticalAfterMs: 90_000 }, 'consul://x', undefined)
+        .deregisterCriticalAfter,
+    ).toBe(90);
   });
 });
 

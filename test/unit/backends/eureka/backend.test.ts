@@ -11,6 +11,7 @@ import {
   type RefreshReport,
   setEurekaStatus,
 } from '../../../../src/backends/eureka/index.js';
+import { memoryDiscovery } from '../../../../src/backends/memory/index.js';
 import { exponentialBackoff } from '../../../../src/core/backoff.js';
 import type { Discovery } from '../../../../src/core/discovery.js';
 import {
@@ -21,7 +22,6 @@ import {
 } from '../../../../src/core/errors.js';
 import type { InstanceSet } from '../../../../src/core/instance-set.js';
 import type { RegistrationEvent } from '../../../../src/core/registration.js';
-import { parseRegistryUrl } from '../../../../src/core/url.js';
 import { eventually } from '../../../helpers/handles.js';
 import { clone, fakeEureka, fixture } from './fake-eureka.js';
 
@@ -39,8 +39,8 @@ const open = (
 ): Discovery => {
   const d = eurekaDiscovery(url, {
     fetch: fake.fetch,
-    interval: 10,
-    grace: 0,
+    intervalMs: 10,
+    graceMs: 0,
     backoff: exponentialBackoff({ initialMs: 5, maxMs: 20 }),
     onProblem: (p) => problems.push(p),
     ...extra,
@@ -181,7 +181,7 @@ describe('the Eureka backend over a fake server', () => {
     const d = open(
       fake,
       problems,
-      { peerCooldown: 150 },
+      { peerCooldownMs: 150 },
       'eureka://127.0.0.1:1,127.0.0.1:2/eureka',
     );
     const keep = d.instances$('hello').subscribe();
@@ -239,7 +239,7 @@ describe('the Eureka backend over a fake server', () => {
         inFlight--;
       }
     }) as typeof fetch;
-    const d = open({ fetch: slow }, [], { interval: 1 });
+    const d = open({ fetch: slow }, [], { intervalMs: 1 });
     const a = d.instances$('hello').subscribe();
     const b = d.instances$('greeter').subscribe();
     const c = d.services$().subscribe();
@@ -259,24 +259,30 @@ describe('the Eureka backend over a fake server', () => {
     expect(list.names).toEqual(['greeter', 'hello']);
   });
 
-  it('reads the poll interval from ?interval= (seconds) and refuses a bad one', async () => {
+  it('reads the poll interval from ?interval= (a duration), below intervalMs', async () => {
     const fake = fakeEureka({
       'GET /eureka/apps': [{ json: fixture('full.json') }],
       'GET /eureka/apps/delta': [EMPTY_DELTA('STARTING_1_UP_4_')],
     });
-    const config = parseRegistryUrl(URL1);
-    if (config.kind !== 'eureka') throw new Error('not eureka');
-    const d = eurekaDiscovery(
-      { ...config, params: { interval: '0.02' } },
-      { fetch: fake.fetch, grace: 0, onProblem: () => undefined },
-    );
+    const d = eurekaDiscovery(`${URL1}?interval=20ms`, {
+      fetch: fake.fetch,
+      graceMs: 0,
+      onProblem: () => undefined,
+    });
     opened.push(d);
     const sub = d.instances$('hello').subscribe();
     await eventually(() => fake.requests.length >= 4, 3000, 'polls every 20 ms');
     sub.unsubscribe();
-    const bad = eurekaDiscovery({ ...config, params: { interval: 'soon' } }, { fetch: fake.fetch });
-    opened.push(bad);
-    await expect(firstValueFrom(bad.instances$('hello'))).rejects.toThrow(/url\.interval/);
+    expect(() => eurekaDiscovery(`${URL1}?interval=soon`)).toThrow(/url\.interval/);
+  });
+
+  it.each([
+    [{ intervalMs: -1 }, 'intervalMs must be a number of ms >= 1 (got -1)'],
+    [{ intervalMs: 0 }, 'intervalMs must be a number of ms'],
+    [{ timeoutMs: Number.NaN }, 'timeoutMs must be a number of ms'],
+    [{ peerCooldownMs: Number.POSITIVE_INFINITY }, 'peerCooldownMs must be a number of ms'],
+  ] as const)('refuses %j when eurekaDiscovery() is called', (options, message) => {
+    expect(() => eurekaDiscovery(URL1, options)).toThrow(message);
   });
 });
 
@@ -293,7 +299,7 @@ describe('Eureka registration over a fake server', () => {
     const sub = d
       .register(
         { service: 'hello', id: 'h1', host: '10.0.0.1', port: 8080 },
-        { ttl: 3, renewEvery: 0.02 },
+        { ttlMs: 3000, renewEveryMs: 20 },
       )
       .subscribe((e) => events.push(e));
     await eventually(() => events.some((e) => e.type === 'renewed'), 3000, 'a heartbeat');
@@ -328,9 +334,54 @@ describe('Eureka registration over a fake server', () => {
     expect(posts[1].instance.status).toBe('OUT_OF_SERVICE');
   });
 
-  it('refuses a status Eureka cannot set, and a discovery with nothing loaded', async () => {
+  it('sets the status through the discovery passed only, not every discovery of the URL', async () => {
+    const script = () => ({
+      'POST /eureka/apps/HELLO': [{ status: 204 }],
+      // the first heartbeat passes, the second finds the lease gone: re-register
+      'PUT /eureka/apps/HELLO/h1': [{ status: 200 }, { status: 404 }, { status: 200 }],
+      'PUT /eureka/apps/HELLO/h1/status': [{ status: 200 }],
+      'DELETE /eureka/apps/HELLO/h1': [{ status: 200 }],
+    });
+    const fakes = [fakeEureka(script()), fakeEureka(script())];
+    const [d1, d2] = fakes.map((fake) => open(fake)) as [Discovery, Discovery];
+    const events: RegistrationEvent[][] = [[], []];
+    const regs = [d1, d2].map((d, i) =>
+      d
+        .register(
+          { service: 'hello', id: 'h1', host: '10.0.0.1', port: 8080 },
+          { ttlMs: 3000, renewEveryMs: 20 },
+        )
+        .subscribe((e) => events[i]!.push(e)),
+    );
+    await eventually(
+      () => events.every((es) => es.some((e) => e.type === 'renewed')),
+      3000,
+      'a heartbeat of each',
+    );
+    await setEurekaStatus(d1, 'hello', 'h1', 'OUT_OF_SERVICE');
+    await eventually(
+      () => events.every((es) => es.some((e) => e.type === 'reregistered')),
+      3000,
+      'both re-registrations',
+    );
+    for (const r of regs) r.unsubscribe();
+    await Promise.all([d1.settled(), d2.settled()]);
+    const statusPuts = fakes.map(
+      (f) => f.requests.filter((r) => r.url.includes('/status?value=')).length,
+    );
+    expect(statusPuts).toEqual([1, 0]);
+    const reposted = fakes.map(
+      (f) => JSON.parse(f.requests.filter((r) => r.method === 'POST')[1]!.body).instance.status,
+    );
+    expect(reposted).toEqual(['OUT_OF_SERVICE', 'UP']);
+  });
+
+  it('refuses a status Eureka cannot set, a discovery that is not Eureka, and one with nothing loaded', async () => {
     const fake = fakeEureka({});
     const d = open(fake);
+    await expect(setEurekaStatus(memoryDiscovery(), 'hello', 'h1', 'DOWN')).rejects.toThrow(
+      'discovery memory:// is not a Eureka discovery',
+    );
     await expect(setEurekaStatus(d, 'hello', 'h1', 'UNKNOWN' as 'UP')).rejects.toThrow(
       /status must be/,
     );
