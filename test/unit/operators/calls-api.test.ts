@@ -25,6 +25,7 @@ describe('the public API of calls, health and composition', () => {
       'CallError',
       'AttemptTimeoutError',
       'UnsuccessfulValue',
+      'isUnsuccessfulValue',
       'isCallError',
       'isAttemptTimeoutError',
     ]) {
@@ -48,5 +49,21 @@ describe('the public API of calls, health and composition', () => {
     expectTypeOf<rxdisco.CallError['attempts'][number]['instance']>().toEqualTypeOf<Instance>();
     expectTypeOf<ServiceKy>().toMatchTypeOf<KyInstance>();
     expectTypeOf(rxdisco.CallError).instance.toMatchTypeOf<rxdisco.RxdiscoError>();
+    expectTypeOf(rxdisco.UnsuccessfulValue).instance.toMatchTypeOf<rxdisco.RxdiscoError>();
+    expectTypeOf<rxdisco.CallOptions['retry']>().toEqualTypeOf<
+      rxdisco.RetryOptions | number | undefined
+    >();
+    expectTypeOf<rxdisco.Outcome>().toEqualTypeOf<
+      rxdisco.CompletedOutcome | rxdisco.CancelledOutcome
+    >();
+    expectTypeOf<http.KyForOptions['retry']>().toEqualTypeOf<
+      http.KyRetryOptions | number | undefined
+    >();
+    // the old names are gone
+    expectTypeOf<rxdisco.CallOptions>().not.toHaveProperty('attempts');
+    expectTypeOf<rxdisco.CallOptions>().not.toHaveProperty('attemptTimeout');
+    expectTypeOf<rxdisco.CallOptions>().not.toHaveProperty('now');
+    expectTypeOf<rxdisco.RetryBudgetOptions>().not.toHaveProperty('percent');
+    expectTypeOf<rxdisco.PickAsyncOptions>().toHaveProperty('timeoutMs');
   });
 });
