@@ -51,6 +51,8 @@ export type SourceEvent<C = unknown> =
       readonly cursor?: C;
       /** Entries that did not decode: skipped, reported. */
       readonly skipped?: readonly DecodeError[];
+      /** Other problems to report that do not stop the session (a registry misbehaving). */
+      readonly problems?: readonly RxdiscoError[];
     }
   | {
       readonly type: 'changes';
@@ -60,6 +62,7 @@ export type SourceEvent<C = unknown> =
       readonly removals: readonly string[];
       readonly cursor?: C;
       readonly skipped?: readonly DecodeError[];
+      readonly problems?: readonly RxdiscoError[];
     }
   | {
       /** The registry is alive and the cursor moved, nothing changed. */
@@ -253,7 +256,12 @@ export const watchInstances = <C>(
             ? set
             : restale(set, stalenessFor(error, since)),
       cursorOf: (event) => event.cursor,
-      problemsOf: (event) => (event.type === 'progress' ? undefined : event.skipped),
+      problemsOf: (event) =>
+        event.type === 'progress'
+          ? undefined
+          : event.problems === undefined
+            ? event.skipped
+            : [...(event.skipped ?? []), ...event.problems],
     },
     tuning,
   );

@@ -10,7 +10,13 @@
 import { closedError, type ErrorContext } from '../../core/errors.js';
 import { readTls } from '../../core/pem.js';
 import { formatHostPort } from '../../core/url.js';
-import { type RawAnswer, type Transport, transport } from '../transport.js';
+import {
+  DEFAULT_ANSWER_LIMITS,
+  type RawAnswer,
+  type ResolvedAnswerLimits,
+  type Transport,
+  transport,
+} from '../transport.js';
 import { httpError, transportError } from './errors.js';
 import type { ConsulConfig } from './url.js';
 
@@ -83,7 +89,11 @@ const aclPolicyOf = (value: string | null): 'allow' | 'deny' | undefined => {
  * Creates the client for `config`. `token` (from the options) wins over the
  * URL's `?token=`.
  */
-export const consulClient = (config: ConsulConfig, token: string | undefined): ConsulClient => {
+export const consulClient = (
+  config: ConsulConfig,
+  token: string | undefined,
+  limits: ResolvedAnswerLimits = DEFAULT_ANSWER_LIMITS,
+): ConsulClient => {
   const scheme = config.tls ? 'https' : 'http';
   const bases = config.endpoints.map((e) => `${scheme}://${formatHostPort(e.host, e.port)}`);
   let pool: Transport | undefined;
@@ -95,7 +105,7 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
     if (closed) {
       throw closedError(config.url);
     }
-    pool ??= transport(readTls(config));
+    pool ??= transport(readTls(config), limits);
     const at = current;
     const base = bases[at % bases.length]!;
     const what = `${req.method} ${req.path}`;
@@ -110,6 +120,7 @@ export const consulClient = (config: ConsulConfig, token: string | undefined): C
         ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
         ...(req.signal === undefined ? {} : { signal: req.signal }),
         timeoutMs: req.timeout,
+        context: req.context,
       });
     } catch (e) {
       // The agent cannot be reached: the next request goes to the next one.

@@ -43,7 +43,7 @@ export const consulBackend = (
   options: ConsulBackendOptions = {},
 ): Backend => {
   const resolved = resolveConsulOptions(options, config.url, config.token);
-  const client = consulClient(config, resolved.token);
+  const client = consulClient(config, resolved.token, resolved.answers);
   const deps = {
     client,
     config,
@@ -84,6 +84,11 @@ export const consulDiscovery = (
   return withWatchParams(d, CONSUL_WATCH_PARAMS, 'consul://');
 };
 
+export {
+  type AnswerLimits,
+  AnswerTooLargeError,
+  isAnswerTooLargeError,
+} from '../transport.js';
 export type { ConsulConsistency } from './client.js';
 export { decodeHealth } from './codecs.js';
 export { decodeGoMicroTags, encodeGoMicroTags, type GoMicroTags } from './gomicro.js';

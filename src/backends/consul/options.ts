@@ -6,6 +6,7 @@
  */
 import type { Instance } from '../../core/instance.js';
 import { durationOption, enumOption, numberOption } from '../../core/options.js';
+import { type AnswerLimits, type ResolvedAnswerLimits, resolveAnswerLimits } from '../transport.js';
 import type { BlockingTuning } from './blocking.js';
 import type { ConsulConsistency } from './client.js';
 
@@ -37,8 +38,12 @@ export type ConsulCheck =
       readonly timeoutMs?: number;
     };
 
-/** Tuning of the Consul backend. Every field is optional. */
-export interface ConsulOptions {
+/**
+ * Tuning of the Consul backend. Every field is optional. The
+ * {@link AnswerLimits} (`maxAnswerBytes`, `idleReadTimeoutMs`,
+ * `bodyTimeoutMs`) bound what one answer of an agent may cost.
+ */
+export interface ConsulOptions extends AnswerLimits {
   /** ACL token, sent as `X-Consul-Token`; wins over the URL's `?token=`. Never logged. */
   readonly token?: string;
   /**
@@ -97,6 +102,8 @@ export interface ResolvedConsulOptions {
   readonly token: string | undefined;
   readonly consistency: ConsulConsistency;
   readonly blocking: BlockingTuning;
+  /** Bounds on every answer (size, stalls, trickles). */
+  readonly answers: ResolvedAnswerLimits;
   readonly check: (instance: Instance) => ConsulCheck;
   /** Seconds, as Consul's `DeregisterCriticalServiceAfter` is written. */
   readonly deregisterCriticalAfter: number;
@@ -152,6 +159,7 @@ export const resolveConsulOptions = (
         context,
       ),
     },
+    answers: resolveAnswerLimits(o, context),
     check: typeof check === 'function' ? check : () => check,
     deregisterCriticalAfter:
       durationOption(

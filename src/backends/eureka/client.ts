@@ -17,13 +17,26 @@ import {
 import { durationOption } from '../../core/options.js';
 import { readTls } from '../../core/pem.js';
 import { formatHostPort } from '../../core/url.js';
-import { fetchTransport, type Transport, transport } from '../transport.js';
+import {
+  type AnswerLimits,
+  type AnswerTooLargeError,
+  fetchTransport,
+  isAnswerTooLargeError,
+  type ResolvedAnswerLimits,
+  resolveAnswerLimits,
+  type Transport,
+  transport,
+} from '../transport.js';
 import type { EurekaConfig } from './url.js';
 
 export type { EurekaConfig } from './url.js';
 
-/** Options of the Eureka backend. All optional. */
-export interface EurekaOptions {
+/**
+ * Options of the Eureka backend. All optional. The {@link AnswerLimits}
+ * (`maxAnswerBytes`, `idleReadTimeoutMs`, `bodyTimeoutMs`) bound what one
+ * answer of a peer may cost.
+ */
+export interface EurekaOptions extends AnswerLimits {
   /**
    * Milliseconds between two registry refreshes (`GET /apps/delta`). Shorter
    * means changes propagate sooner, at the cost of one request per interval
@@ -72,6 +85,8 @@ export interface ResolvedEurekaOptions {
   readonly peerCooldownMs: number;
   readonly pages: EurekaOptions['pages'];
   readonly fetch: typeof globalThis.fetch | undefined;
+  /** Bounds on every answer (size, stalls, trickles). */
+  readonly answers: ResolvedAnswerLimits;
 }
 
 /**
@@ -104,6 +119,7 @@ export const resolveEurekaOptions = (
     ),
     pages: options.pages,
     fetch: options.fetch,
+    answers: resolveAnswerLimits(options, context),
   };
 };
 
@@ -150,7 +166,9 @@ export const eurekaClient = (
   const scheme = config.tls ? 'https' : 'http';
   const tls = readTls(config);
   const http: Transport =
-    options.fetch === undefined ? transport(tls) : fetchTransport(options.fetch);
+    options.fetch === undefined
+      ? transport(tls, options.answers)
+      : fetchTransport(options.fetch, options.answers);
   const headers: Record<string, string> = {};
   if (config.username !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
@@ -173,6 +191,7 @@ export const eurekaClient = (
 
   const request = async (req: EurekaRequest): Promise<EurekaResponse> => {
     const failures: string[] = [];
+    let tooLarge: AnswerTooLargeError | undefined;
     for (const i of order()) {
       if (req.signal?.aborted) throw req.signal.reason;
       const url = `${bases[i]}${req.path}`;
@@ -186,6 +205,7 @@ export const eurekaClient = (
           ...(req.json === undefined ? {} : { body: JSON.stringify(req.json) }),
           ...(req.signal === undefined ? {} : { signal: req.signal }),
           timeoutMs: options.timeoutMs,
+          context: req.context,
         });
         const text = res.text;
         if (res.status === 401) {
@@ -204,10 +224,13 @@ export const eurekaClient = (
       } catch (e) {
         if (e instanceof AuthenticationError) throw e;
         if (req.signal?.aborted) throw e;
+        if (isAnswerTooLargeError(e)) tooLarge = e;
         failures.push(`${bases[i]}: ${describe(e)}`);
         downUntil[i] = Date.now() + options.peerCooldownMs;
       }
     }
+    // An answer too large is the error to act on (raise maxAnswerBytes), not a peer being down.
+    if (tooLarge !== undefined) throw tooLarge;
     throw new RegistryUnavailableError(
       `${req.method} ${req.path} failed on every Eureka server: ${failures.join('; ')}`,
       req.context,

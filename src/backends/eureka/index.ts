@@ -161,6 +161,11 @@ export const setEurekaStatus = async (
   }
 };
 
+export {
+  type AnswerLimits,
+  AnswerTooLargeError,
+  isAnswerTooLargeError,
+} from '../transport.js';
 export type { EurekaOptions } from './client.js';
 export {
   appName,
@@ -169,6 +174,10 @@ export {
   encodeInstanceInfo,
   reconcileHashcode,
 } from './codecs.js';
-export type { RefreshReport } from './poller.js';
+export {
+  HashcodeMismatchError,
+  isHashcodeMismatchError,
+  type RefreshReport,
+} from './poller.js';
 export type { EurekaLease } from './registrar.js';
 export type { EurekaConfig } from './url.js';

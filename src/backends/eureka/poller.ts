@@ -22,10 +22,17 @@ import {
   switchMap,
   timer,
 } from 'rxjs';
-import { ConfigError, type ErrorContext, RegistryUnavailableError } from '../../core/errors.js';
+import {
+  brandError,
+  ConfigError,
+  type ErrorContext,
+  errorGuard,
+  RegistryUnavailableError,
+  RxdiscoError,
+} from '../../core/errors.js';
 import type { EurekaClient, EurekaResponse } from './client.js';
 import { decodeApplications, type RawApplications } from './codecs.js';
-import { applyDelta, copyHashcode, fullCopy, type RegistryCopy } from './registry-copy.js';
+import { applyDelta, copyHashcode, fullCopy, notice, type RegistryCopy } from './registry-copy.js';
 
 /** What one refresh did, for tests and benchmarks. */
 export interface RefreshReport {
@@ -35,6 +42,41 @@ export interface RefreshReport {
   readonly mismatch?: boolean;
 }
 
+/**
+ * The server's `apps__hashcode` after a delta kept disagreeing with the
+ * local copy: every refresh is a full fetch of the registry. Reported (at
+ * most once per {@link PollerOptions.mismatchReportEveryMs}) after
+ * {@link MISMATCHES_BEFORE_REPORT} mismatches in a row; the watches go on.
+ */
+export class HashcodeMismatchError extends RxdiscoError {
+  static {
+    brandError(HashcodeMismatchError, 'HashcodeMismatchError');
+  }
+  override readonly name: string = 'HashcodeMismatchError';
+  /** Mismatches in a row so far. */
+  readonly mismatches: number;
+
+  constructor(
+    mismatches: number,
+    hashcodes: { readonly server: string; readonly local: string },
+    fullBytes: number,
+    context: ErrorContext,
+  ) {
+    super(
+      `${context.registry === undefined ? '' : `registry ${context.registry}: `}the apps__hashcode of GET /apps/delta did not match the local copy ${mismatches} times in a row (server ${hashcodes.server}, local ${hashcodes.local}), so every refresh fetches the whole registry (GET /apps, ${fullBytes} bytes); check that every Eureka server of the URL serves the same registry (peers behind one load balancer that disagree?)`,
+      true,
+      context,
+    );
+    this.mismatches = mismatches;
+  }
+}
+
+/** True when `e` is a {@link HashcodeMismatchError} (of any copy of rxdisco). */
+export const isHashcodeMismatchError = errorGuard<HashcodeMismatchError>('HashcodeMismatchError');
+
+/** Mismatches in a row before a {@link HashcodeMismatchError} is reported. */
+export const MISMATCHES_BEFORE_REPORT = 3;
+
 /** Options of {@link registryPoller}. */
 export interface PollerOptions {
   /** Milliseconds from the end of one refresh to the start of the next. */
@@ -42,6 +84,11 @@ export interface PollerOptions {
   readonly scheduler?: SchedulerLike;
   /** Called after every request of the poller. */
   readonly onRefresh?: (report: RefreshReport) => void;
+  /**
+   * Milliseconds between two reports of a hashcode that keeps mismatching.
+   * @default 600_000 (10 min)
+   */
+  readonly mismatchReportEveryMs?: number;
 }
 
 /** Runs `call` with an AbortSignal that is aborted when the subscriber leaves. */
@@ -95,7 +142,12 @@ const readApps = (res: EurekaResponse, path: string, context: ErrorContext): Raw
   }
   const d = decodeApplications(body, path, context);
   // A registry payload whose envelope is wrong cannot be used at all: retry.
-  if (!d.ok) throw new RegistryUnavailableError(d.error.message, { ...context, cause: d.error });
+  if (!d.ok) {
+    throw new RegistryUnavailableError(
+      `GET ${path} answered a malformed registry (${d.error.problems.join('; ')})`,
+      { ...context, cause: d.error },
+    );
+  }
   return d.value;
 };
 
@@ -112,26 +164,54 @@ export const registryPoller = (
       return { res, body: readApps(res, path, context) };
     });
 
-  const full = (mismatch?: boolean): Observable<RegistryCopy> =>
-    get('/apps').pipe(
-      switchMap(async ({ res, body }) => {
-        options.onRefresh?.({ kind: 'full', bytes: res.bytes, ...(mismatch ? { mismatch } : {}) });
-        return fullCopy(body, context);
-      }),
-    );
+  const reportEveryMs = options.mismatchReportEveryMs ?? 600_000;
 
-  const refresh = (copy: RegistryCopy): Observable<RegistryCopy> =>
-    get('/apps/delta').pipe(
-      switchMap(({ res, body }) => {
-        const next = applyDelta(copy, body, context);
-        const mismatch = body.hashcode !== undefined && body.hashcode !== copyHashcode(next);
-        options.onRefresh?.({ kind: 'delta', bytes: res.bytes, mismatch });
-        return mismatch ? full(true) : [next];
-      }),
-    );
+  /** One poller session: its own count of mismatches in a row. */
+  const session = (): Observable<RegistryCopy> => {
+    let mismatches = 0;
+    let reportedAt = Number.NEGATIVE_INFINITY;
 
-  return defer(() => full()).pipe(
-    expand((copy) => timer(options.intervalMs, scheduler).pipe(switchMap(() => refresh(copy)))),
+    /** The report due after a full fetch that followed a mismatch, if any. */
+    const due = (hashcodes: { server: string; local: string }, bytes: number) => {
+      if (mismatches < MISMATCHES_BEFORE_REPORT) return undefined;
+      const now = scheduler.now();
+      if (now - reportedAt < reportEveryMs) return undefined;
+      reportedAt = now;
+      return new HashcodeMismatchError(mismatches, hashcodes, bytes, context);
+    };
+
+    const full = (mismatch?: { server: string; local: string }): Observable<RegistryCopy> =>
+      get('/apps').pipe(
+        switchMap(async ({ res, body }) => {
+          options.onRefresh?.({
+            kind: 'full',
+            bytes: res.bytes,
+            ...(mismatch ? { mismatch: true } : {}),
+          });
+          const copy = fullCopy(body, context);
+          const problem = mismatch === undefined ? undefined : due(mismatch, res.bytes);
+          return problem === undefined ? copy : { ...copy, notice: notice(problem) };
+        }),
+      );
+
+    const refresh = (copy: RegistryCopy): Observable<RegistryCopy> =>
+      get('/apps/delta').pipe(
+        switchMap(({ res, body }) => {
+          const next = applyDelta(copy, body, context);
+          const local = copyHashcode(next);
+          const mismatch = body.hashcode !== undefined && body.hashcode !== local;
+          options.onRefresh?.({ kind: 'delta', bytes: res.bytes, mismatch });
+          mismatches = mismatch ? mismatches + 1 : 0;
+          return mismatch ? full({ server: body.hashcode!, local }) : [next];
+        }),
+      );
+
+    return full().pipe(
+      expand((copy) => timer(options.intervalMs, scheduler).pipe(switchMap(() => refresh(copy)))),
+    );
+  };
+
+  return defer(session).pipe(
     distinctUntilChanged(),
     share({
       connector: () => new ReplaySubject<RegistryCopy>(1),

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { DecodeError, ErrorContext } from '../../core/errors.js';
-import { decodeKey, hashcodeOfCounts, type RawApplications } from './codecs.js';
+import type { DecodeError, ErrorContext, RxdiscoError } from '../../core/errors.js';
+import { decodeKey, hashcodeOfCounts, type RawApplications, serviceName } from './codecs.js';
 
 /** One instance of the copy: its key fields and the raw InstanceInfo. */
 export interface RawInstance {
@@ -39,7 +39,26 @@ export interface RegistryCopy {
    * that checking a delta does not walk the whole registry.
    */
   readonly statusCounts: ReadonlyMap<string, number>;
+  /** A problem of the registry to report once, by the first view that sees this copy. */
+  readonly notice?: Notice;
 }
+
+/** A problem reported once whichever view sees it first: `take()` gives it the first time only. */
+export interface Notice {
+  take(): RxdiscoError | undefined;
+}
+
+/** A {@link Notice} of `problem`. */
+export const notice = (problem: RxdiscoError): Notice => {
+  let taken = false;
+  return {
+    take: () => {
+      if (taken) return undefined;
+      taken = true;
+      return problem;
+    },
+  };
+};
 
 let versions = 0;
 
@@ -55,7 +74,8 @@ const keyOf = (
     typeof (raw as { instanceId?: unknown }).instanceId === 'string'
       ? (raw as { instanceId: string }).instanceId
       : `#${index}`;
-  const d = decodeKey(raw, `${app}/${id}`, context);
+  // Named after its service: the view of that service reports it.
+  const d = decodeKey(raw, `${app}/${id}`, { ...context, service: serviceName(app) });
   if (!d.ok) return { error: d.error };
   return {
     key: {

@@ -3,7 +3,8 @@
  * session maps the copy to snapshots of that application's instances,
  * only when the application's object changed (the copy shares unchanged
  * applications), decoding each raw instance once and reporting the ones
- * that do not decode. The core's de-duplication then makes a service
+ * that do not decode, and the first view to see a registry-wide problem
+ * (a copy's `notice`) reports it. The core's de-duplication then makes a service
  * stream emit only when its own set changed in effect.
  *
  * @module
@@ -25,9 +26,15 @@ export const eurekaSource =
     let decoded = new Map<unknown, Decoded<Instance>>();
     let reportedUnkeyed: readonly DecodeError[] | undefined;
     return copies.pipe(
-      map((copy) => ({ app: copy.apps.get(app), unkeyed: copy.unkeyed.get(app) })),
-      distinctUntilChanged((a, b) => a.app === b.app && a.unkeyed === b.unkeyed),
-      map(({ app: current, unkeyed }): SourceEvent<unknown> => {
+      map((copy) => ({
+        app: copy.apps.get(app),
+        unkeyed: copy.unkeyed.get(app),
+        notice: copy.notice,
+      })),
+      distinctUntilChanged(
+        (a, b) => a.app === b.app && a.unkeyed === b.unkeyed && a.notice === b.notice,
+      ),
+      map(({ app: current, unkeyed, notice }): SourceEvent<unknown> => {
         const next = new Map<unknown, Decoded<Instance>>();
         const instances: Instance[] = [];
         const skipped: DecodeError[] = [];
@@ -43,7 +50,14 @@ export const eurekaSource =
         decoded = next;
         if (unkeyed !== undefined && unkeyed !== reportedUnkeyed) skipped.push(...unkeyed);
         reportedUnkeyed = unkeyed;
-        return { type: 'snapshot', instances, ...(skipped.length > 0 ? { skipped } : {}) };
+        // A registry-wide problem (a hashcode that keeps mismatching): the first view reports it.
+        const problem = notice?.take();
+        return {
+          type: 'snapshot',
+          instances,
+          ...(skipped.length > 0 ? { skipped } : {}),
+          ...(problem === undefined ? {} : { problems: [problem] }),
+        };
       }),
     );
   };
