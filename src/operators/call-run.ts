@@ -51,6 +51,8 @@ export class CallRun<T> implements AttemptOwner<T> {
   #backoff: Backoff | undefined;
   #attempt: Attempt<T> | undefined;
   #wait: Subscription | undefined;
+  /** Stops waiting for a first set (`pickAsync`), when the call waits for one. */
+  #stopPicking: AbortController | undefined;
   #closed = false;
 
   constructor(p: Plan<T>, sink: Sink<T>) {
@@ -72,6 +74,7 @@ export class CallRun<T> implements AttemptOwner<T> {
     if (this.#closed) return;
     this.#closed = true;
     this.#wait?.unsubscribe();
+    this.#stopPicking?.abort();
     const attempt = this.#attempt;
     this.#attempt = undefined;
     attempt?.cancel();
@@ -136,7 +139,9 @@ export class CallRun<T> implements AttemptOwner<T> {
     }
     const target = p.target;
     if (target.pickAsync !== undefined) {
-      target.pickAsync(p.key, { timeoutMs: p.pickTimeoutMs }).then(
+      const stop = new AbortController();
+      this.#stopPicking = stop;
+      target.pickAsync(p.key, { timeoutMs: p.pickTimeoutMs, signal: stop.signal }).then(
         (instance) => {
           if (this.#closed) return;
           try {

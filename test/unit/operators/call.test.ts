@@ -295,6 +295,22 @@ describe('call$()', () => {
     holder.close();
   });
 
+  it('cancelling a call that waits for a first set stops the wait (no timer left behind)', async () => {
+    vi.useFakeTimers();
+    try {
+      const holder = live(new Subject<ReturnType<typeof setOf>>().pipe(roundRobin()));
+      const controller = new AbortController();
+      const pending = call(holder, async () => 1, { signal: controller.signal });
+      expect(vi.getTimerCount()).toBe(1); // the pickTimeoutMs wait
+      controller.abort(new Error('gave up'));
+      await expect(pending).rejects.toThrow('gave up');
+      expect(vi.getTimerCount()).toBe(0);
+      holder.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('the Promise form rejects with the signal’s reason and aborts the attempt', async () => {
     const { balancer, log } = recording();
     const controller = new AbortController();
