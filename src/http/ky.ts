@@ -9,12 +9,8 @@ import {
   isCallError,
   isUnsuccessfulValue,
 } from '../operators/call-error.js';
-import {
-  type CallOptions,
-  type CallTarget,
-  plan,
-  type RetryOptions,
-} from '../operators/call-options.js';
+import type { CallOptions, CallTarget, RetryOptions } from '../operators/call-options.js';
+import { plan } from '../operators/call-plan.js';
 import { type LiveBalancer, live } from '../operators/live.js';
 import type { OutlierDetector } from '../operators/outlier-ejection.js';
 

@@ -10,7 +10,8 @@ import { from, type ObservableInput, type Subscription, timer } from 'rxjs';
 import type { Instance } from '../core/instance.js';
 import { CANCELLED, type CompletedOutcome } from './balancers/balancer.js';
 import { AttemptTimeoutError, UnsuccessfulValue } from './call-error.js';
-import type { AttemptContext, Plan } from './call-options.js';
+import type { AttemptContext } from './call-options.js';
+import type { Plan } from './call-plan.js';
 
 /** What an attempt reports to (the call it belongs to). */
 export interface AttemptOwner<T> {

@@ -12,7 +12,8 @@ import { NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import { Attempt, type AttemptOwner } from './call-attempt.js';
 import { CallError, type CallGiveUp, type FailedAttempt } from './call-error.js';
-import type { CallTarget, Plan } from './call-options.js';
+import type { CallTarget } from './call-options.js';
+import type { Plan } from './call-plan.js';
 
 /** Where a run delivers its result, once. */
 export interface Sink<T> {

@@ -1,13 +1,14 @@
 /**
  * `call()` and `call$()`: run a function on a picked instance and retry it
- * on other instances. The options and their checks are in
- * `call-options.ts`, one attempt in `call-attempt.ts`, the retry loop in
- * `call-run.ts`.
+ * on other instances. The options are in `call-options.ts`, their checks
+ * and defaults in `call-plan.ts`, one attempt in `call-attempt.ts`, the
+ * retry loop in `call-run.ts`.
  *
  * @module
  */
 import { Observable } from 'rxjs';
-import { type AttemptFn, type CallOptions, type CallTarget, plan } from './call-options.js';
+import type { AttemptFn, CallOptions, CallTarget } from './call-options.js';
+import { plan } from './call-plan.js';
 import { CallRun } from './call-run.js';
 
 export type {
