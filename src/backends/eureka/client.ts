@@ -70,9 +70,9 @@ export interface EurekaOptions extends AnswerLimits {
     readonly healthCheckUrl?: string;
   };
   /**
-   * A fetch to send requests with instead of the backend's own `node:http`
-   * pool (released on `close()`, trusting `?ca=`); tests pass a fake one to
-   * replay recorded payloads.
+   * @internal A fetch to send requests with instead of the backend's own
+   * `node:http` pool (released on `close()`, trusting `?ca=`); tests pass a
+   * fake one to replay recorded payloads. Not in the published types.
    * @default the backend's own pool
    */
   readonly fetch?: typeof globalThis.fetch;
