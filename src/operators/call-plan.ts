@@ -119,7 +119,7 @@ const ATTEMPTS: NumberRule = {
   max: 100,
   fix: 'use 1 for no retries, 3 for two retries',
 };
-const ATTEMPT_TIMEOUT: NumberRule = { above: 0, min: undefined, infinite: true }; // `above` says it all
+const ATTEMPT_TIMEOUT: NumberRule = { above: 0, infinite: true };
 const PICK_TIMEOUT: NumberRule = { infinite: true };
 const NO_RETRY_OPTIONS: RetryOptions = Object.freeze({});
 
