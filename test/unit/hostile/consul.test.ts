@@ -176,4 +176,62 @@ describe('a hostile Consul', () => {
       bytes: 8 << 20,
     });
   });
+  it('turns stale on headers then a reset, and is fresh again when the agent answers', async () => {
+    let resets = 2;
+    const reset: Route = (req, res) => {
+      if (resets-- > 0) {
+        res.writeHead(200, { 'content-type': 'application/json', 'X-Consul-Index': '11' });
+        res.write('[{"Node":');
+        setImmediate(() => req.socket.destroy());
+      } else json(res, health(), { 'X-Consul-Index': '12' });
+    };
+    const { registry } = await start(health(), reset);
+    await until(registry, (s) => !s.stale);
+    const stale = await until(registry, (s) => s.stale, 3000);
+    expect(ids(stale)).toEqual(GOOD);
+    expect(ids(await until(registry, (s) => !s.stale, 3000))).toEqual(GOOD);
+  });
+
+  it('rides out a burst of 5xx and invalid JSON, stale meanwhile, fresh after', async () => {
+    let faults = 4;
+    let over: () => void = () => undefined;
+    const recovered = new Promise<void>((resolve) => {
+      over = resolve;
+    });
+    const flaky: Route = (_req, res) => {
+      faults--;
+      if (faults >= 2) res.writeHead(500).end('No cluster leader');
+      else if (faults >= 0) json(res, '[{"Node":', { 'X-Consul-Index': '11' });
+      else {
+        json(res, health(), { 'X-Consul-Index': '12' });
+        over();
+      }
+    };
+    const { problems, registry } = await start(health(), flaky);
+    await until(registry, (s) => !s.stale);
+    await until(registry, (s) => s.stale, 3000);
+    // Each fault ends a session; the next one starts with a read that does not block.
+    await recovered;
+    expect(ids(await until(registry, (s) => !s.stale))).toEqual(GOOD);
+    expect(problems.some((p) => p.message.includes('No cluster leader'))).toBe(true);
+    expect(problems.some((p) => p.message.includes('not JSON'))).toBe(true);
+  });
+
+  it('keeps its query rate bounded when the index is abused (0, or going backwards)', async () => {
+    let n = 0;
+    let began = 0;
+    let twelfth: (ms: number) => void = () => undefined;
+    const elapsed = new Promise<number>((resolve) => {
+      twelfth = resolve;
+    });
+    const abuse: Route = (_req, res) => {
+      n++;
+      if (n === 1) began = Date.now();
+      if (n === 12) twelfth(Date.now() - began);
+      json(res, health(), { 'X-Consul-Index': n % 2 === 0 ? '0' : String(1000 - n) });
+    };
+    await start(health(), abuse, { queryRate: 10, queryBurst: 2 });
+    // A token bucket of 10 per second with a burst of 2: 12 queries take about a second.
+    expect(await elapsed).toBeGreaterThanOrEqual(800);
+  });
 });
