@@ -21,7 +21,6 @@ export {
   memoryRegistry,
 } from './backends/memory/index.js';
 export { type StaticEntries, staticDiscovery } from './backends/static/index.js';
-export { shutdownSignal } from './core/shutdown-signal.js';
 export {
   type Backoff,
   type BackoffPolicy,
@@ -65,6 +64,7 @@ export {
   type StaleInstanceSet,
 } from './core/instance-set.js';
 export type { RegisterOptions, RegistrationEvent } from './core/registration.js';
+export { shutdownSignal } from './core/shutdown-signal.js';
 export type { ServiceList } from './core/watch.js';
 export { discovery } from './discovery.js';
 export {

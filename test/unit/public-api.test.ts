@@ -77,6 +77,7 @@ const SPI = [
   'decodeInstance',
   'decodeKeyedInstance',
   'toRecord',
+  'withWatchParams',
 ];
 
 describe('the rxdisco entry point', () => {
