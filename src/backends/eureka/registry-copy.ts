@@ -15,8 +15,17 @@ export interface RawInstance {
   readonly id: string;
   /** The status string as sent, counted in the hashcode. */
   readonly status: string;
-  /** The InstanceInfo object as received (decoded by the service views). */
+  /**
+   * The InstanceInfo object as received (decoded by the service views);
+   * undefined when it is not kept (see `error`).
+   */
   readonly raw: unknown;
+  /**
+   * Why the instance is not kept (nested too deep, too large, key fields of
+   * the wrong type): its views report it instead of decoding it. It still
+   * counts in the hashcode, as the server counts it.
+   */
+  readonly error?: DecodeError;
 }
 
 /** One application of the copy. */
@@ -62,28 +71,42 @@ export const notice = (problem: RxdiscoError): Notice => {
 
 let versions = 0;
 
+/** A string field of a raw object, read without decoding it. */
+const stringField = (raw: unknown, field: string): string | undefined => {
+  const v =
+    typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[field] : null;
+  return typeof v === 'string' ? v : undefined;
+};
+
+/**
+ * The copy's entry for one raw instance and its delta action. An instance
+ * that does not decode but has an `instanceId` is placed with its `error`
+ * (not kept, still counted); one without an id only has an `error`.
+ */
 const keyOf = (
   raw: unknown,
   app: string,
   index: number,
   context: ErrorContext,
-): { key?: RawInstance & { action: string | undefined }; error?: DecodeError } => {
-  const id =
-    typeof raw === 'object' &&
-    raw !== null &&
-    typeof (raw as { instanceId?: unknown }).instanceId === 'string'
-      ? (raw as { instanceId: string }).instanceId
-      : `#${index}`;
+): { entry?: RawInstance; action?: string | undefined; error?: DecodeError } => {
+  const rawId = stringField(raw, 'instanceId');
   // Named after its service: the view of that service reports it.
-  const d = decodeKey(raw, `${app}/${id}`, { ...context, service: serviceName(app) });
-  if (!d.ok) return { error: d.error };
+  const d = decodeKey(raw, `${app}/${rawId ?? `#${index}`}`, {
+    ...context,
+    service: serviceName(app),
+  });
+  if (!d.ok) {
+    if (rawId === undefined) return { error: d.error };
+    const status = stringField(raw, 'status') ?? 'UNKNOWN';
+    return {
+      entry: { id: rawId, status, raw: undefined, error: d.error },
+      action: stringField(raw, 'actionType'),
+      error: d.error,
+    };
+  }
   return {
-    key: {
-      id: d.value.instanceId,
-      status: d.value.status ?? 'UNKNOWN',
-      raw,
-      action: d.value.actionType,
-    },
+    entry: { id: d.value.instanceId, status: d.value.status ?? 'UNKNOWN', raw },
+    action: d.value.actionType,
   };
 };
 
@@ -96,11 +119,8 @@ export const fullCopy = (body: RawApplications, context: ErrorContext): Registry
     const instances = new Map<string, RawInstance>(apps.get(name)?.instances ?? []);
     a.instances.forEach((raw, index) => {
       const k = keyOf(raw, name, index, context);
-      if (k.key !== undefined) {
-        instances.set(k.key.id, { id: k.key.id, status: k.key.status, raw });
-      } else if (k.error !== undefined) {
-        unkeyed.set(name, [...(unkeyed.get(name) ?? []), k.error]);
-      }
+      if (k.entry !== undefined) instances.set(k.entry.id, k.entry);
+      else if (k.error !== undefined) unkeyed.set(name, [...(unkeyed.get(name) ?? []), k.error]);
     });
     if (instances.size > 0) apps.set(name, { name, instances });
   }
@@ -137,23 +157,24 @@ export const applyDelta = (
       const k = keyOf(raw, name, index, context);
       // An instance without an id cannot be placed: the hashcode check will
       // see the difference and fetch the whole registry.
-      if (k.key === undefined) return;
+      const entry = k.entry;
+      if (entry === undefined) return;
       const map = instances ?? current?.instances;
-      const old = map?.get(k.key.id);
-      if (k.key.action === 'DELETED') {
+      const old = map?.get(entry.id);
+      if (k.action === 'DELETED') {
         if (old === undefined) return;
         instances ??= new Map(current?.instances ?? []);
-        instances.delete(k.key.id);
+        instances.delete(entry.id);
         counts ??= new Map(copy.statusCounts);
         count(counts, old.status, -1);
         return;
       }
-      if (old !== undefined && sameJson(old.raw, raw)) return;
+      if (old !== undefined && sameEntry(old, entry)) return;
       instances ??= new Map(current?.instances ?? []);
-      instances.set(k.key.id, { id: k.key.id, status: k.key.status, raw });
+      instances.set(entry.id, entry);
       counts ??= new Map(copy.statusCounts);
       if (old !== undefined) count(counts, old.status, -1);
-      count(counts, k.key.status, 1);
+      count(counts, entry.status, 1);
     });
     if (instances === undefined) continue;
     apps ??= new Map(copy.apps);
@@ -198,6 +219,19 @@ const sameValue = (a: unknown, b: unknown, ignore = NOTHING): boolean => {
 
 /** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
 const sameJson = (a: unknown, b: unknown): boolean => sameValue(a, b, VOLATILE);
+
+/**
+ * The same instance again: equal kept objects, or the same problem with
+ * the same status (not reported twice). `sameValue` recurses: both kept
+ * objects passed the entry limits, so at most 32 levels.
+ */
+const sameEntry = (old: RawInstance, next: RawInstance): boolean =>
+  old.error === undefined && next.error === undefined
+    ? sameJson(old.raw, next.raw)
+    : old.error !== undefined &&
+      next.error !== undefined &&
+      old.status === next.status &&
+      old.error.message === next.error.message;
 
 /** Eureka's reconcile hashcode of the copy (every instance, every status). */
 export const copyHashcode = (copy: RegistryCopy): string => hashcodeOfCounts(copy.statusCounts);

@@ -39,12 +39,17 @@ export const eurekaSource =
         const instances: Instance[] = [];
         const skipped: DecodeError[] = [];
         for (const i of (current as AppCopy | undefined)?.instances.values() ?? []) {
-          let d = decoded.get(i.raw);
+          // An instance the copy did not keep is known by its error, reported once.
+          const at = i.error ?? i.raw;
+          let d = decoded.get(at);
           if (d === undefined) {
-            d = decodeInstanceInfo(i.raw, service, registry);
+            d =
+              i.error === undefined
+                ? decodeInstanceInfo(i.raw, service, registry)
+                : { ok: false, error: i.error };
             if (!d.ok) skipped.push(d.error);
           }
-          next.set(i.raw, d);
+          next.set(at, d);
           if (d.ok) instances.push(d.value);
         }
         decoded = next;

@@ -15,7 +15,7 @@ import {
 } from '../../../src/backends/consul/gomicro.js';
 import { decodeEntry } from '../../../src/backends/etcd/codecs.js';
 import { decodeApplications, decodeInstanceInfo } from '../../../src/backends/eureka/codecs.js';
-import { fullCopy } from '../../../src/backends/eureka/registry-copy.js';
+import { applyDelta, copyHashcode, fullCopy } from '../../../src/backends/eureka/registry-copy.js';
 import { decode, ENTRY_LIMITS, entryProblem } from '../../../src/core/codecs.js';
 import { isDecodeError } from '../../../src/core/errors.js';
 import { nested, recorded } from './fake-registry.js';
@@ -148,10 +148,51 @@ describe('Eureka applications', () => {
         'hello-3',
         'hello-4',
       ]);
-      expect(copy.apps.has('OTHER')).toBe(false);
-      expect(copy.unkeyed.get('OTHER')?.[0]).toMatchObject({ registry: EUREKA });
-      expect(copy.unkeyed.get('OTHER')?.[0]?.message).toContain('levels of nesting');
+      const problem =
+        field === 'instanceId'
+          ? copy.unkeyed.get('OTHER')?.[0]
+          : copy.apps.get('OTHER')?.instances.get('deep-1')?.error;
+      expect(problem).toMatchObject({ registry: EUREKA, service: 'other' });
+      expect(problem?.message).toContain('levels of nesting');
     }
+  });
+
+  it('counts an instance it does not keep in the hashcode, as the server does', () => {
+    const d = decodeApplications(appsWith('OTHER', 'metadata', nested(4100)), '/apps', {});
+    if (!d.ok) throw d.error;
+    const copy = fullCopy(d.value, {});
+    expect(copy.apps.get('OTHER')?.instances.get('deep-1')).toMatchObject({
+      status: 'UP',
+      raw: undefined,
+    });
+    // full.json counts STARTING_1_UP_4_; the deep instance is UP.
+    expect(copyHashcode(copy)).toBe('STARTING_1_UP_5_');
+  });
+
+  it('replaces a kept instance by its problem when a delta makes it too deep', () => {
+    const d = decodeApplications(JSON.parse(recorded('eureka/full.json')), '/apps', {});
+    if (!d.ok) throw d.error;
+    const copy = fullCopy(d.value, {});
+    const modified = JSON.parse(
+      `{"instanceId":"hello-1","status":"UP","actionType":"MODIFIED","hostName":"h","port":80,"metadata":${nested(4100)}}`,
+    );
+    const next = applyDelta(
+      copy,
+      { hashcode: undefined, apps: [{ name: 'HELLO', instances: [modified] }] },
+      {},
+    );
+    const hello1 = next.apps.get('HELLO')?.instances.get('hello-1');
+    expect(hello1?.raw).toBeUndefined();
+    expect(hello1?.error?.message).toContain('levels of nesting');
+    expect(copyHashcode(next)).toBe(copyHashcode(copy));
+    // The same problem again is no change.
+    expect(
+      applyDelta(
+        next,
+        { hashcode: undefined, apps: [{ name: 'HELLO', instances: [modified] }] },
+        {},
+      ),
+    ).toBe(next);
   });
 
   it('skips and reports a watched instance over the size limit', () => {
