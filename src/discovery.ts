@@ -85,7 +85,7 @@ const lazily = (
   load: () => Promise<Backend>,
 ): Discovery => {
   const d = createDiscovery(config.url, load, options);
-  return withWatchParams(d, GRAMMARS[config.kind].watchParams, `${config.kind}://`);
+  return withWatchParams(d, GRAMMARS[config.kind]);
 };
 
 /** Opens each scheme with its backend loaded on first use. Backends join here as they land. */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { ConfigError } from './errors.js';
+import type { WatchParams } from './discovery.js';
+import { ConfigError, type ErrorContext } from './errors.js';
 
 /** A host and port. */
 export interface Endpoint {
@@ -72,6 +73,13 @@ export interface UrlGrammar<C extends UrlCommon & { readonly kind: string }> {
    * (checked by the discovery before any backend is loaded).
    */
   readonly watchParams: readonly string[];
+  /**
+   * Checks the values of the watch params (after their names), when
+   * `instances$()` is called.
+   * @throws {ConfigError} naming the param with a bad value.
+   * @default no check of the values
+   */
+  readonly checkWatchParams?: (params: WatchParams, context: ErrorContext) => void;
   /** Makes the config from the split parts. @throws {ConfigError} via {@link urlError}. */
   parse(parts: UrlParts): C;
 }

@@ -1,7 +1,8 @@
 /**
  * The one check of `instances$(service, params)` params: every backend
- * declares the params it accepts (in its light `url.ts`), and its discovery
- * rejects any other at call time, before the backend is loaded.
+ * declares the params it accepts in its light `url.ts` grammar (and may check
+ * their values there), and its discovery rejects any other at call time,
+ * before the backend is loaded.
  *
  * @module
  */
@@ -9,24 +10,40 @@ import type { Observable } from 'rxjs';
 import type { Discovery, WatchParams } from './discovery.js';
 import { ConfigError, type ErrorContext } from './errors.js';
 import type { InstanceSet } from './instance-set.js';
+import type { UrlCommon, UrlGrammar } from './url.js';
 
 /**
- * Throws when `params` has a param that is not in `accepted`.
+ * The watch params a backend takes: its scheme's kind, the param names and,
+ * optionally, a check of their values. A backend's {@link UrlGrammar} is one.
  *
- * @param scheme - for the message: `etcd://`.
+ * @example
+ * ```ts
+ * const spec: WatchParamsSpec = { kind: 'my', watchParams: [] }; // my:// watches take no params
+ * ```
+ */
+export type WatchParamsSpec = Pick<
+  UrlGrammar<UrlCommon & { readonly kind: string }>,
+  'kind' | 'watchParams' | 'checkWatchParams'
+>;
+
+/**
+ * Throws when `params` has a param that `spec` does not take, or (when
+ * `spec` checks them) a bad value.
+ *
  * @throws {ConfigError} naming `params.<name>` and the accepted params.
  * @example
  * ```ts
- * checkWatchParams({ tag: 'v2' }, [], { registry: 'etcd://h:2379/', service: 'hello' }, 'etcd://');
- * // ConfigError: ... params.tag is not a param of etcd:// watches; etcd:// watches take no params
+ * checkWatchParams({ tag: 'v2' }, etcdUrl, { registry: 'etcd://h:2379/', service: 'hello' });
+ * // ConfigError: ... params.tag is not a param of etcd:// watches; etcd:// watches take no params: remove it
  * ```
  */
 export const checkWatchParams = (
   params: WatchParams,
-  accepted: readonly string[],
+  spec: WatchParamsSpec,
   context: ErrorContext,
-  scheme: string,
 ): void => {
+  const scheme = `${spec.kind}://`;
+  const accepted = spec.watchParams;
   for (const k of Object.keys(params)) {
     if (!accepted.includes(k)) {
       throw new ConfigError(
@@ -39,22 +56,23 @@ export const checkWatchParams = (
       );
     }
   }
+  spec.checkWatchParams?.(params, context);
 };
 
 /**
  * `discovery` whose `instances$(service, params)` throws a {@link ConfigError}
- * at once for a param not in `accepted`.
+ * at once for a param `spec` does not take or a bad value.
  *
- * @param scheme - for the message: `etcd://`.
+ * @example
+ * ```ts
+ * const registry = withWatchParams(createDiscovery('my://', load), { kind: 'my', watchParams: [] });
+ * registry.instances$('hello', { tag: 'v2' }); // ConfigError: params.tag is not a param of my:// watches; ...
+ * ```
  */
-export const withWatchParams = (
-  discovery: Discovery,
-  accepted: readonly string[],
-  scheme: string,
-): Discovery => ({
+export const withWatchParams = (discovery: Discovery, spec: WatchParamsSpec): Discovery => ({
   ...discovery,
   instances$: (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
-    checkWatchParams(params, accepted, { registry: discovery.registry, service }, scheme);
+    checkWatchParams(params, spec, { registry: discovery.registry, service });
     return discovery.instances$(service, params);
   },
 });

@@ -21,7 +21,7 @@ import { consulClient } from './client.js';
 import { type ConsulOptions, resolveConsulOptions } from './options.js';
 import { consulRegistrar } from './registrar.js';
 import { consulServices, consulSource } from './source.js';
-import { CONSUL_WATCH_PARAMS, type ConsulConfig, consulUrl } from './url.js';
+import { type ConsulConfig, consulUrl } from './url.js';
 
 /** Options of {@link consulBackend}. */
 export interface ConsulBackendOptions extends ConsulOptions {
@@ -81,7 +81,7 @@ export const consulDiscovery = (
   // Check the options now, not on first subscribe.
   resolveConsulOptions(options, config.url, config.token);
   const d = createDiscovery(config.url, async () => consulBackend(config, options), options);
-  return withWatchParams(d, CONSUL_WATCH_PARAMS, 'consul://');
+  return withWatchParams(d, consulUrl);
 };
 
 export {

@@ -9,7 +9,7 @@
  */
 import { defer, map, type Observable, type SchedulerLike } from 'rxjs';
 import type { WatchParams } from '../../core/discovery.js';
-import { ConfigError, type ErrorContext } from '../../core/errors.js';
+import type { ErrorContext } from '../../core/errors.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import { checkWatchParams } from '../../core/watch-params.js';
 import { type BlockingRead, blockingQuery, consulDuration } from './blocking.js';
@@ -22,7 +22,7 @@ import {
 } from './codecs.js';
 import { isAbortError, missingTokenError } from './errors.js';
 import type { ResolvedConsulOptions } from './options.js';
-import { CONSUL_WATCH_PARAMS } from './url.js';
+import { consulUrl, consulWatch } from './url.js';
 
 /** What the sources need from their backend. */
 export interface SourceDeps {
@@ -32,44 +32,12 @@ export interface SourceDeps {
   readonly scheduler: SchedulerLike;
 }
 
-const flag = (
-  params: WatchParams,
-  name: string,
-  fallback: boolean,
-  context: ErrorContext,
-): boolean => {
-  const v = params[name];
-  if (v === undefined) return fallback;
-  if (v === true || v === 'true' || v === 1 || v === '1') return true;
-  if (v === false || v === 'false' || v === 0 || v === '0') return false;
-  throw new ConfigError(
-    `params.${name}`,
-    `must be true or false (got ${JSON.stringify(v)})`,
-    `pass { ${name}: true } or { ${name}: false }`,
-    context,
-  );
-};
-
-const text = (params: WatchParams, name: string, context: ErrorContext): string | undefined => {
-  const v = params[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') {
-    throw new ConfigError(
-      `params.${name}`,
-      `must be a non-empty string (got ${JSON.stringify(v)})`,
-      `pass { ${name}: '...' } or omit it`,
-      context,
-    );
-  }
-  return v;
-};
-
 const consistencyParams = (c: ConsulConsistency): Array<[string, string]> =>
   c === 'default' ? [] : [[c, '']];
 
 /**
  * The query string of a health watch from its params (see
- * {@link CONSUL_WATCH_PARAMS}).
+ * `CONSUL_WATCH_PARAMS` and {@link consulWatch}).
  *
  * @throws {ConfigError} for an unknown param or a bad value.
  */
@@ -78,30 +46,16 @@ export const healthQuery = (
   deps: Pick<SourceDeps, 'config' | 'options'>,
   context: ErrorContext,
 ): Array<[string, string]> => {
-  checkWatchParams(params, CONSUL_WATCH_PARAMS, context, 'consul://');
+  checkWatchParams(params, consulUrl, context);
+  const watch = consulWatch(params, context);
   const q: Array<[string, string]> = [];
-  if (flag(params, 'passing', true, context)) q.push(['passing', 'true']);
-  const tag = text(params, 'tag', context);
-  for (const t of tag?.split(',') ?? []) if (t.trim() !== '') q.push(['tag', t.trim()]);
-  const near = text(params, 'near', context);
-  if (near !== undefined) q.push(['near', near]);
-  const dc = text(params, 'dc', context) ?? deps.config.dc;
+  if (watch.passing) q.push(['passing', 'true']);
+  for (const t of watch.tags) q.push(['tag', t]);
+  if (watch.near !== undefined) q.push(['near', watch.near]);
+  const dc = watch.dc ?? deps.config.dc;
   if (dc !== undefined) q.push(['dc', dc]);
-  const filter = text(params, 'filter', context);
-  if (filter !== undefined) q.push(['filter', filter]);
-  const stale = flag(params, 'stale', false, context);
-  const consistent = flag(params, 'consistent', false, context);
-  if (stale && consistent) {
-    throw new ConfigError(
-      'params.stale',
-      'and params.consistent cannot both be true',
-      'pick one consistency mode',
-      context,
-    );
-  }
-  q.push(
-    ...consistencyParams(stale ? 'stale' : consistent ? 'consistent' : deps.options.consistency),
-  );
+  if (watch.filter !== undefined) q.push(['filter', watch.filter]);
+  q.push(...consistencyParams(watch.consistency ?? deps.options.consistency));
   return q;
 };
 

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import type { WatchParams } from '../../core/discovery.js';
+import { ConfigError, type ErrorContext } from '../../core/errors.js';
 import {
   type Endpoint,
   noPath,
@@ -43,6 +45,80 @@ export const CONSUL_WATCH_PARAMS = [
   'filter',
 ] as const;
 
+/** The params of one Consul watch, checked, in the terms of the health query. */
+export interface ConsulWatch {
+  /** `?passing`: only instances whose checks all pass. */
+  readonly passing: boolean;
+  /** `?tag=` once per tag. */
+  readonly tags: readonly string[];
+  readonly near: string | undefined;
+  /** The watch's own datacenter (else the URL's). */
+  readonly dc: string | undefined;
+  readonly filter: string | undefined;
+  /** The watch's own consistency mode (else the `consistency` option). */
+  readonly consistency: 'stale' | 'consistent' | undefined;
+}
+
+const flag = (
+  params: WatchParams,
+  name: string,
+  fallback: boolean,
+  context: ErrorContext,
+): boolean => {
+  const v = params[name];
+  if (v === undefined) return fallback;
+  if (v === true || v === 'true' || v === 1 || v === '1') return true;
+  if (v === false || v === 'false' || v === 0 || v === '0') return false;
+  throw new ConfigError(
+    `params.${name}`,
+    `must be true or false (got ${JSON.stringify(v)})`,
+    `pass { ${name}: true } or { ${name}: false }`,
+    context,
+  );
+};
+
+const text = (params: WatchParams, name: string, context: ErrorContext): string | undefined => {
+  const v = params[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new ConfigError(
+      `params.${name}`,
+      `must be a non-empty string (got ${JSON.stringify(v)})`,
+      `pass { ${name}: '...' } or omit it`,
+      context,
+    );
+  }
+  return v;
+};
+
+/**
+ * Checks the values of a Consul watch's params (their names are checked
+ * against {@link CONSUL_WATCH_PARAMS} first) and reads them.
+ *
+ * @throws {ConfigError} naming the param with a bad value.
+ */
+export const consulWatch = (params: WatchParams, context: ErrorContext): ConsulWatch => {
+  const passing = flag(params, 'passing', true, context);
+  const tags = (text(params, 'tag', context)?.split(',') ?? [])
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  const near = text(params, 'near', context);
+  const dc = text(params, 'dc', context);
+  const filter = text(params, 'filter', context);
+  const stale = flag(params, 'stale', false, context);
+  const consistent = flag(params, 'consistent', false, context);
+  if (stale && consistent) {
+    throw new ConfigError(
+      'params.stale',
+      'and params.consistent cannot both be true',
+      'pick one consistency mode',
+      context,
+    );
+  }
+  const consistency = stale ? 'stale' : consistent ? 'consistent' : undefined;
+  return { passing, tags, near, dc, filter, consistency };
+};
+
 /** The `consul://` / `consuls://` grammar. */
 export const consulUrl: UrlGrammar<ConsulConfig> = {
   kind: 'consul',
@@ -62,6 +138,9 @@ export const consulUrl: UrlGrammar<ConsulConfig> = {
     },
   },
   watchParams: CONSUL_WATCH_PARAMS,
+  checkWatchParams: (params, context) => {
+    consulWatch(params, context);
+  },
   parse: (parts) => {
     const endpoints = parseEndpoints(parts);
     noPath(parts, 'write consul://host:port?dc=dc1');

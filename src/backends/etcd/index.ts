@@ -18,7 +18,7 @@ import { clientHolder, type EtcdOptions, resolveEtcdOptions } from './client.js'
 import type { OpenWatcher } from './prefix-watch.js';
 import { etcdRegistrar } from './registrar.js';
 import { etcdServices, etcdSource } from './source.js';
-import { ETCD_WATCH_PARAMS, type EtcdConfig, etcdUrl } from './url.js';
+import { type EtcdConfig, etcdUrl } from './url.js';
 
 /** Options of {@link etcdBackend}: the client tuning, and a watcher factory for tests. */
 export interface EtcdBackendOptions extends EtcdOptions {
@@ -78,7 +78,7 @@ export const etcdDiscovery = (
   const config = configOf(etcdUrl, url);
   resolveEtcdOptions(options, config.url);
   const d = createDiscovery(config.url, async () => etcdBackend(config, options), options);
-  return withWatchParams(d, ETCD_WATCH_PARAMS, 'etcd://');
+  return withWatchParams(d, etcdUrl);
 };
 
 export type { EtcdOptions } from './client.js';

@@ -33,9 +33,6 @@ export interface EtcdConfig extends UrlCommon {
   readonly password: string | undefined;
 }
 
-/** The params `instances$(service, params)` accepts on etcd://: none. */
-export const ETCD_WATCH_PARAMS: readonly string[] = [];
-
 const FORMATS: readonly string[] = ['json', 'gokit', 'gomicro'];
 
 /** The `etcd://` / `etcds://` grammar. */
@@ -46,7 +43,8 @@ export const etcdUrl: UrlGrammar<EtcdConfig> = {
     etcd: { tls: false, port: 2379, params: ['format'] },
     etcds: { tls: true, port: 2379, params: ['format', 'ca', 'cert', 'key'] },
   },
-  watchParams: ETCD_WATCH_PARAMS,
+  // instances$(service) takes no params on etcd://
+  watchParams: [],
   parse: (parts) => {
     const endpoints = parseEndpoints(parts);
     const format = parts.common.params.format;

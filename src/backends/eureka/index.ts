@@ -29,7 +29,7 @@ import { attachEurekaHandle, type EurekaHandle, eurekaHandle, eurekaHandleOf } f
 import { type RefreshReport, registryPoller } from './poller.js';
 import { eurekaRegistrar, leaseKey, putStatus } from './registrar.js';
 import { eurekaServices, eurekaSource } from './source.js';
-import { EUREKA_WATCH_PARAMS, type EurekaConfig, eurekaUrl } from './url.js';
+import { type EurekaConfig, eurekaUrl } from './url.js';
 
 /** Options of {@link eurekaBackend}. */
 export interface EurekaBackendOptions extends EurekaOptions {
@@ -94,7 +94,7 @@ export const eurekaDiscovery = (
     async () => eurekaBackend(config, options, handle),
     options,
   );
-  return attachEurekaHandle(withWatchParams(d, EUREKA_WATCH_PARAMS, 'eureka://'), handle);
+  return attachEurekaHandle(withWatchParams(d, eurekaUrl), handle);
 };
 
 /**

@@ -30,9 +30,6 @@ export interface EurekaConfig extends UrlCommon {
   readonly intervalMs: number | undefined;
 }
 
-/** The params `instances$(service, params)` accepts on eureka://: none. */
-export const EUREKA_WATCH_PARAMS: readonly string[] = [];
-
 /** The `eureka://` / `eurekas://` grammar. */
 export const eurekaUrl: UrlGrammar<EurekaConfig> = {
   kind: 'eureka',
@@ -41,7 +38,8 @@ export const eurekaUrl: UrlGrammar<EurekaConfig> = {
     eureka: { tls: false, port: 8761, params: ['interval'] },
     eurekas: { tls: true, port: 8761, params: ['interval', 'ca', 'cert', 'key'] },
   },
-  watchParams: EUREKA_WATCH_PARAMS,
+  // instances$(service) takes no params on eureka://
+  watchParams: [],
   parse: (parts) => {
     const endpoints = parseEndpoints(parts);
     const interval = parts.common.params.interval;

@@ -12,7 +12,7 @@ import type { Registrar } from '../../core/registration.js';
 import { withWatchParams } from '../../core/watch-params.js';
 import { memoryServices, memorySource } from './source.js';
 import { type MemoryRegistry, memoryRegistry } from './store.js';
-import { MEMORY_WATCH_PARAMS } from './url.js';
+import { memoryUrl } from './url.js';
 
 interface MemoryLease {
   readonly id: number;
@@ -72,7 +72,7 @@ export const memoryDiscovery = (
 ): Discovery => {
   const s = typeof store === 'string' ? memoryRegistry(store) : store;
   const d = createDiscovery(`memory://${s.name}`, async () => memoryBackend(s), options);
-  return withWatchParams(d, MEMORY_WATCH_PARAMS, 'memory://');
+  return withWatchParams(d, memoryUrl);
 };
 
 export {

@@ -13,15 +13,13 @@ export interface MemoryConfig extends UrlCommon {
   readonly name: string;
 }
 
-/** The params `instances$(service, params)` accepts on memory://: none. */
-export const MEMORY_WATCH_PARAMS: readonly string[] = [];
-
 /** The `memory://` grammar. */
 export const memoryUrl: UrlGrammar<MemoryConfig> = {
   kind: 'memory',
   what: 'a memory',
   schemes: { memory: { tls: false, params: [], noUserinfo: 'remove it' } },
-  watchParams: MEMORY_WATCH_PARAMS,
+  // instances$(service) takes no params on memory://
+  watchParams: [],
   parse: (parts) => {
     noPath(parts, "write 'memory://' or 'memory://name'");
     if (parts.authority !== '' && !/^[A-Za-z0-9._-]+$/.test(parts.authority)) {

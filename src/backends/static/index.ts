@@ -8,7 +8,7 @@ import {
 import { createInstance, type InstanceSpec } from '../../core/instance.js';
 import { type Endpoint, formatHostPort } from '../../core/url.js';
 import { withWatchParams } from '../../core/watch-params.js';
-import { STATIC_WATCH_PARAMS } from './url.js';
+import { staticUrl } from './url.js';
 
 /** What a static registry lists: endpoints for every service, or instances per service. */
 export type StaticEntries =
@@ -71,5 +71,5 @@ export const staticDiscovery = (
     : 'static://';
   const backend = staticBackend(entries, registry, options.secure);
   const d = createDiscovery(registry, async () => backend, options);
-  return withWatchParams(d, STATIC_WATCH_PARAMS, 'static://');
+  return withWatchParams(d, staticUrl);
 };

@@ -22,15 +22,13 @@ export interface StaticConfig extends UrlCommon {
   readonly secure: boolean;
 }
 
-/** The params `instances$(service, params)` accepts on static://: none. */
-export const STATIC_WATCH_PARAMS: readonly string[] = [];
-
 /** The `static://` grammar. */
 export const staticUrl: UrlGrammar<StaticConfig> = {
   kind: 'static',
   what: 'a static',
   schemes: { static: { tls: false, params: ['secure'], noUserinfo: 'remove it' } },
-  watchParams: STATIC_WATCH_PARAMS,
+  // instances$(service) takes no params on static://
+  watchParams: [],
   parse: (parts) => {
     const endpoints = parseEndpoints(parts);
     noPath(parts, 'write static://host:port,host:port');

@@ -59,6 +59,16 @@ describe('watch params', () => {
     );
   });
 
+  it.each([
+    [{ passing: 'maybe' }, 'params.passing must be true or false (got "maybe")'],
+    [{ near: '' }, 'params.near must be a non-empty string'],
+    [{ stale: true, consistent: true }, 'params.stale and params.consistent cannot both be true'],
+  ])('consul:// rejects the bad value %j at instances$() time', (params, message) => {
+    for (const d of [discovery('consul://127.0.0.1:9'), consulDiscovery('consul://127.0.0.1:9')]) {
+      expect(rejection(d, params).message).toContain(message);
+    }
+  });
+
   it('lets the params a backend takes through, and no params at all', async () => {
     const consul = consulDiscovery('consul://127.0.0.1:9');
     expect(() => consul.instances$('hello', { passing: false, tag: 'v2' })).not.toThrow();
