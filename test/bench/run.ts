@@ -8,6 +8,7 @@ import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
 import { run as consulAnswer } from './consul-answer.bench.js';
 import { run as consulIdle } from './consul-idle.bench.js';
 import { run as consulPropagation } from './consul-propagation.bench.js';
+import { run as decodeSize } from './decode-size.bench.js';
 import { run as diff } from './diff.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
@@ -25,6 +26,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['consul-propagation', consulPropagation],
   ['consul-answer', consulAnswer],
   ['consul-idle', consulIdle],
+  ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
   ['calls-retry-overhead', callsRetryOverhead],

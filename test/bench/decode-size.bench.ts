@@ -1,0 +1,266 @@
+/**
+ * What decoding a big registry answer costs, per backend, against a bare
+ * `JSON.parse` of the same bytes in the same run (issue 17, item 4): for
+ * 10,000 and 100,000 instances, the decode time (synchronous: it is also
+ * the longest event-loop block), the peak RSS growth against the answer's
+ * size (in a child process that reads the answer from a file, settles,
+ * then decodes it once: `maxRSS` after, less the RSS before), and the heap
+ * retained per instance by
+ * what the backend keeps (Consul: the instances; Eureka: the registry copy
+ * with its raw InstanceInfo objects and the decoded instances; etcd: the
+ * instances). Targets: block < 50 ms for 10,000 instances; peak RSS growth
+ * <= 3x the answer; retained <= 400 bytes per instance. Prints PASS/MISS;
+ * asserts nothing.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { decodeHealth, fingerprintOf } from '../../src/backends/consul/codecs.js';
+import { decodeEntry } from '../../src/backends/etcd/codecs.js';
+import { decodeApplications, decodeInstanceInfo } from '../../src/backends/eureka/codecs.js';
+import { fullCopy } from '../../src/backends/eureka/registry-copy.js';
+import { gc, median, settledHeap, verdict } from './heap.js';
+
+const SIZES = [10_000, 100_000] as const;
+const RUNS = 3;
+
+const consulAnswer = (n: number): string =>
+  JSON.stringify(
+    Array.from({ length: n }, (_, i) => ({
+      Node: {
+        ID: `node-${i % 500}`,
+        Node: `node-${i % 500}`,
+        Address: `10.1.${(i >> 8) & 255}.${i & 255}`,
+        Datacenter: 'dc1',
+        TaggedAddresses: { lan: '10.1.0.1', wan: '10.1.0.1' },
+        Meta: { 'consul-network-segment': '' },
+        CreateIndex: 11,
+        ModifyIndex: 17,
+      },
+      Service: {
+        ID: `web-${i}`,
+        Service: 'web',
+        Tags: ['v2', 'primary'],
+        Address: `10.0.${(i >> 8) & 255}.${i & 255}`,
+        Meta: { version: '2.1.0', zone: `eu-1${'abc'[i % 3]}` },
+        Port: 8080,
+        Weights: { Passing: 1, Warning: 1 },
+        EnableTagOverride: false,
+        CreateIndex: 18,
+        ModifyIndex: 18,
+      },
+      Checks: [
+        {
+          Node: `node-${i % 500}`,
+          CheckID: 'serfHealth',
+          Name: 'Serf Health Status',
+          Status: 'passing',
+          Output: 'Agent alive and reachable',
+          ServiceID: '',
+          ServiceName: '',
+        },
+        {
+          Node: `node-${i % 500}`,
+          CheckID: `service:web-${i}`,
+          Name: "Service 'web' check",
+          Status: 'passing',
+          Output: '',
+          ServiceID: `web-${i}`,
+          ServiceName: 'web',
+        },
+      ],
+    })),
+  );
+
+const eurekaAnswer = (n: number): string => {
+  const perApp = 100;
+  return JSON.stringify({
+    applications: {
+      versions__delta: '1',
+      apps__hashcode: `UP_${n}_`,
+      application: Array.from({ length: n / perApp }, (_, a) => ({
+        name: `APP-${a}`,
+        instance: Array.from({ length: perApp }, (_, j) => {
+          const i = a * perApp + j;
+          const host = `10.0.${(i >> 8) & 255}.${i & 255}`;
+          return {
+            instanceId: `app-${a}-${j}`,
+            hostName: host,
+            app: `APP-${a}`,
+            ipAddr: host,
+            status: 'UP',
+            overriddenStatus: 'UNKNOWN',
+            port: { $: 8080, '@enabled': 'true' },
+            securePort: { $: 443, '@enabled': 'false' },
+            countryId: 1,
+            dataCenterInfo: {
+              '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo',
+              name: 'MyOwn',
+            },
+            leaseInfo: {
+              renewalIntervalInSecs: 30,
+              durationInSecs: 90,
+              registrationTimestamp: 1795516277415,
+              lastRenewalTimestamp: 1795516277415,
+              evictionTimestamp: 0,
+              serviceUpTimestamp: 1795516277415,
+            },
+            metadata: { version: '1.0', zone: 'eu-1a' },
+            homePageUrl: `http://${host}:8080/`,
+            statusPageUrl: `http://${host}:8080/actuator/info`,
+            healthCheckUrl: `http://${host}:8080/actuator/health`,
+            vipAddress: `app-${a}`,
+            secureVipAddress: `app-${a}`,
+            isCoordinatingDiscoveryServer: 'false',
+            lastUpdatedTimestamp: '1795516277415',
+            lastDirtyTimestamp: '1795516277415',
+            actionType: 'ADDED',
+          };
+        }),
+      })),
+    },
+  });
+};
+
+const etcdValues = (n: number): string[] =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      id: `hello-${i}`,
+      service: 'hello',
+      host: `10.0.${(i >> 8) & 255}.${i & 255}`,
+      port: 8080,
+      secure: false,
+      status: 'UP',
+      weight: 1,
+      zone: 'eu-1a',
+      tags: ['v2'],
+      metadata: { version: '1.0' },
+    }),
+  );
+
+interface Case {
+  readonly name: string;
+  readonly bytes: number;
+  /** The bare JSON.parse of the same bytes. */
+  readonly parse: () => unknown;
+  /** What the backend does with the answer; returns what it keeps. */
+  readonly decode: () => unknown;
+}
+
+type Kind = 'consul' | 'eureka' | 'etcd';
+const KINDS: readonly Kind[] = ['consul', 'eureka', 'etcd'];
+
+/** The answer of `kind` as text (etcd: one value per line, each read on its own). */
+const answer = (kind: Kind, n: number): string =>
+  kind === 'consul'
+    ? consulAnswer(n)
+    : kind === 'eureka'
+      ? eurekaAnswer(n)
+      : etcdValues(n).join('\n');
+
+const caseOf = (kind: Kind, text: string): Case => {
+  if (kind === 'consul') {
+    return {
+      name: 'consul health',
+      bytes: Buffer.byteLength(text),
+      parse: () => JSON.parse(text),
+      decode: () => {
+        const d = decodeHealth(text, 'web', 'consul://bench');
+        fingerprintOf(d);
+        return d.instances;
+      },
+    };
+  }
+  if (kind === 'eureka') {
+    return {
+      name: 'eureka /apps',
+      bytes: Buffer.byteLength(text),
+      parse: () => JSON.parse(text),
+      decode: () => {
+        const d = decodeApplications(JSON.parse(text), '/apps', {});
+        if (!d.ok) throw d.error;
+        const copy = fullCopy(d.value, {});
+        const instances: unknown[] = [];
+        for (const app of copy.apps.values())
+          for (const i of app.instances.values())
+            instances.push(decodeInstanceInfo(i.raw, app.name.toLowerCase(), 'eureka://bench'));
+        return [copy, instances];
+      },
+    };
+  }
+  const values = text.split('\n');
+  return {
+    name: 'etcd values',
+    bytes: Buffer.byteLength(text) - values.length + 1,
+    parse: () => values.map((v) => JSON.parse(v)),
+    decode: () =>
+      values.map((v, i) =>
+        decodeEntry(
+          { key: `/services/hello/hello-${i}`, service: 'hello', id: `hello-${i}` },
+          v,
+          'etcd://bench',
+        ),
+      ),
+  };
+};
+
+/** In a child: reads the answer, settles, decodes once, prints the peak RSS growth. */
+const child = (kind: Kind, file: string): void => {
+  const c = caseOf(kind, readFileSync(file, 'utf8'));
+  settledHeap();
+  const rss = process.memoryUsage().rss;
+  c.decode();
+  process.stdout.write(String(Math.max(0, process.resourceUsage().maxRSS * 1024 - rss)));
+};
+
+const peakOf = (kind: Kind, file: string): number =>
+  Number(
+    execFileSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), '--child', kind, file],
+      { encoding: 'utf8' },
+    ),
+  );
+
+const timeOf = (f: () => unknown): number => {
+  gc();
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+};
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rxdisco-decode-'));
+  try {
+    for (const n of SIZES) {
+      for (const kind of KINDS) {
+        const file = join(dir, `${kind}-${n}`);
+        writeFileSync(file, answer(kind, n));
+        const c = caseOf(kind, readFileSync(file, 'utf8'));
+        const parse = median(Array.from({ length: RUNS }, () => timeOf(c.parse)));
+        const decode = median(Array.from({ length: RUNS }, () => timeOf(c.decode)));
+        const before = settledHeap();
+        let kept: unknown = c.decode();
+        const retained = (settledHeap() - before) / n;
+        kept = undefined;
+        void kept;
+        const peak = peakOf(kind, file);
+        const block = n === 10_000 ? `${verdict(decode < 50)} (target < 50 ms)` : '(measured)';
+        console.log(
+          `${c.name.padEnd(14)} ${String(n).padStart(7)} instances, ${mb(c.bytes)}: decode ${decode.toFixed(0)} ms = ${(decode / parse).toFixed(2)}x JSON.parse (${parse.toFixed(0)} ms); longest block ${decode.toFixed(0)} ms ${block}; peak RSS growth ${mb(peak)} = ${(peak / c.bytes).toFixed(2)}x the answer ${verdict(peak <= 3 * c.bytes)} (<= 3x); retained ${retained.toFixed(0)} B/instance ${verdict(retained <= 400)} (<= 400)`,
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const argv = process.argv;
+if (argv[2] === '--child') child(argv[3] as Kind, argv[4]!);
+else if (import.meta.url === `file://${argv[1]}`) await run();
