@@ -76,9 +76,10 @@ export interface ConsulOptions extends AnswerLimits {
    */
   readonly queryBurst?: number;
   /**
-   * Milliseconds before a request that does not block is abandoned
-   * (register, renew, the first read of a watch); also the margin added to
-   * blocking queries' timeout.
+   * Milliseconds before a request that does not block is abandoned if
+   * Consul has not answered (its headers; the body then has
+   * `bodyTimeoutMs`): register, renew, the first read of a watch; also the
+   * margin added to blocking queries' timeout.
    * @default 10000
    */
   readonly requestTimeoutMs?: number;

@@ -46,7 +46,9 @@ export interface EurekaOptions extends AnswerLimits {
    */
   readonly intervalMs?: number;
   /**
-   * Milliseconds before one HTTP request is given up (then the next peer is tried).
+   * Milliseconds for a peer to answer one HTTP request (its headers; the
+   * body then has `bodyTimeoutMs`) before it is given up and the next peer
+   * is tried.
    * @default 10_000
    */
   readonly timeoutMs?: number;
