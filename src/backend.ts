@@ -27,6 +27,8 @@ export {
   decodeInstance,
   decodeJson,
   decodeKeyedInstance,
+  ENTRY_LIMITS,
+  type EntryLimits,
   InstanceRecord,
   type RecordKey,
   toRecord,
