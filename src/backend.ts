@@ -43,5 +43,5 @@ export {
 export type { Registrar } from './core/registration.js';
 export type { Endpoint } from './core/url.js';
 export type { ServiceList, ServiceListEvent, SourceEvent, WatchSource } from './core/watch.js';
-export { withWatchParams } from './core/watch-params.js';
+export { type WatchParamsSpec, withWatchParams } from './core/watch-params.js';
 export { parseRegistryUrl, type RegistryConfig, type RegistryScheme } from './registry-url.js';
