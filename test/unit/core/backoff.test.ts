@@ -37,7 +37,11 @@ describe('exponentialBackoff', () => {
 
   it('draws the delay when read, from the random source of the policy', () => {
     let calls = 0;
-    const policy = exponentialBackoff({ initialMs: 100, random: () => (calls++, 0.5) });
+    const random = (): number => {
+      calls++;
+      return 0.5;
+    };
+    const policy = exponentialBackoff({ initialMs: 100, random });
     const b = policy.start();
     expect(calls).toBe(0);
     expect(b.delayMs).toBe(50);
@@ -53,7 +57,9 @@ describe('exponentialBackoff', () => {
 
   it('rejects nonsense options with the shared wording', () => {
     expect(() => exponentialBackoff({ initialMs: 0 })).toThrow(ConfigError);
-    expect(() => exponentialBackoff({ initialMs: Number.NaN })).toThrow(/backoff.initialMs must be/);
+    expect(() => exponentialBackoff({ initialMs: Number.NaN })).toThrow(
+      /backoff.initialMs must be/,
+    );
     expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(
       /backoff.factor must be a number >= 1 \(got 0.5\)/,
     );
