@@ -15,61 +15,8 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from './core/discovery.js';
-import { ConfigError } from './core/errors.js';
 import { withWatchParams } from './core/watch-params.js';
 import { GRAMMARS, parseRegistryUrl, type RegistryConfig } from './registry-url.js';
-
-/**
- * Whether `error`, or an error in its `cause` chain (bundlers and test
- * runners wrap import errors), is Node's `ERR_MODULE_NOT_FOUND` /
- * `MODULE_NOT_FOUND` for the package `pkg`.
- */
-const isMissing = (error: unknown, pkg: string): boolean => {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (
-      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-      (e.message.includes(`'${pkg}'`) || e.message.includes(`'${pkg}/`))
-    ) {
-      return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-};
-
-/**
- * Imports a backend module with `load`, turning a missing optional peer
- * dependency (one of `packages`) into a permanent {@link ConfigError} that
- * names the package and the install command. Other failures pass through.
- *
- * @internal
- * @param packages - the third-party packages the backend module imports.
- * @param registry - the redacted registry URL, for the message.
- * @throws {ConfigError} (not retryable) naming the missing package.
- * @example
- * ```ts
- * const { etcdBackend } = await importBackend(() => import('./backends/etcd/index.js'), ['etcd3'], url);
- * ```
- */
-export const importBackend = async <M>(
-  load: () => Promise<M>,
-  packages: readonly string[],
-  registry: string,
-): Promise<M> => {
-  try {
-    return await load();
-  } catch (e) {
-    const pkg = packages.find((p) => isMissing(e, p));
-    if (pkg === undefined) throw e;
-    throw new ConfigError(
-      pkg,
-      'is not installed, and this registry needs it',
-      `install it: npm install ${pkg}`,
-      { registry, cause: e },
-    );
-  }
-};
 
 /** How `discovery()` opens each kind of registry: a lazily loaded backend. */
 type Openers = {
@@ -102,11 +49,7 @@ const openers: Openers = {
     }),
   etcd: (config, options) =>
     lazily(config, options, async () => {
-      const { etcdBackend } = await importBackend(
-        () => import('./backends/etcd/index.js'),
-        ['etcd3', '@grpc/grpc-js'],
-        config.url,
-      );
+      const { etcdBackend } = await import('./backends/etcd/index.js');
       return etcdBackend(config);
     }),
   consul: (config, options) =>

@@ -138,25 +138,40 @@ const paramsKey = (params: WatchParams): string =>
  * package to install), or a {@link ConfigError} wrapping anything else. A
  * failed import does not heal by retrying.
  */
+/**
+ * The package Node could not find when `error` (or an error in its `cause`
+ * chain: bundlers and test runners wrap import errors) is its
+ * `ERR_MODULE_NOT_FOUND` / `MODULE_NOT_FOUND`.
+ */
+const missingPackage = (error: unknown): string | undefined => {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      const name = /Cannot find (?:package|module) '((?:@[^/']+\/)?[^/'.][^/']*)/.exec(e.message);
+      if (name !== null) return name[1];
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+};
+
+/** A failed backend load, as the permanent error every stream gets. */
 const loadFailure = (e: unknown, registry: string): RxdiscoError => {
   if (isRxdiscoError(e) && !e.retryable) return e;
+  const missing = missingPackage(e);
+  if (missing !== undefined) {
+    return new ConfigError(
+      missing,
+      'is not installed, and this registry needs it',
+      `install it: npm install ${missing}`,
+      { registry, cause: e },
+    );
+  }
   const message = e instanceof Error ? e.message : String(e);
-  const code = (e as { code?: unknown } | null)?.code;
-  const missing =
-    code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
-      ? /Cannot find (?:package|module) '((?:@[^/']+\/)?[^/'.][^/']*)/.exec(message)?.[1]
-      : undefined;
-  return missing === undefined
-    ? new ConfigError('backend', `failed to load (${message})`, 'check the installation', {
-        registry,
-        cause: e,
-      })
-    : new ConfigError(
-        missing,
-        'is not installed, and this registry needs it',
-        `install it: npm install ${missing}`,
-        { registry, cause: e },
-      );
+  return new ConfigError('backend', `failed to load (${message})`, 'check the installation', {
+    registry,
+    cause: e,
+  });
 };
 
 /**

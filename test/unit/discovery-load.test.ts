@@ -6,8 +6,9 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
+import { createDiscovery } from '../../src/core/discovery.js';
 import { isConfigError, type RxdiscoError } from '../../src/core/errors.js';
-import { discovery, importBackend } from '../../src/discovery.js';
+import { discovery } from '../../src/discovery.js';
 
 vi.mock('etcd3', () => {
   throw Object.assign(new Error("Cannot find package 'etcd3' imported from /app/client.js"), {
@@ -34,19 +35,30 @@ describe('a missing backend client', () => {
     await d.close();
   });
 
-  it('turns only a missing named package into that error, and passes other failures through', async () => {
+  it('finds the missing package through wrapping errors, and names other failures as such', async () => {
     const missing = await import('rxdisco-no-such-package' as string).then(
       () => undefined,
       (e: unknown) => e,
     );
-    await expect(
-      importBackend(() => Promise.reject(missing), ['rxdisco-no-such-package'], 'x://'),
-    ).rejects.toThrow('install it: npm install rxdisco-no-such-package');
-    await expect(importBackend(() => Promise.reject(missing), ['etcd3'], 'x://')).rejects.toBe(
-      missing,
+    const firstError = async (failure: unknown): Promise<RxdiscoError> => {
+      const d = createDiscovery('x://', () => Promise.reject(failure), { onProblem: () => {} });
+      const e = await firstValueFrom(d.instances$('hello')).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await d.close();
+      return e as RxdiscoError;
+    };
+    const wrapped = await firstError(new Error('[bundler] import failed', { cause: missing }));
+    expect(wrapped.message).toBe(
+      'registry x://: rxdisco-no-such-package is not installed, and this registry needs it; install it: npm install rxdisco-no-such-package',
     );
-    const other = new Error('boom');
-    await expect(importBackend(() => Promise.reject(other), ['etcd3'], 'x://')).rejects.toBe(other);
-    await expect(importBackend(async () => 42, ['etcd3'], 'x://')).resolves.toBe(42);
+    expect(wrapped.retryable).toBe(false);
+    const other = await firstError(new Error('boom'));
+    expect(other.message).toBe(
+      'registry x://: backend failed to load (boom); check the installation',
+    );
+    expect(other.retryable).toBe(false);
+    expect(other.cause).toBeInstanceOf(Error);
   });
 });
