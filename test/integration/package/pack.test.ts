@@ -217,6 +217,20 @@ describe('the packed package', () => {
     }
   });
 
+  it('ships LICENSE, and source maps that carry their sources (src/ is not shipped)', () => {
+    expect(files).toContain('LICENSE');
+    const dist = join(app, 'node_modules/rxdisco/dist');
+    const maps = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.map'),
+    );
+    expect(maps.length).toBeGreaterThan(0);
+    const withoutSources = maps.filter((f) => {
+      const map = JSON.parse(readFileSync(join(dist, f), 'utf8')) as { sourcesContent?: unknown[] };
+      return !Array.isArray(map.sourcesContent) || map.sourcesContent.some((c) => c == null);
+    });
+    expect(withoutSources).toEqual([]);
+  });
+
   it('ships no @internal declaration (stripInternal)', () => {
     const dist = join(app, 'node_modules/rxdisco/dist');
     const internal = readdirSync(dist, { recursive: true, encoding: 'utf8' })
