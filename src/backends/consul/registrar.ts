@@ -16,6 +16,7 @@ import type { Registrar } from '../../core/registration.js';
 import { consulDuration } from './blocking.js';
 import type { ConsulClient } from './client.js';
 import { WEIGHT_META } from './codecs.js';
+import { encodeGoMicroTags } from './gomicro.js';
 import type { ConsulCheck, ResolvedConsulOptions } from './options.js';
 
 /** One registration with the agent. */
@@ -81,7 +82,12 @@ const checkBody = (
 /**
  * The body of `PUT /v1/agent/service/register` for an instance: tags, meta
  * (plus `zone`, `secure` = "true" and `rxdisco-weight` when Consul's integer
- * `Weights` cannot hold the weight), weights and the check.
+ * `Weights` cannot hold the weight), weights and the check. The metadata is
+ * written twice, for the two kinds of Consul clients: in `Meta` (Spring
+ * Cloud Consul, Consul's UI and API) and as go-micro's tags, one `t-` tag
+ * per pair and a `v-` tag for `metadata.version` (go-micro reads metadata
+ * and version from its tags only). rxdisco reads the tags back into the
+ * same metadata, not as tags.
  */
 export const registrationBody = (
   instance: Instance,
@@ -90,18 +96,21 @@ export const registrationBody = (
   deregisterAfter: number,
 ): Record<string, unknown> => {
   const integral = Number.isInteger(instance.weight) && instance.weight >= 1;
+  const meta: Record<string, string> = {
+    ...instance.metadata,
+    ...(instance.zone === undefined ? {} : { zone: instance.zone }),
+    ...(instance.secure ? { secure: 'true' } : {}),
+    ...(integral ? {} : { [WEIGHT_META]: String(instance.weight) }),
+  };
+  // go-micro keeps the version apart from the node metadata (Service.Version).
+  const { version, ...pairs } = meta;
   return {
     ID: instance.id,
     Name: instance.service,
     Address: instance.host,
     Port: instance.port,
-    Tags: [...instance.tags],
-    Meta: {
-      ...instance.metadata,
-      ...(instance.zone === undefined ? {} : { zone: instance.zone }),
-      ...(instance.secure ? { secure: 'true' } : {}),
-      ...(integral ? {} : { [WEIGHT_META]: String(instance.weight) }),
-    },
+    Tags: [...instance.tags, ...encodeGoMicroTags(pairs, version)],
+    Meta: meta,
     Weights: { Passing: integral ? instance.weight : 1, Warning: 1 },
     Check: checkBody(check, instance, ttl, deregisterAfter),
   };

@@ -5,6 +5,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeGoMicroTags } from '../../../src/backends/consul/gomicro.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import { waitFor } from '../../conformance/suite.js';
 import { expectNoLeakedHandles } from '../../helpers/handles.js';
@@ -115,7 +116,8 @@ describe('interoperability', () => {
       ServiceName: 'plain',
       ServiceAddress: '127.0.0.1',
       ServicePort: 24001,
-      ServiceTags: ['v1'],
+      // go-micro's encodings of the metadata and version follow the plain tags
+      ServiceTags: ['v1', ...encodeGoMicroTags({ zone: 'z1' }, '1')],
       ServiceMeta: { version: '1', zone: 'z1' },
     });
     const checks = JSON.parse((await agent.api('GET', '/v1/health/checks/plain')).text) as Array<

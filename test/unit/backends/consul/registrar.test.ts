@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { httpError } from '../../../../src/backends/consul/errors.js';
+import { decodeGoMicroTags, encodeGoMicroTags } from '../../../../src/backends/consul/gomicro.js';
 import { registrationBody } from '../../../../src/backends/consul/registrar.js';
 import {
   isAuthenticationError,
@@ -29,7 +30,7 @@ describe('registrationBody', () => {
       Name: 'web',
       Address: '10.0.0.1',
       Port: 8080,
-      Tags: ['v2'],
+      Tags: ['v2', ...encodeGoMicroTags({}, '1')],
       Meta: { version: '1' },
       Weights: { Passing: 1, Warning: 1 },
       Check: {
@@ -41,6 +42,27 @@ describe('registrationBody', () => {
         DeregisterCriticalServiceAfter: '60s',
       },
     });
+  });
+
+  it("writes the metadata as go-micro's t- tags and the version as its v- tag too", () => {
+    const body = registrationBody(
+      instance({ metadata: { version: '1.2.0', owner: 'team-a' }, zone: 'eu-1a' }),
+      10,
+      { type: 'ttl' },
+      60,
+    );
+    const tags = body.Tags as string[];
+    expect(tags[0]).toBe('v2');
+    // go-micro: one t- tag per pair (not the version), one v- tag for the version
+    expect(tags.filter((t) => t.startsWith('t-'))).toHaveLength(2);
+    expect(tags.filter((t) => t.startsWith('v-'))).toHaveLength(1);
+    expect(decodeGoMicroTags(tags)).toEqual({
+      tags: ['v2'],
+      metadata: { owner: 'team-a', zone: 'eu-1a', version: '1.2.0' },
+      found: true,
+    });
+    // Spring Cloud Consul reads Meta: all of it, the version included
+    expect(body.Meta).toEqual({ version: '1.2.0', owner: 'team-a', zone: 'eu-1a' });
   });
 
   it('writes zone, secure and weights Consul cannot hold into Meta', () => {
