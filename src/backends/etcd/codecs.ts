@@ -22,7 +22,7 @@ import {
   toRecord,
 } from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
-import { freezeInstance, type Instance } from '../../core/instance.js';
+import { freezeInstance, type Instance, isLabel } from '../../core/instance.js';
 import { formatHostPort } from '../../core/url.js';
 import type { EtcdFormat } from './url.js';
 
@@ -106,7 +106,13 @@ export const serviceOfKey = (prefix: string, key: string): string | undefined =>
   return slash <= 0 ? undefined : rest.slice(0, slash);
 };
 
-const fromAddress = (entry: EntryKey, a: Address, registry: string, metadata = {}): Instance =>
+const fromAddress = (
+  entry: EntryKey,
+  a: Address,
+  registry: string,
+  metadata = {},
+  zone: string | undefined = undefined,
+): Instance =>
   freezeInstance({
     id: entry.id,
     service: entry.service,
@@ -115,7 +121,7 @@ const fromAddress = (entry: EntryKey, a: Address, registry: string, metadata = {
     secure: a.secure,
     status: 'UP',
     weight: 1,
-    zone: undefined,
+    zone,
     tags: [],
     metadata,
     registry,
@@ -166,7 +172,9 @@ const decodeGoMicro = (
   const metadata: Record<string, string> = { ...(svc.metadata ?? {}), ...(node.metadata ?? {}) };
   if (svc.version !== undefined && metadata.version === undefined) metadata.version = svc.version;
   const secure = a.value.secure || metadata.secure === 'true';
-  return { ok: true, value: fromAddress(entry, { ...a.value, secure }, registry, metadata) };
+  // go-micro has no zone field: rxdisco writes it in the node metadata (as Consul's Meta does).
+  const zone = metadata.zone !== undefined && isLabel(metadata.zone) ? metadata.zone : undefined;
+  return { ok: true, value: fromAddress(entry, { ...a.value, secure }, registry, metadata, zone) };
 };
 
 /**
@@ -212,7 +220,11 @@ export const encodeEntry = (instance: Instance, format: EtcdFormat): string => {
           {
             id: instance.id,
             address,
-            metadata: { ...rest, ...(instance.secure ? { secure: 'true' } : {}) },
+            metadata: {
+              ...rest,
+              ...(instance.zone === undefined ? {} : { zone: instance.zone }),
+              ...(instance.secure ? { secure: 'true' } : {}),
+            },
           },
         ],
       });
