@@ -1,4 +1,4 @@
-import { defer, map, type OperatorFunction } from 'rxjs';
+import { defer, finalize, map, type OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 
@@ -19,6 +19,13 @@ export interface CompletedOutcome {
   readonly ok: boolean;
   /** How long the call took, in milliseconds. */
   readonly latencyMs: number;
+  /**
+   * The load the instance reported with its answer, as ORCA's text form of
+   * the `endpoint-load-metrics` header (`TEXT cpu_utilization=0.3,
+   * rps_fractional=120, eps=2`), for balancers weighted by `loadReported()`.
+   * @default none
+   */
+  readonly load?: string | undefined;
 }
 
 /**
@@ -100,7 +107,9 @@ export interface Balancer {
 /**
  * Builds a balancer operator from a strategy: `init` makes the state of one
  * subscription (carried across sets), `build` makes the picker of each set,
- * reading and updating that state. Each subscription gets its own state.
+ * reading and updating that state. Each subscription gets its own state;
+ * `release`, when given, is called with it when the subscription ends (to
+ * stop the timers a state holds).
  *
  * @example
  * ```ts
@@ -115,11 +124,13 @@ export const balancerOperator =
   <S>(
     init: () => S,
     build: (set: InstanceSet, state: S) => Balancer,
+    release?: (state: S) => void,
   ): OperatorFunction<InstanceSet, Balancer> =>
   (source) =>
     defer(() => {
       const state = init();
-      return source.pipe(map((set) => build(set, state)));
+      const balancers = source.pipe(map((set) => build(set, state)));
+      return release === undefined ? balancers : balancers.pipe(finalize(() => release(state)));
     });
 
 /**

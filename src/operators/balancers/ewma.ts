@@ -4,6 +4,7 @@ import type { InstanceSet } from '../../core/instance-set.js';
 import { durationOption } from '../../core/options.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
+import { type WeightsOption, Weights, weightedTwoChoices, weightPolicies } from './weights.js';
 
 /** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
 const PAIR = new Int32Array(2);
@@ -43,6 +44,15 @@ export interface EwmaOptions {
    * @default a fast xoshiro128** generator seeded from `Math.random()` per subscription
    */
   readonly random?: () => number;
+  /**
+   * Effective weights (`slowStart()`, `loadReported()`; several apply in
+   * order): the two candidates are then drawn in proportion to them
+   * (starting from the instances' own `weight`) and compared by
+   * `latency × (in flight + 1)` alone, the weight having shaped the draw.
+   * Re-read on the first pick after they changed.
+   * @default none (uniform draws, cost divided by `weight`)
+   */
+  readonly weights?: WeightsOption;
 }
 
 /** What is learnt about one instance id, shared by every picker of a subscription. */
@@ -66,6 +76,7 @@ interface EwmaState {
   readonly stats: Map<string, Stats>;
   readonly random: RandomSource;
   readonly options: Resolved;
+  readonly weights: Weights | undefined;
 }
 
 class EwmaPicker implements Balancer {
@@ -76,9 +87,15 @@ class EwmaPicker implements Balancer {
   readonly #all: Map<string, Stats>;
   readonly #random: RandomSource;
   readonly #options: Resolved;
+  readonly #effective: Weights | undefined;
+  /** Prefix sums of the effective weights (with `weights` only). */
+  readonly #ends: Float64Array | undefined;
+  #total = 0;
+  #generation = -1;
 
   constructor(set: InstanceSet, state: EwmaState) {
     this.set = set;
+    this.#effective = state.weights;
     this.#all = state.stats;
     this.#random = state.random;
     this.#options = state.options;
@@ -96,7 +113,18 @@ class EwmaPicker implements Balancer {
     this.#list = list;
     this.#stats = stats;
     this.size = list.length;
+    if (state.weights !== undefined) {
+      this.#ends = new Float64Array(list.length);
+      state.weights.update(set);
+      this.#refresh(state.weights, this.#ends);
+    }
     Object.freeze(this);
+  }
+
+  #refresh(effective: Weights, ends: Float64Array): void {
+    this.#generation = effective.generation;
+    this.#total = effective.fill(this.#list, ends);
+    for (let k = 1; k < ends.length; k++) ends[k] = ends[k]! + ends[k - 1]!;
   }
 
   #statsOf(id: string, now: number): Stats {
@@ -113,13 +141,22 @@ class EwmaPicker implements Balancer {
     const s = this.#stats[k]!;
     const elapsed = now - s.stamp;
     const cost = elapsed > 0 ? s.cost * Math.exp(-elapsed / this.#options.decay) : s.cost;
-    return (cost * (s.inFlight + 1)) / this.#list[k]!.weight;
+    const load = cost * (s.inFlight + 1);
+    return this.#effective === undefined ? load / this.#list[k]!.weight : load;
   }
 
   pick(): Instance | undefined {
     const n = this.#list.length;
-    if (n < 2) return this.#list[0];
-    twoChoices(this.#random, n, PAIR);
+    const effective = this.#effective;
+    if (effective === undefined) {
+      if (n < 2) return this.#list[0];
+      twoChoices(this.#random, n, PAIR);
+    } else {
+      const ends = this.#ends!;
+      if (effective.generation !== this.#generation) this.#refresh(effective, ends);
+      if (!(this.#total > 0)) return undefined;
+      weightedTwoChoices(this.#random, ends, n, this.#total, PAIR);
+    }
     const a = PAIR[0]!;
     const b = PAIR[1]!;
     const now = this.#options.now();
@@ -131,6 +168,7 @@ class EwmaPicker implements Balancer {
   }
 
   finished(instance: Instance, outcome: Outcome): void {
+    this.#effective?.finished(instance, outcome);
     const s = this.#all.get(instance.id);
     if (s === undefined) return;
     if (s.inFlight > 0) s.inFlight--;
@@ -182,8 +220,15 @@ export const ewma = (options: EwmaOptions = {}): OperatorFunction<InstanceSet, B
     now: options.now ?? (scheduler === undefined ? () => performance.now() : () => scheduler.now()),
   };
   const custom = options.random;
+  const policies = weightPolicies(options.weights);
   return balancerOperator<EwmaState>(
-    () => ({ stats: new Map(), random: randomSource(custom), options: resolved }),
+    () => ({
+      stats: new Map(),
+      random: randomSource(custom),
+      options: resolved,
+      weights: policies.length === 0 ? undefined : new Weights(policies),
+    }),
     (set, state) => new EwmaPicker(set, state),
+    (state) => state.weights?.stop(),
   );
 };

@@ -1,8 +1,9 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
-import { type Balancer, balancerOperator } from './balancer.js';
+import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
+import { type WeightsOption, Weights, weightedTwoChoices, weightPolicies } from './weights.js';
 
 /** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
 const PAIR = new Int32Array(2);
@@ -16,6 +17,21 @@ export interface LeastRequestOptions {
    *   subscription (allocation-free, unlike `Math.random` itself)
    */
   readonly random?: () => number;
+  /**
+   * Effective weights (`slowStart()`, `loadReported()`; several apply in
+   * order): the two candidates are then drawn in proportion to them
+   * (starting from the instances' own `weight`) instead of uniformly, so
+   * that an idle fleet gets the weights' shares and a busy one still goes
+   * to fewer calls in flight. Re-read on the first pick after they changed.
+   * @default none (unweighted, uniform draws)
+   */
+  readonly weights?: WeightsOption;
+}
+
+interface LeastRequestState {
+  readonly counts: Counts;
+  readonly random: RandomSource;
+  readonly weights: Weights | undefined;
 }
 
 /** The in-flight count of one instance id, shared by every picker. */
@@ -33,12 +49,19 @@ class LeastRequestPicker implements Balancer {
   readonly #inFlight: readonly InFlight[];
   readonly #counts: Counts;
   readonly #random: RandomSource;
+  readonly #effective: Weights | undefined;
+  /** Prefix sums of the effective weights (with `weights` only). */
+  readonly #ends: Float64Array | undefined;
+  #total = 0;
+  #generation = -1;
 
-  constructor(set: InstanceSet, counts: Counts, random: RandomSource) {
+  constructor(set: InstanceSet, state: LeastRequestState) {
+    const counts = state.counts;
     this.set = set;
     this.#list = set.instances;
     this.#counts = counts;
-    this.#random = random;
+    this.#random = state.random;
+    this.#effective = state.weights;
     // Forget idle counters of instances that left; keep busy ones until
     // their calls finish (they may come back).
     for (const [id, c] of counts) if (c.count === 0 && set.get(id) === undefined) counts.delete(id);
@@ -50,7 +73,18 @@ class LeastRequestPicker implements Balancer {
       }
       return c;
     });
+    if (state.weights !== undefined) {
+      this.#ends = new Float64Array(this.#list.length);
+      state.weights.update(set);
+      this.#refresh(state.weights, this.#ends);
+    }
     Object.freeze(this);
+  }
+
+  #refresh(effective: Weights, ends: Float64Array): void {
+    this.#generation = effective.generation;
+    this.#total = effective.fill(this.#list, ends);
+    for (let k = 1; k < ends.length; k++) ends[k] = ends[k]! + ends[k - 1]!;
   }
 
   get size(): number {
@@ -59,8 +93,16 @@ class LeastRequestPicker implements Balancer {
 
   pick(): Instance | undefined {
     const n = this.#list.length;
-    if (n < 2) return this.#list[0];
-    twoChoices(this.#random, n, PAIR);
+    const effective = this.#effective;
+    if (effective === undefined) {
+      if (n < 2) return this.#list[0];
+      twoChoices(this.#random, n, PAIR);
+    } else {
+      const ends = this.#ends!;
+      if (effective.generation !== this.#generation) this.#refresh(effective, ends);
+      if (!(this.#total > 0)) return undefined;
+      weightedTwoChoices(this.#random, ends, n, this.#total, PAIR);
+    }
     const a = PAIR[0]!;
     const b = PAIR[1]!;
     const inFlight = this.#inFlight;
@@ -73,9 +115,10 @@ class LeastRequestPicker implements Balancer {
     else c.count++;
   }
 
-  finished(instance: Instance): void {
+  finished(instance: Instance, outcome: Outcome): void {
     const c = this.#counts.get(instance.id);
     if (c !== undefined && c.count > 0) c.count--;
+    this.#effective?.finished(instance, outcome);
   }
 }
 
@@ -85,8 +128,10 @@ class LeastRequestPicker implements Balancer {
  * to the first drawn). Report calls with `started()` and `finished()` (any
  * outcome, cancelled included, counts the call down); the
  * counts are kept by instance id for the whole subscription, so they survive
- * set changes. Unweighted: every instance of the set is a candidate. A pick
- * is O(1), no allocation.
+ * set changes. Unweighted: every instance of the set is a candidate, drawn
+ * uniformly; with `weights` (`slowStart()`, `loadReported()`) the two are
+ * drawn in proportion to their effective weights (O(log n)). A pick
+ * allocates nothing.
  *
  * @example
  * ```ts
@@ -101,8 +146,14 @@ export const leastRequest = (
   options: LeastRequestOptions = {},
 ): OperatorFunction<InstanceSet, Balancer> => {
   const custom = options.random;
-  return balancerOperator<{ readonly counts: Counts; readonly random: RandomSource }>(
-    () => ({ counts: new Map(), random: randomSource(custom) }),
-    (set, state) => new LeastRequestPicker(set, state.counts, state.random),
+  const policies = weightPolicies(options.weights);
+  return balancerOperator<LeastRequestState>(
+    () => ({
+      counts: new Map(),
+      random: randomSource(custom),
+      weights: policies.length === 0 ? undefined : new Weights(policies),
+    }),
+    (set, state) => new LeastRequestPicker(set, state),
+    (state) => state.weights?.stop(),
   );
 };

@@ -1,8 +1,9 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
-import { type Balancer, balancerOperator } from './balancer.js';
+import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource } from './fast-random.js';
+import { drawIndex, type WeightsOption, Weights, weightPolicies } from './weights.js';
 
 /** Options of {@link random}. */
 export interface RandomOptions {
@@ -12,6 +13,18 @@ export interface RandomOptions {
    *   subscription (allocation-free, unlike `Math.random` itself)
    */
   readonly random?: () => number;
+  /**
+   * Effective weights read instead of the instances' own `weight`
+   * (`slowStart()`, `loadReported()`; several apply in order), re-read on
+   * the first pick after they changed.
+   * @default none (the instances' `weight`)
+   */
+  readonly weights?: WeightsOption;
+}
+
+interface RandomState {
+  readonly random: RandomSource;
+  readonly weights: Weights | undefined;
 }
 
 class RandomPicker implements Balancer {
@@ -20,12 +33,15 @@ class RandomPicker implements Balancer {
   readonly #candidates: readonly Instance[];
   /** `#ends[i]`: the sum of the weights of candidates 0..i. */
   readonly #ends: Float64Array;
-  readonly #total: number;
+  #total: number;
   readonly #random: RandomSource;
+  readonly #effective: Weights | undefined;
+  #generation = -1;
 
-  constructor(set: InstanceSet, random: RandomSource) {
+  constructor(set: InstanceSet, state: RandomState) {
     this.set = set;
-    this.#random = random;
+    this.#random = state.random;
+    this.#effective = state.weights;
     const candidates: Instance[] = [];
     for (const i of set.instances) if (i.weight > 0) candidates.push(i);
     const ends = new Float64Array(candidates.length);
@@ -38,33 +54,44 @@ class RandomPicker implements Balancer {
     this.#ends = ends;
     this.#total = total;
     this.size = candidates.length;
+    if (this.#effective !== undefined) {
+      this.#effective.update(set);
+      this.#refresh(this.#effective);
+    }
     Object.freeze(this);
+  }
+
+  /** Effective weights into `#ends`, then prefix sums in place. */
+  #refresh(effective: Weights): void {
+    this.#generation = effective.generation;
+    const ends = this.#ends;
+    this.#total = effective.fill(this.#candidates, ends);
+    for (let k = 1; k < ends.length; k++) ends[k] = ends[k]! + ends[k - 1]!;
   }
 
   pick(): Instance | undefined {
     const n = this.#candidates.length;
     if (n === 0) return undefined;
-    const target = this.#random.next() * this.#total;
-    const ends = this.#ends;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ends[mid]! > target) hi = mid;
-      else lo = mid + 1;
+    const effective = this.#effective;
+    if (effective !== undefined && effective.generation !== this.#generation) {
+      this.#refresh(effective);
     }
-    return this.#candidates[lo];
+    if (!(this.#total > 0)) return undefined;
+    return this.#candidates[drawIndex(this.#ends, n, this.#random.next() * this.#total)];
   }
 
   started(): void {}
 
-  finished(): void {}
+  finished(instance: Instance, outcome: Outcome): void {
+    this.#effective?.finished(instance, outcome);
+  }
 }
 
 /**
  * Picks at random, each instance with a probability proportional to its
- * `weight`; weight 0 is never picked. A pick is a binary search over
- * prefix sums of the weights: O(log n), no allocation.
+ * `weight` (or to its effective weight with `weights`); weight 0 is never
+ * picked. A pick is a binary search over prefix sums of the weights:
+ * O(log n), no allocation.
  *
  * @example
  * ```ts
@@ -74,8 +101,13 @@ class RandomPicker implements Balancer {
  */
 export const random = (options: RandomOptions = {}): OperatorFunction<InstanceSet, Balancer> => {
   const custom = options.random;
-  return balancerOperator(
-    () => randomSource(custom),
-    (set, source) => new RandomPicker(set, source),
+  const policies = weightPolicies(options.weights);
+  return balancerOperator<RandomState>(
+    () => ({
+      random: randomSource(custom),
+      weights: policies.length === 0 ? undefined : new Weights(policies),
+    }),
+    (set, state) => new RandomPicker(set, state),
+    (state) => state.weights?.stop(),
   );
 };

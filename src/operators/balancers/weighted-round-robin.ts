@@ -1,10 +1,23 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import { compareIds, type InstanceSet } from '../../core/instance-set.js';
-import { type Balancer, balancerOperator } from './balancer.js';
+import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
+import { type WeightsOption, Weights, weightPolicies } from './weights.js';
+
+/** Options of {@link weightedRoundRobin}. */
+export interface WeightedRoundRobinOptions {
+  /**
+   * Effective weights read instead of the instances' own `weight`
+   * (`slowStart()`, `loadReported()`; several apply in order). They are
+   * re-read on the first pick after they changed.
+   * @default none (the instances' `weight`)
+   */
+  readonly weights?: WeightsOption;
+}
 
 interface WeightedRoundRobinState {
   latest: WeightedRoundRobinPicker | undefined;
+  readonly weights: Weights | undefined;
 }
 
 class WeightedRoundRobinPicker implements Balancer {
@@ -15,9 +28,15 @@ class WeightedRoundRobinPicker implements Balancer {
   readonly #weights: Float64Array;
   /** nginx's `current_weight` of each candidate. */
   readonly #current: Float64Array;
-  readonly #total: number;
+  #total: number;
+  readonly #effective: Weights | undefined;
+  #generation = -1;
 
-  constructor(set: InstanceSet, previous: WeightedRoundRobinPicker | undefined) {
+  constructor(
+    set: InstanceSet,
+    previous: WeightedRoundRobinPicker | undefined,
+    effective: Weights | undefined,
+  ) {
     this.set = set;
     const candidates: Instance[] = [];
     for (const i of set.instances) if (i.weight > 0) candidates.push(i);
@@ -44,13 +63,28 @@ class WeightedRoundRobinPicker implements Balancer {
     this.#weights = weights;
     this.#current = current;
     this.#total = total;
+    this.#effective = effective;
     this.size = n;
+    if (effective !== undefined) {
+      effective.update(set);
+      this.#refresh(effective);
+    }
     Object.freeze(this);
+  }
+
+  #refresh(effective: Weights): void {
+    this.#generation = effective.generation;
+    this.#total = effective.fill(this.#candidates, this.#weights);
   }
 
   pick(): Instance | undefined {
     const n = this.#candidates.length;
     if (n === 0) return undefined;
+    const effective = this.#effective;
+    if (effective !== undefined && effective.generation !== this.#generation) {
+      this.#refresh(effective);
+    }
+    if (!(this.#total > 0)) return undefined;
     const weights = this.#weights;
     const current = this.#current;
     let best = 0;
@@ -69,7 +103,9 @@ class WeightedRoundRobinPicker implements Balancer {
 
   started(): void {}
 
-  finished(): void {}
+  finished(instance: Instance, outcome: Outcome): void {
+    this.#effective?.finished(instance, outcome);
+  }
 }
 
 /**
@@ -78,7 +114,9 @@ class WeightedRoundRobinPicker implements Balancer {
  * it by the total. Weights 5, 1, 1 give `a a b a c a a`: exact shares,
  * spread out rather than in bursts. Weight 0 is never picked. Current
  * weights are carried across set changes by id (a new instance starts at 0),
- * so an update does not restart the sequence. A pick is O(n), no allocation.
+ * so an update does not restart the sequence. With `weights`
+ * (`slowStart()`, `loadReported()`) the shares follow the effective
+ * weights instead. A pick is O(n), no allocation.
  *
  * @example
  * ```ts
@@ -86,12 +124,20 @@ class WeightedRoundRobinPicker implements Balancer {
  * hello.pick();
  * ```
  */
-export const weightedRoundRobin = (): OperatorFunction<InstanceSet, Balancer> =>
-  balancerOperator<WeightedRoundRobinState>(
-    () => ({ latest: undefined }),
+export const weightedRoundRobin = (
+  options: WeightedRoundRobinOptions = {},
+): OperatorFunction<InstanceSet, Balancer> => {
+  const policies = weightPolicies(options.weights);
+  return balancerOperator<WeightedRoundRobinState>(
+    () => ({
+      latest: undefined,
+      weights: policies.length === 0 ? undefined : new Weights(policies),
+    }),
     (set, state) => {
-      const picker = new WeightedRoundRobinPicker(set, state.latest);
+      const picker = new WeightedRoundRobinPicker(set, state.latest, state.weights);
       state.latest = picker;
       return picker;
     },
+    (state) => state.weights?.stop(),
   );
+};
