@@ -75,6 +75,71 @@ export const GoMicroService = struct(
   'GoMicroService',
 );
 
+/**
+ * An endpoint as grpc-go's `go.etcd.io/etcd/client/v3/naming/endpoints`
+ * writes it under `<target>/<key>`: `{"Op":0,"Addr":"10.0.0.1:50051","Metadata":...}`.
+ * Its reader ignores `Op` (a put is an add), and so does rxdisco.
+ */
+export const GrpcEndpoint = struct(
+  { Addr: t.string },
+  { Op: t.number, Metadata: t.unknown },
+  'GrpcEndpoint',
+);
+
+/** The metadata key of a grpc-go endpoint's `Metadata` that is not a map of strings (its JSON text). */
+export const GRPC_METADATA_KEY = 'grpc.metadata';
+
+const grpcMetadata = (m: unknown): Record<string, string> => {
+  if (m === undefined || m === null) return {};
+  if (typeof m === 'object' && !Array.isArray(m)) {
+    const entries = Object.entries(m);
+    if (entries.every(([, v]) => typeof v === 'string')) {
+      const out: Record<string, string> = {};
+      for (const [k, v] of entries) {
+        Object.defineProperty(out, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    }
+  }
+  // Not a string map: kept whole, as its JSON text, never coerced field by field.
+  return { [GRPC_METADATA_KEY]: JSON.stringify(m) };
+};
+
+const parseOr = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+const decodeGrpc = (
+  entry: EntryKey,
+  value: unknown,
+  registry: string,
+  context: { registry: string; service: string },
+): Decoded<Instance> => {
+  const d = decode(GrpcEndpoint, value, entry.key, context);
+  if (!d.ok) return d;
+  const a = decode(AddressString, d.value.Addr, entry.key, context);
+  if (!a.ok) {
+    return {
+      ok: false,
+      error: new DecodeError(
+        entry.key,
+        a.error.problems.map((p) => `Addr${p.slice(p.indexOf(':'))}`),
+        context,
+      ),
+    };
+  }
+  return { ok: true, value: fromAddress(entry, a.value, registry, grpcMetadata(d.value.Metadata)) };
+};
+
 /** Where an entry lives: its full key, the service and the key suffix (the instance id). */
 export interface EntryKey {
   readonly key: string;
@@ -179,7 +244,8 @@ const decodeGoMicro = (
 
 /**
  * Decodes the value of one instance key, detecting its layout: a JSON object
- * with `nodes` is a go-micro service, any other JSON object an rxdisco
+ * with `nodes` is a go-micro service, one with `Addr` a grpc-go
+ * `naming/endpoints` endpoint, any other JSON object an rxdisco
  * {@link InstanceRecord}, anything else a go-kit plain address. A value
  * longer or nested deeper than {@link ENTRY_LIMITS} is a {@link DecodeError}
  * (never parsed past the limit, never thrown).
@@ -195,6 +261,7 @@ export const decodeEntry = (
     const json = decodeJson(t.UnknownRecord, text, entry.key, context, ENTRY_LIMITS);
     if (!json.ok) return json;
     if ('nodes' in json.value) return decodeGoMicro(entry, json.value, registry, context);
+    if ('Addr' in json.value) return decodeGrpc(entry, json.value, registry, context);
     return decodeKeyedInstance(json.value, entry, registry);
   }
   const a = decode(AddressString, text, entry.key, context, ENTRY_LIMITS);
@@ -209,6 +276,13 @@ export const encodeEntry = (instance: Instance, format: EtcdFormat): string => {
       return JSON.stringify(toRecord(instance));
     case 'gokit':
       return instance.secure ? `https://${address}` : address;
+    case 'grpc': {
+      // what grpc-go's endpoints.Manager writes (Op 0 = Add); its resolver reads Addr and Metadata
+      const { [GRPC_METADATA_KEY]: raw, ...rest } = instance.metadata;
+      const metadata =
+        Object.keys(rest).length > 0 ? rest : raw !== undefined ? parseOr(raw) : null;
+      return JSON.stringify({ Op: 0, Addr: address, Metadata: metadata });
+    }
     case 'gomicro': {
       const { version, ...rest } = instance.metadata;
       return JSON.stringify({

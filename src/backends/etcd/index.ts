@@ -60,7 +60,7 @@ export const etcdBackend = (config: EtcdConfig, options: EtcdBackendOptions = {}
 /**
  * A {@link Discovery} over etcd v3. Options are checked now.
  *
- * @param url - `etcd://host:port[,host:port...]/prefix/?format=json|gokit|gomicro`,
+ * @param url - `etcd://host:port[,host:port...]/prefix/?format=json|gokit|gomicro|grpc`,
  *   `etcds://user:password@host:port/prefix/?ca=/ca.pem&cert=/c.pem&key=/k.pem`,
  *   or a parsed config.
  * @throws {ConfigError} for a bad URL or an option out of range.

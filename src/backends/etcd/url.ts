@@ -1,6 +1,6 @@
 /**
  * The grammar of `etcd://` / `etcds://` URLs:
- * `etcd[s]://[user:password@]host:port[,host:port...]/prefix/?format=json|gokit|gomicro`
+ * `etcd[s]://[user:password@]host:port[,host:port...]/prefix/?format=json|gokit|gomicro|grpc`
  * (`etcds://` also takes `?ca=&cert=&key=`). No client import: `discovery()`
  * checks the URL without loading etcd3.
  *
@@ -16,7 +16,7 @@ import {
 } from '../../core/url.js';
 
 /** The etcd value layouts rxdisco reads and writes. */
-export type EtcdFormat = 'json' | 'gokit' | 'gomicro';
+export type EtcdFormat = 'json' | 'gokit' | 'gomicro' | 'grpc';
 
 /** A parsed `etcd://` / `etcds://` URL. */
 export interface EtcdConfig extends UrlCommon {
@@ -33,7 +33,7 @@ export interface EtcdConfig extends UrlCommon {
   readonly password: string | undefined;
 }
 
-const FORMATS: readonly string[] = ['json', 'gokit', 'gomicro'];
+const FORMATS: readonly string[] = ['json', 'gokit', 'gomicro', 'grpc'];
 
 /** The `etcd://` / `etcds://` grammar. */
 export const etcdUrl: UrlGrammar<EtcdConfig> = {
@@ -52,7 +52,7 @@ export const etcdUrl: UrlGrammar<EtcdConfig> = {
       urlError(
         parts.raw,
         'url.format',
-        `must be json, gokit or gomicro (got '${format}')`,
+        `must be json, gokit, gomicro or grpc (got '${format}')`,
         'pick the layout other services use',
       );
     }
