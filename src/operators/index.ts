@@ -20,7 +20,12 @@ export { type EwmaOptions, ewma } from './balancers/ewma.js';
 export { type LeastRequestOptions, leastRequest } from './balancers/least-request.js';
 export { type RandomOptions, random } from './balancers/random.js';
 export { type RoundRobinOptions, roundRobin } from './balancers/round-robin.js';
-export { weightedRoundRobin } from './balancers/weighted-round-robin.js';
+export {
+  type WeightedRoundRobinOptions,
+  weightedRoundRobin,
+} from './balancers/weighted-round-robin.js';
+export type { WeightPolicy, WeightRun, WeightsOption } from './balancers/weights.js';
+export { type ByLocalityOptions, byLocality, tierLoads } from './by-locality.js';
 export {
   type AttemptContext,
   type AttemptFn,
@@ -46,6 +51,8 @@ export { healthy } from './healthy.js';
 export { type HoldRemovalsOptions, holdRemovals } from './hold-removals.js';
 export { type LastKnownGoodOptions, lastKnownGood } from './last-known-good.js';
 export { type LiveBalancer, live, type PickAsyncOptions } from './live.js';
+export { LOAD_REPORT_HEADER, type LoadReport, loadWeight, parseLoadReport } from './load-report.js';
+export { type LoadReported, type LoadReportedOptions, loadReported } from './load-reported.js';
 export { mergeRegistries } from './merge-registries.js';
 export {
   createOutlierDetector,
@@ -61,4 +68,11 @@ export {
   type RetryBudgetOptions,
   retryBudget,
 } from './retry-budget.js';
+export {
+  REGISTERED_AT_METADATA,
+  type SlowStartOptions,
+  slowStart,
+  slowStartFactor,
+} from './slow-start.js';
+export { rendezvousScore, type SubsetOptions, subset } from './subset.js';
 export { withTags } from './with-tags.js';
