@@ -70,6 +70,7 @@ export { discovery } from './discovery.js';
 export {
   type AttemptContext,
   type AttemptFn,
+  type AttemptKind,
   AttemptTimeoutError,
   type Balancer,
   type ByLocalityOptions,
@@ -94,6 +95,7 @@ export {
   type FallbackOptions,
   type FallbackSwitch,
   fallback,
+  type HedgeOptions,
   type HoldRemovalsOptions,
   healthy,
   holdRemovals,

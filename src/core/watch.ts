@@ -12,6 +12,7 @@
  */
 import {
   asyncScheduler,
+  defer,
   Observable,
   ReplaySubject,
   type SchedulerLike,
@@ -22,6 +23,7 @@ import {
 import { type BackoffPolicy, exponentialBackoff } from './backoff.js';
 import {
   type DecodeError,
+  isDecodeError,
   RegistryUnavailableError,
   type RxdiscoError,
   toRxdiscoError,
@@ -36,6 +38,7 @@ import {
   restale,
   type Staleness,
 } from './instance-set.js';
+import { type Attributes, type Instruments, instruments, serviceAttributes } from './metrics.js';
 
 /**
  * One event of a backend's watch session. A session opened without a cursor,
@@ -97,6 +100,11 @@ export interface WatchTuning {
   readonly scheduler?: SchedulerLike;
   /** Called with every non-fatal problem: skipped entries, transient faults. */
   readonly report?: (problem: RxdiscoError) => void;
+  /**
+   * Called when a session is reopened after a fault (metrics).
+   * @internal
+   */
+  readonly onReconnect?: () => void;
 }
 
 /** How {@link resilientWatch} folds a backend's events into a state. */
@@ -157,6 +165,7 @@ export const resilientWatch = <E, S, C>(
       backoff = backoff.next();
       retry = timer(wait, scheduler).subscribe(() => {
         retry = undefined;
+        tuning.onReconnect?.();
         connect();
       });
     };
@@ -229,6 +238,20 @@ export const watchInstances = <C>(
   source: WatchSource<C>,
   tuning: WatchTuning = {},
 ): Observable<InstanceSet> =>
+  defer(() => {
+    // Looked up per subscription: nothing at all is done per event without an SDK.
+    const m = instruments();
+    return m === undefined
+      ? unmeteredWatch(service, registry, source, tuning)
+      : meteredWatch(m, service, registry, source, tuning);
+  });
+
+const unmeteredWatch = <C>(
+  service: string,
+  registry: string,
+  source: WatchSource<C>,
+  tuning: WatchTuning,
+): Observable<InstanceSet> =>
   resilientWatch<SourceEvent<C>, InstanceSet, C>(
     source,
     {
@@ -265,6 +288,53 @@ export const watchInstances = <C>(
     },
     tuning,
   );
+
+/**
+ * {@link unmeteredWatch} recording the watch's metrics: instances and stale
+ * (up-down counters, taken back when the subscription ends), emissions,
+ * reconnections and skipped entries, with `rxdisco.registry` and
+ * `rxdisco.service`.
+ */
+const meteredWatch = <C>(
+  m: Instruments,
+  service: string,
+  registry: string,
+  source: WatchSource<C>,
+  tuning: WatchTuning,
+): Observable<InstanceSet> =>
+  new Observable<InstanceSet>((subscriber) => {
+    const attributes: Attributes = serviceAttributes(registry, service);
+    const report = tuning.report;
+    let size = 0;
+    let stale = false;
+    const subscription = unmeteredWatch(service, registry, source, {
+      ...tuning,
+      report: (p) => {
+        if (isDecodeError(p)) m.skipped.add(1, attributes);
+        report?.(p);
+      },
+      onReconnect: () => {
+        m.reconnections.add(1, attributes);
+        tuning.onReconnect?.();
+      },
+    }).subscribe({
+      next: (set) => {
+        m.emissions.add(1, attributes);
+        if (set.size !== size) m.instances.add(set.size - size, attributes);
+        size = set.size;
+        if (set.stale !== stale) m.stale.add(set.stale ? 1 : -1, attributes);
+        stale = set.stale;
+        subscriber.next(set);
+      },
+      error: (e: unknown) => subscriber.error(e),
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      subscription.unsubscribe();
+      if (size !== 0) m.instances.add(-size, attributes);
+      if (stale) m.stale.add(-1, attributes);
+    };
+  });
 
 /** The live list of service names in a registry. */
 export interface ServiceList {

@@ -8,18 +8,19 @@
  */
 import { from, type ObservableInput, type Subscription, timer } from 'rxjs';
 import type { Instance } from '../core/instance.js';
+import { attributesOf, withAttribute } from '../core/metrics.js';
 import { CANCELLED, type CompletedOutcome } from './balancers/balancer.js';
 import { AttemptTimeoutError, UnsuccessfulValue } from './call-error.js';
-import type { AttemptContext } from './call-options.js';
+import type { AttemptContext, AttemptKind } from './call-options.js';
 import type { Plan } from './call-plan.js';
 
 /** What an attempt reports to (the call it belongs to). */
 export interface AttemptOwner<T> {
   readonly plan: Plan<T>;
-  /** The attempt got a successful value. */
-  succeeded(value: T): void;
-  /** The attempt failed with `error` after `latencyMs`. */
-  failed(instance: Instance, error: unknown, latencyMs: number): void;
+  /** `attempt` got a successful value after `latencyMs`. */
+  succeeded(attempt: Attempt<T>, value: T, latencyMs: number): void;
+  /** `attempt` failed with `error` after `latencyMs`. */
+  failed(attempt: Attempt<T>, error: unknown, latencyMs: number): void;
   /** Code run for the attempt threw (a user callback): the call fails with `error`. */
   crashed(error: unknown): void;
 }
@@ -33,7 +34,10 @@ class LazyContext implements AttemptContext {
   #reason: unknown;
   #aborted = false;
 
-  constructor(readonly attempt: number) {}
+  constructor(
+    readonly attempt: number,
+    readonly kind: AttemptKind,
+  ) {}
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
@@ -51,35 +55,44 @@ class LazyContext implements AttemptContext {
   }
 }
 
+/** The reason a cancelled attempt's signal gets. */
+const cancelledBy = (why: string): DOMException => new DOMException(why, 'AbortError');
+
 /** One attempt on one instance; settles once (success, failure or cancel). */
 export class Attempt<T> {
   readonly #owner: AttemptOwner<T>;
-  readonly #instance: Instance;
+  readonly instance: Instance;
   readonly #context: LazyContext;
   readonly #t0: number;
   #settled = false;
   #timeout: Subscription | undefined;
   #subscription: Subscription | undefined;
 
-  constructor(owner: AttemptOwner<T>, instance: Instance, attempt: number) {
+  constructor(owner: AttemptOwner<T>, instance: Instance, attempt: number, kind: AttemptKind) {
     this.#owner = owner;
-    this.#instance = instance;
-    this.#context = new LazyContext(attempt);
+    this.instance = instance;
+    this.#context = new LazyContext(attempt, kind);
     this.#t0 = owner.plan.now();
+  }
+
+  /** What started this attempt. */
+  get kind(): AttemptKind {
+    return this.#context.kind;
   }
 
   /** Tells the balancer, arms the timeout and runs the user's function. May throw (a user callback). */
   start(): void {
     const p = this.#owner.plan;
-    p.target.started(this.#instance);
+    p.metrics?.picks.add(1, attributesOf(this.instance).instance);
+    p.target.started(this.instance);
     if (p.attemptTimeoutMs !== Infinity) {
       this.#timeout = timer(p.attemptTimeoutMs, p.scheduler).subscribe(() =>
-        this.#onError(new AttemptTimeoutError(this.#instance, p.attemptTimeoutMs)),
+        this.#onError(new AttemptTimeoutError(this.instance, p.attemptTimeoutMs)),
       );
     }
     let input: ObservableInput<T>;
     try {
-      input = p.fn(this.#instance, this.#context);
+      input = p.fn(this.instance, this.#context);
     } catch (e) {
       this.#fail(e);
       return;
@@ -102,12 +115,19 @@ export class Attempt<T> {
     else this.#subscription = subscription;
   }
 
-  /** The caller gave up: not a failure of the instance (counted down, no latency learnt, not reported). */
-  cancel(): void {
-    if (this.#settled) return;
+  /**
+   * The caller gave up, or another attempt won: not a failure of the
+   * instance (counted down, no latency learnt, not reported to the
+   * detector). Returns how long the attempt ran, in ms; may throw (the balancer).
+   */
+  cancel(why = 'the call was cancelled'): number {
+    if (this.#settled) return 0;
     this.#release();
-    this.#context.abort(new DOMException('the call was cancelled', 'AbortError'));
-    this.#owner.plan.target.finished(this.#instance, CANCELLED);
+    const p = this.#owner.plan;
+    this.#count('cancelled');
+    this.#context.abort(cancelledBy(why));
+    p.target.finished(this.instance, CANCELLED);
+    return p.now() - this.#t0;
   }
 
   #onValue(value: T): void {
@@ -130,18 +150,30 @@ export class Attempt<T> {
     if (this.#settled) return;
     const isSuccess = this.#owner.plan.isSuccess;
     if (isSuccess !== undefined && !isSuccess(value)) {
-      this.#fail(new UnsuccessfulValue(value, this.#instance));
+      this.#fail(new UnsuccessfulValue(value, this.instance));
       return;
     }
-    this.#report(true);
-    this.#owner.succeeded(value);
+    const latencyMs = this.#report(true);
+    this.#owner.succeeded(this, value, latencyMs);
   }
 
   #fail(error: unknown): void {
     if (this.#settled) return;
     const latencyMs = this.#report(false);
     this.#context.abort(error);
-    this.#owner.failed(this.#instance, error, latencyMs);
+    this.#owner.failed(this, error, latencyMs);
+  }
+
+  /** Counts the attempt in `rxdisco.call.attempts`, when metrics are on. */
+  #count(outcome: 'success' | 'failure' | 'cancelled'): void {
+    const m = this.#owner.plan.metrics;
+    if (m === undefined) return;
+    const byKind = withAttribute(
+      attributesOf(this.instance).service,
+      'rxdisco.attempt.kind',
+      this.kind,
+    );
+    m.attempts.add(1, withAttribute(byKind, 'rxdisco.attempt.outcome', outcome));
   }
 
   #release(): void {
@@ -156,8 +188,9 @@ export class Attempt<T> {
     const p = this.#owner.plan;
     const latencyMs = p.now() - this.#t0;
     const outcome: CompletedOutcome = { ok, latencyMs };
-    p.target.finished(this.#instance, outcome);
-    p.detector?.report(this.#instance, outcome);
+    this.#count(ok ? 'success' : 'failure');
+    p.target.finished(this.instance, outcome);
+    p.detector?.report(this.instance, outcome);
     return latencyMs;
   }
 }

@@ -46,8 +46,70 @@ export interface CallTarget {
 export interface AttemptContext {
   /** Aborted when the attempt times out or the call is cancelled: pass it to fetch. */
   readonly signal: AbortSignal;
-  /** 1 for the first attempt, 2 for the first retry... */
+  /** 1 for the first attempt, 2 for the next one (a retry or a hedge)... */
   readonly attempt: number;
+  /**
+   * `first`, `retry` (after a failed attempt) or `hedge` (started while an
+   * earlier attempt still runs; see {@link HedgeOptions}).
+   */
+  readonly kind: AttemptKind;
+}
+
+/**
+ * What started an attempt: the call itself (`first`), a failed attempt
+ * (`retry`) or a slow one (`hedge`).
+ *
+ * @example
+ * ```ts
+ * call(hello, (i, { signal, kind }) => fetch(url(i), { signal, headers: { 'x-attempt': kind } }));
+ * ```
+ */
+export type AttemptKind = 'first' | 'retry' | 'hedge';
+
+/**
+ * Hedged calls (Finagle's backup requests, gRPC's hedging): when an attempt
+ * is still running after a delay, a second attempt starts on another
+ * instance; the first success wins and the others are cancelled (reported
+ * to the balancer as cancelled, not as failures). Set the delay with
+ * `afterMs` or `quantile`, not both. Hedges draw on the retry budget, and
+ * never exceed `maxExtraLoad` of the calls (over the last 10 s) on a target.
+ *
+ * @example
+ * ```ts
+ * // A second attempt when the first is slower than 95 % of recent ones, at most 5 % more calls.
+ * call(hello, getUser, { hedge: { quantile: 0.95, maxExtraLoad: 0.05 } });
+ * // Or after a fixed 50 ms.
+ * call(hello, getUser, { hedge: { afterMs: 50 } });
+ * ```
+ */
+export interface HedgeOptions {
+  /**
+   * Milliseconds after which an attempt still running gets a hedge. Give
+   * this or `quantile`.
+   * @default none (give `afterMs` or `quantile`)
+   */
+  readonly afterMs?: number;
+  /**
+   * The delay as a quantile (above 0, below 1) of the latencies of this
+   * target's recent attempts (the last 10 to 20 s; a cancelled attempt
+   * counts as long as it ran). Until the target has enough of them
+   * (`max(20, 2 / (1 - quantile))`), no hedge is made. Give this or `afterMs`.
+   * @default none (give `afterMs` or `quantile`)
+   */
+  readonly quantile?: number;
+  /**
+   * Hedges per call at most (each one another `afterMs` or quantile after
+   * the previous). Hedges do not count in `retry.attempts`.
+   * @default 1
+   */
+  readonly max?: number;
+  /**
+   * The largest share of extra calls hedges may add on a target, from 0 to
+   * 10 (above 1 only makes sense with `max` above 1): within the last 10 s,
+   * hedges number at most `maxExtraLoad` × calls.
+   * @default 0.05
+   */
+  readonly maxExtraLoad?: number;
 }
 
 /**
@@ -105,6 +167,12 @@ export interface CallOptions {
    * @default { attempts: 3 } with the defaults of {@link RetryOptions}
    */
   readonly retry?: RetryOptions | number;
+  /**
+   * Hedged calls: another attempt on another instance when one is slow; see
+   * {@link HedgeOptions}.
+   * @default none (no hedging)
+   */
+  readonly hedge?: HedgeOptions;
   /**
    * Milliseconds before an attempt is aborted (its signal fires) and counts
    * as failed with an `AttemptTimeoutError`; `Infinity` for none.

@@ -8,8 +8,16 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { type BackoffPolicy, exponentialBackoff } from '../core/backoff.js';
 import { ConfigError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
-import { durationOption, type NumberRule, numberOption } from '../core/options.js';
-import type { AttemptFn, CallOptions, CallTarget, RetryOptions } from './call-options.js';
+import { type Instruments, instruments } from '../core/metrics.js';
+import { durationOption, type NumberRule, numberOption, ratioOption } from '../core/options.js';
+import type { HedgePlan } from './call-hedge.js';
+import type {
+  AttemptFn,
+  CallOptions,
+  CallTarget,
+  HedgeOptions,
+  RetryOptions,
+} from './call-options.js';
 import type { OutlierDetector } from './outlier-ejection.js';
 import { defaultRetryBudget, type RetryBudget } from './retry-budget.js';
 
@@ -29,6 +37,10 @@ export interface Plan<T> {
   readonly key: string | undefined;
   readonly budget: RetryBudget | undefined;
   readonly backoff: BackoffPolicy;
+  /** Hedging; `undefined`: none. */
+  readonly hedge: HedgePlan | undefined;
+  /** The app's OpenTelemetry instruments; `undefined`: record nothing. */
+  readonly metrics: Instruments | undefined;
 }
 
 /** The default waits between attempts: a recipe; each call starts its own run. */
@@ -122,6 +134,42 @@ const ATTEMPTS: NumberRule = {
 const ATTEMPT_TIMEOUT: NumberRule = { above: 0, infinite: true };
 const PICK_TIMEOUT: NumberRule = { infinite: true };
 const NO_RETRY_OPTIONS: RetryOptions = Object.freeze({});
+const HEDGE: Shape = {
+  fits: (v) => typeof v === 'object' && v !== null,
+  rule: '{ afterMs | quantile, max, maxExtraLoad }',
+  fix: 'pass hedge: { afterMs: 50 } or hedge: { quantile: 0.95 }',
+};
+const HEDGE_AFTER: NumberRule = { above: 0 };
+const HEDGE_QUANTILE: NumberRule = {
+  above: 0,
+  max: 0.999,
+  fix: 'use e.g. 0.95 (hedge the slowest 5 %)',
+};
+const HEDGE_MAX: NumberRule = { integer: true, min: 1, max: 10, fix: 'use e.g. 1' };
+const HEDGE_LOAD: NumberRule = { max: 10, fix: 'use e.g. 0.05 (at most 5 % more calls)' };
+
+const hedgeOf = (hedge: HedgeOptions | undefined): HedgePlan | undefined => {
+  if (hedge === undefined) return undefined;
+  shaped('hedge', hedge, HEDGE);
+  const { afterMs, quantile } = hedge;
+  if ((afterMs === undefined) === (quantile === undefined)) {
+    throw new ConfigError(
+      'hedge',
+      `must set one of afterMs and quantile (got ${afterMs === undefined ? 'neither' : 'both'})`,
+      'pass hedge: { afterMs: 50 } or hedge: { quantile: 0.95 }',
+    );
+  }
+  return {
+    afterMs:
+      afterMs === undefined ? undefined : durationOption('hedge.afterMs', afterMs, 0, HEDGE_AFTER),
+    quantile:
+      quantile === undefined
+        ? undefined
+        : numberOption('hedge.quantile', quantile, 0.95, HEDGE_QUANTILE),
+    max: numberOption('hedge.max', hedge.max, 1, HEDGE_MAX),
+    maxExtraLoad: ratioOption('hedge.maxExtraLoad', hedge.maxExtraLoad, 0.05, HEDGE_LOAD),
+  };
+};
 
 const retryOf = (retry: RetryOptions | number | undefined): RetryOptions =>
   retry === undefined
@@ -161,5 +209,7 @@ export const plan = <T>(target: CallTarget, fn: AttemptFn<T>, options: CallOptio
     key: shaped('key', options.key, KEY),
     budget: budget === false ? undefined : (budget ?? defaultRetryBudget()),
     backoff: shaped('retry.backoff', retry.backoff, BACKOFF) ?? DEFAULT_BACKOFF,
+    hedge: hedgeOf(options.hedge),
+    metrics: instruments(),
   };
 };

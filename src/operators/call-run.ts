@@ -1,6 +1,7 @@
 /**
  * One run of a call: the first pick, the attempts, the retry decisions
- * (retryable, attempt limit, budget), the backoff waits between them and the
+ * (retryable, attempt limit, budget), the backoff waits between them, the
+ * hedges (another attempt while one is slow; the first success wins) and the
  * final result. A throw from any user callback ends the run with that error.
  *
  * @module
@@ -10,9 +11,11 @@ import { timer } from 'rxjs';
 import type { Backoff } from '../core/backoff.js';
 import { NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
+import { attributesOf, withAttribute } from '../core/metrics.js';
 import { Attempt, type AttemptOwner } from './call-attempt.js';
 import { CallError, type CallGiveUp, type FailedAttempt } from './call-error.js';
-import type { CallTarget } from './call-options.js';
+import { type HedgeState, hedgeStateOf } from './call-hedge.js';
+import type { AttemptKind, CallTarget } from './call-options.js';
 import type { Plan } from './call-plan.js';
 
 /** Where a run delivers its result, once. */
@@ -43,15 +46,23 @@ const pickOther = (
   return undefined;
 };
 
-/** One call: its attempts, backoff and result. */
+/** The reason a hedge's losers are cancelled with. */
+const LOST = 'another attempt of the call succeeded';
+
+/** One call: its attempts, hedges, backoff and result. */
 export class CallRun<T> implements AttemptOwner<T> {
   readonly plan: Plan<T>;
   readonly #sink: Sink<T>;
   readonly #tried: Instance[] = [];
   readonly #failures: FailedAttempt[] = [];
+  /** The attempts running now: one, or more while hedging. */
+  #inFlight: Attempt<T>[] = [];
   #backoff: Backoff | undefined;
-  #attempt: Attempt<T> | undefined;
   #wait: Subscription | undefined;
+  /** The wait before the next hedge. */
+  #hedgeWait: Subscription | undefined;
+  readonly #hedging: HedgeState | undefined;
+  #hedges = 0;
   /** Stops waiting for a first set (`pickAsync`), when the call waits for one. */
   #stopPicking: AbortController | undefined;
   #closed = false;
@@ -59,6 +70,7 @@ export class CallRun<T> implements AttemptOwner<T> {
   constructor(p: Plan<T>, sink: Sink<T>) {
     this.plan = p;
     this.#sink = sink;
+    this.#hedging = p.hedge === undefined ? undefined : hedgeStateOf(p.target, p.now);
   }
 
   /** Picks (or waits for a first set) and runs the first attempt. */
@@ -70,15 +82,13 @@ export class CallRun<T> implements AttemptOwner<T> {
     }
   }
 
-  /** The caller gave up: the attempt in flight is aborted and counted down; no result is delivered. */
+  /** The caller gave up: the attempts in flight are aborted and counted down; no result is delivered. */
   cancel(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wait?.unsubscribe();
+    this.#stopWaiting();
     this.#stopPicking?.abort();
-    const attempt = this.#attempt;
-    this.#attempt = undefined;
-    attempt?.cancel();
+    this.#cancelInFlight('the call was cancelled');
   }
 
   crashed(error: unknown): void {
@@ -91,26 +101,40 @@ export class CallRun<T> implements AttemptOwner<T> {
     this.#sink.error(error);
   }
 
-  succeeded(value: T): void {
+  succeeded(attempt: Attempt<T>, value: T, latencyMs: number): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#attempt = undefined;
-    this.#sink.value(value);
+    this.#remove(attempt);
+    this.#stopWaiting();
+    this.#hedging?.record(latencyMs);
+    let thrown: { e: unknown } | undefined;
+    try {
+      this.#cancelInFlight(LOST);
+    } catch (e) {
+      thrown = { e };
+    }
+    if (thrown === undefined) this.#sink.value(value);
+    else this.#sink.error(thrown.e);
   }
 
-  failed(instance: Instance, error: unknown, latencyMs: number): void {
+  failed(attempt: Attempt<T>, error: unknown, latencyMs: number): void {
     if (this.#closed) return;
-    this.#attempt = undefined;
+    this.#remove(attempt);
+    const instance = attempt.instance;
     this.#failures.push({ instance, error, latencyMs });
     const p = this.plan;
     const retryable = p.retryable(error, instance);
+    if (retryable && this.#inFlight.length > 0) return; // a hedge still runs: it may succeed
+    this.#hedgeWait?.unsubscribe();
+    this.#hedgeWait = undefined;
     const stop: CallGiveUp | undefined = !retryable
       ? 'not-retryable'
-      : this.#tried.length >= p.maxAttempts
+      : this.#tried.length - this.#hedges >= p.maxAttempts
         ? 'attempts'
         : p.budget !== undefined && !p.budget.withdraw()
           ? 'budget'
           : undefined;
+    if (stop === 'budget') this.#exhausted(instance, 'retry', 'retry');
     if (stop !== undefined) {
       this.#giveUp(stop, retryable);
       return;
@@ -133,9 +157,11 @@ export class CallRun<T> implements AttemptOwner<T> {
   #start(): void {
     const p = this.plan;
     p.budget?.deposit();
+    const h = p.hedge;
+    if (h !== undefined) this.#hedging?.load(h.maxExtraLoad).deposit();
     const first = p.target.pick(p.key);
     if (first !== undefined) {
-      this.#run(first);
+      this.#run(first, 'first');
       return;
     }
     const target = p.target;
@@ -146,7 +172,7 @@ export class CallRun<T> implements AttemptOwner<T> {
         (instance) => {
           if (this.#closed) return;
           try {
-            this.#run(instance);
+            this.#run(instance, 'first');
           } catch (e) {
             this.crashed(e);
           }
@@ -164,16 +190,103 @@ export class CallRun<T> implements AttemptOwner<T> {
     );
   }
 
-  #run(instance: Instance): void {
+  #run(instance: Instance, kind: AttemptKind): void {
     this.#tried.push(instance);
-    const attempt = new Attempt(this, instance, this.#tried.length);
-    this.#attempt = attempt;
+    const attempt = new Attempt(this, instance, this.#tried.length, kind);
+    this.#inFlight.push(attempt);
     attempt.start();
+    this.#armHedge();
+  }
+
+  #remove(attempt: Attempt<T>): void {
+    const k = this.#inFlight.indexOf(attempt);
+    if (k >= 0) this.#inFlight.splice(k, 1);
+  }
+
+  /** Cancels every attempt in flight; records how long they ran (a lower bound of their latency). */
+  #cancelInFlight(why: string): void {
+    const attempts = this.#inFlight;
+    if (attempts.length === 0) return;
+    this.#inFlight = [];
+    let thrown: { e: unknown } | undefined;
+    for (const a of attempts) {
+      try {
+        const ran = a.cancel(why);
+        if (why === LOST) this.#hedging?.record(ran);
+      } catch (e) {
+        thrown ??= { e };
+      }
+    }
+    if (thrown !== undefined) throw thrown.e;
+  }
+
+  #stopWaiting(): void {
+    this.#wait?.unsubscribe();
+    this.#wait = undefined;
+    this.#hedgeWait?.unsubscribe();
+    this.#hedgeWait = undefined;
+  }
+
+  /** Waits for the hedge delay, when hedging and hedges are left. */
+  #armHedge(): void {
+    const h = this.plan.hedge;
+    const state = this.#hedging;
+    if (h === undefined || state === undefined || this.#hedgeWait !== undefined) return;
+    if (this.#closed || this.#inFlight.length === 0 || this.#hedges >= h.max) return;
+    const delay = state.delayMs(h);
+    if (delay === undefined) return;
+    this.#hedgeWait = timer(delay, this.plan.scheduler).subscribe(() => {
+      this.#hedgeWait = undefined;
+      try {
+        this.#hedge();
+      } catch (e) {
+        this.crashed(e);
+      }
+    });
+  }
+
+  /** Starts a hedge on another instance, within the extra-load cap and the retry budget. */
+  #hedge(): void {
+    const p = this.plan;
+    const h = p.hedge;
+    const state = this.#hedging;
+    const last = this.#inFlight.at(-1);
+    if (this.#closed || h === undefined || state === undefined || last === undefined) return;
+    const load = state.load(h.maxExtraLoad);
+    if (load.balance < 1) {
+      this.#exhausted(last.instance, 'hedge', 'hedge_load');
+      return;
+    }
+    if (p.budget !== undefined && p.budget.balance < 1) {
+      this.#exhausted(last.instance, 'hedge', 'retry');
+      return;
+    }
+    const other = pickOther(p.target, p.key, this.#tried);
+    if (other === undefined) return;
+    load.withdraw();
+    p.budget?.withdraw();
+    this.#hedges++;
+    p.metrics?.hedges.add(1, attributesOf(other).service);
+    this.#run(other, 'hedge');
+  }
+
+  /** Counts a retry or hedge that a budget refused (`rxdisco.call.budget_exhausted`). */
+  #exhausted(instance: Instance, kind: AttemptKind, budget: 'retry' | 'hedge_load'): void {
+    const m = this.plan.metrics;
+    if (m === undefined) return;
+    const byKind = withAttribute(attributesOf(instance).service, 'rxdisco.attempt.kind', kind);
+    m.budgetExhausted.add(1, withAttribute(byKind, 'rxdisco.budget', budget));
   }
 
   #error(e: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopWaiting();
+    try {
+      this.#cancelInFlight('the call failed');
+    } catch {
+      // The call fails with `e`; a balancer that threw while counting down changes nothing.
+    }
     this.#sink.error(e);
   }
 
@@ -181,7 +294,10 @@ export class CallRun<T> implements AttemptOwner<T> {
     if (this.#closed) return;
     const other = pickOther(this.plan.target, this.plan.key, this.#tried);
     if (other === undefined) this.#giveUp('no-instance', true);
-    else this.#run(other);
+    else {
+      this.plan.metrics?.retries.add(1, attributesOf(other).service);
+      this.#run(other, 'retry');
+    }
   }
 
   /** Fails the call with a CallError; `lastRetryable`: what `retryable` said of the last error. */

@@ -14,8 +14,10 @@ import { CallRun } from './call-run.js';
 export type {
   AttemptContext,
   AttemptFn,
+  AttemptKind,
   CallOptions,
   CallTarget,
+  HedgeOptions,
   RetryOptions,
 } from './call-options.js';
 

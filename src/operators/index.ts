@@ -29,10 +29,12 @@ export { type ByLocalityOptions, byLocality, tierLoads } from './by-locality.js'
 export {
   type AttemptContext,
   type AttemptFn,
+  type AttemptKind,
   type CallOptions,
   type CallTarget,
   call,
   call$,
+  type HedgeOptions,
   type RetryOptions,
 } from './call.js';
 export {

@@ -9,6 +9,7 @@ import {
 } from 'rxjs';
 import type { Instance } from '../core/instance.js';
 import { applyChanges, filterSet, type InstanceSet, stalenessOf } from '../core/instance-set.js';
+import { attributesOf, instruments, withAttribute } from '../core/metrics.js';
 import { durationOption, numberOption, ratioOption } from '../core/options.js';
 import type { Outcome } from './balancers/balancer.js';
 import { operate } from './operate.js';
@@ -270,6 +271,7 @@ class Detector implements OutlierDetector {
       for (const i of set.instances) if (this.isEjected(i)) ejected++;
       const cap = Math.min(set.size - 1, Math.max(1, Math.floor(o.ejectedRatio * set.size)));
       if (ejected + 1 > cap) {
+        instruments()?.ejectionRefusals.add(1, attributesOf(e.instance).instance);
         this.#events.next({ type: 'refused', instance: e.instance, ejected, size: set.size });
         return;
       }
@@ -283,6 +285,11 @@ class Detector implements OutlierDetector {
     e.calls = 0;
     e.failures = 0;
     e.windowStart = now;
+    const m = instruments();
+    m?.ejections.add(
+      1,
+      withAttribute(attributesOf(e.instance).instance, 'rxdisco.ejection.reason', reason),
+    );
     this.#events.next({ type: 'ejected', instance: e.instance, durationMs, reason });
     for (const p of holders) p.refresh();
   }

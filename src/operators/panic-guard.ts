@@ -6,6 +6,7 @@ import {
   timer,
 } from 'rxjs';
 import { type InstanceSet, restale, stalenessOf } from '../core/instance-set.js';
+import { instruments, serviceAttributes } from '../core/metrics.js';
 import { durationOption, numberOption, ratioOption } from '../core/options.js';
 import { operate } from './operate.js';
 
@@ -123,6 +124,7 @@ export const panicGuard = (
           accept(set);
           return;
         }
+        instruments()?.panicRefusals.add(1, serviceAttributes(set.registry, set.service));
         onRefused({
           kept,
           proposed: set,
