@@ -437,6 +437,92 @@ export const decodeInstance = (
   return d.ok ? { ok: true, value: fromRecord(d.value, registry) } : d;
 };
 
+/**
+ * Where each field of an {@link Instance} is read from in a backend's
+ * payload (`Service.Address`, `hostName`), to name it in a
+ * {@link DecodeError}. One constant per backend: nothing is allocated per
+ * instance.
+ */
+export interface InstancePaths {
+  readonly id: string;
+  readonly service: string;
+  readonly host: string;
+  readonly port: string;
+  readonly weight: string;
+  readonly tags: string;
+  readonly zone: string;
+}
+
+/** An {@link Instance} under construction: the object that becomes it. */
+export type InstanceDraft = { -readonly [K in keyof Instance]: Instance[K] };
+
+/** `problems` (made on the first one) with `path: expected rule, got value` added. */
+const wrong = (
+  problems: string[] | undefined,
+  path: string,
+  rule: string,
+  value: unknown,
+): string[] => {
+  const list = problems ?? [];
+  list.push(`${path}: expected ${rule}, got ${show(value)}`);
+  return list;
+};
+
+const sortedUnique = (tags: readonly string[]): boolean => {
+  for (let i = 1; i < tags.length; i++) if (!(tags[i - 1]! < tags[i]!)) return false;
+  return true;
+};
+
+/**
+ * The one gate from a registry payload to an {@link Instance}: checks
+ * `draft` by the rules `createInstance` applies (`isInstanceId`,
+ * `isServiceName`, `isHost`, `isPort`, `isWeight`, `isLabel` for each tag
+ * and the zone), sorts its tags if needed and freezes it, tags and
+ * metadata included. Returns the draft itself, frozen (no copy), or a
+ * {@link DecodeError} for `key` naming each wrong field by its path in the
+ * payload (`Service.Address: expected Host, got "a b"`). Every backend
+ * turns its decoded entries into instances through here.
+ */
+export const admitInstance = (
+  draft: InstanceDraft,
+  key: string,
+  context: ErrorContext,
+  paths: InstancePaths,
+): Instance | DecodeError => {
+  let problems: string[] | undefined;
+  if (typeof draft.id !== 'string' || !isInstanceId(draft.id)) {
+    problems = wrong(problems, paths.id, 'InstanceId', draft.id);
+  }
+  if (typeof draft.service !== 'string' || !isServiceName(draft.service)) {
+    problems = wrong(problems, paths.service, 'ServiceName', draft.service);
+  }
+  if (typeof draft.host !== 'string' || !isHost(draft.host)) {
+    problems = wrong(problems, paths.host, 'Host', draft.host);
+  }
+  if (typeof draft.port !== 'number' || !isPort(draft.port)) {
+    problems = wrong(problems, paths.port, 'Port', draft.port);
+  }
+  if (typeof draft.weight !== 'number' || !isWeight(draft.weight)) {
+    problems = wrong(problems, paths.weight, 'Weight', draft.weight);
+  }
+  const tags = draft.tags;
+  for (let i = 0; i < tags.length; i++) {
+    const tag = tags[i];
+    if (typeof tag !== 'string' || !isLabel(tag)) {
+      // The path names the list: a decoder may have sorted it.
+      problems = wrong(problems, paths.tags, 'NonEmpty tags', tag);
+    }
+  }
+  if (draft.zone !== undefined && (typeof draft.zone !== 'string' || !isLabel(draft.zone))) {
+    problems = wrong(problems, paths.zone, 'NonEmpty', draft.zone);
+  }
+  if (problems !== undefined) return new DecodeError(key, problems, context);
+  if (!sortedUnique(tags)) draft.tags = [...new Set(tags)].sort();
+  Object.freeze(draft.tags);
+  Object.freeze(draft.metadata);
+  return Object.freeze(draft);
+};
+
 /** Where a record is stored: its key, and the service and id the key names. */
 export interface RecordKey {
   readonly key: string;

@@ -16,10 +16,15 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import * as t from 'io-ts';
+import type { SchedulerLike } from 'rxjs';
 import {
+  admitInstance,
   decode,
   ENTRY_LIMITS,
+  type InstanceDraft,
+  type InstancePaths,
   NonEmptyString,
   Port,
   StringMap,
@@ -27,7 +32,10 @@ import {
   struct,
 } from '../../core/codecs.js';
 import { DecodeError, RegistryUnavailableError } from '../../core/errors.js';
-import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
+import { type Instance, type InstanceStatus, isHost, isWeight } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
+import { JsonArrayReader } from '../../core/json-array.js';
+import { runInSlices, SLICE } from '../../core/slices.js';
 import { decodeGoMicroTags } from './gomicro.js';
 
 const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null, t.undefined]);
@@ -71,6 +79,11 @@ export const WEIGHT_META = 'rxdisco-weight';
 export interface DecodedHealth {
   readonly instances: readonly Instance[];
   readonly skipped: readonly DecodeError[];
+  /**
+   * A digest of the answer's text: equal answers, equal fingerprint (a
+   * few bytes kept between two answers, not a copy of the content).
+   */
+  readonly fingerprint: string;
 }
 
 const parseJson = (text: string, what: string, registry: string, service?: string): unknown => {
@@ -105,87 +118,110 @@ export const statusOf = (
   return { status: 'UP', warning };
 };
 
-/**
- * `key=value` tags as metadata (Spring Cloud Consul before 3.0 wrote metadata
- * so). A `__proto__=x` tag is a metadata entry like any other, as in `Meta`.
- */
-const tagMetadata = (tags: readonly string[]): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const tag of tags) {
-    const eq = tag.indexOf('=');
-    if (eq > 0) setEntry(out, tag.slice(0, eq), tag.slice(eq + 1));
-  }
-  return out;
+/** Where the fields of an instance come from in a health entry. */
+const PATHS: InstancePaths = {
+  id: 'Service.ID',
+  service: 'Service.Service',
+  host: 'Service.Address',
+  port: 'Service.Port',
+  weight: 'Service.Weights',
+  tags: 'Service.Tags',
+  zone: 'Service.Meta.zone',
 };
 
-const HOST = /^[^\s/]+$/;
-
 /**
- * Maps one decoded health entry to an instance, or says why it cannot; an
- * instance whose go-micro tags were partly dropped comes with the report.
+ * Maps one decoded health entry to an instance (through the core's
+ * {@link admitInstance}: the rules of every Instance), or says why it
+ * cannot; an instance whose go-micro tags were partly dropped comes with
+ * the report.
  */
 const toInstance = (
   entry: HealthEntry,
   key: string,
   registry: string,
   service: string,
-): { instance: Instance; dropped?: DecodeError } | { skipped: DecodeError } => {
+  intern: Interner,
+): Instance | DecodeError | { instance: Instance; dropped: DecodeError } => {
   const svc = entry.Service;
   const context = { registry, service };
-  const host = svc.Address.trim() === '' ? entry.Node.Address.trim() : svc.Address.trim();
-  if (!HOST.test(host)) {
-    return {
-      skipped: new DecodeError(
-        key,
-        [
-          `Service.Address: expected a host name or IP address (or an empty one with Node.Address set), got ${JSON.stringify(svc.Address)} on node ${JSON.stringify(entry.Node.Node)} with Address ${JSON.stringify(entry.Node.Address)}`,
-        ],
-        context,
-      ),
-    };
+  const address = svc.Address.trim();
+  const host = address === '' ? entry.Node.Address.trim() : address;
+  if (!isHost(host)) {
+    return new DecodeError(
+      key,
+      [
+        `Service.Address: expected a host name or IP address (or an empty one with Node.Address set), got ${JSON.stringify(svc.Address)} on node ${JSON.stringify(entry.Node.Node)} with Address ${JSON.stringify(entry.Node.Address)}`,
+      ],
+      context,
+    );
   }
-  const gm = decodeGoMicroTags((svc.Tags ?? []).filter((tag) => tag !== ''));
-  const dropped =
-    gm.dropped === undefined
-      ? undefined
-      : new DecodeError(
-          `${key} (tags)`,
-          gm.dropped.map((p) => `Service.${p}`),
-          context,
-        );
-  const { [WEIGHT_META]: weightMeta, ...meta } = svc.Meta ?? {};
-  const metadata = { ...tagMetadata(gm.tags), ...gm.metadata, ...meta };
+  const gm = decodeGoMicroTags(svc.Tags === undefined ? [] : svc.Tags.filter((tag) => tag !== ''));
+  const metadata: Record<string, string> = {};
+  for (const tag of gm.tags) {
+    // `key=value` tags (Spring Cloud Consul before 3.0); `__proto__=x` is data, as in Meta.
+    const eq = tag.indexOf('=');
+    if (eq > 0) setEntry(metadata, intern.string(tag.slice(0, eq)), tag.slice(eq + 1));
+  }
+  for (const k in gm.metadata) setEntry(metadata, k, gm.metadata[k]!);
+  let weightMeta: string | undefined;
+  const meta = svc.Meta;
+  if (meta !== undefined) {
+    for (const k in meta) {
+      if (k === WEIGHT_META) weightMeta = meta[k];
+      else setEntry(metadata, k, meta[k]!);
+    }
+  }
   const { status, warning } = statusOf(entry.Checks ?? []);
   let weight = (warning ? svc.Weights?.Warning : svc.Weights?.Passing) ?? 1;
   if (weightMeta !== undefined) {
     const w = Number(weightMeta);
-    if (weightMeta.trim() === '' || !Number.isFinite(w) || w < 0) {
-      return {
-        skipped: new DecodeError(
-          key,
-          [`Meta.${WEIGHT_META}: expected a finite number >= 0, got ${JSON.stringify(weightMeta)}`],
-          context,
-        ),
-      };
+    if (weightMeta.trim() === '' || !isWeight(w)) {
+      return new DecodeError(
+        key,
+        [`Meta.${WEIGHT_META}: expected a finite number >= 0, got ${JSON.stringify(weightMeta)}`],
+        context,
+      );
     }
     weight = w;
   }
-  const zone = metadata.zone !== undefined && metadata.zone !== '' ? metadata.zone : undefined;
+  const zone = metadata.zone;
+  const shared = intern.metadata(metadata);
+  const draft: InstanceDraft =
+    zone === undefined || zone === ''
+      ? {
+          id: svc.ID,
+          service,
+          host,
+          port: svc.Port,
+          secure: shared.secure === 'true',
+          status,
+          weight,
+          tags: intern.tags(gm.tags),
+          metadata: shared,
+          registry,
+        }
+      : {
+          id: svc.ID,
+          service,
+          host,
+          port: svc.Port,
+          secure: shared.secure === 'true',
+          status,
+          weight,
+          zone: intern.string(zone),
+          tags: intern.tags(gm.tags),
+          metadata: shared,
+          registry,
+        };
+  const instance = admitInstance(draft, key, context, PATHS);
+  if (gm.dropped === undefined || instance instanceof DecodeError) return instance;
   return {
-    instance: freezeInstance({
-      id: svc.ID,
-      service,
-      host,
-      port: svc.Port,
-      secure: metadata.secure === 'true',
-      status,
-      weight,
-      zone,
-      tags: gm.tags,
-      metadata,
-      registry,
-    }),
-    ...(dropped === undefined ? {} : { dropped }),
+    instance,
+    dropped: new DecodeError(
+      `${key} (tags)`,
+      gm.dropped.map((p) => `Service.${p}`),
+      context,
+    ),
   };
 };
 
@@ -199,55 +235,178 @@ const nodeOf = (raw: unknown): string => {
 };
 
 /**
+ * A health answer decoded a slice at a time: each entry parsed from its
+ * own text ({@link JsonArrayReader}), so the whole answer is never one
+ * parsed tree, and nothing of an entry but its instance outlives its
+ * slice.
+ */
+class HealthDecoder {
+  readonly instances: Instance[] = [];
+  readonly skipped: DecodeError[] = [];
+  private readonly reader: JsonArrayReader;
+  private readonly intern = new Interner();
+  private readonly hash = createHash('sha1');
+  private readonly context: { readonly registry: string; readonly service: string };
+  private readonly lowerService: string;
+  private entries = 0;
+  private hashed = 0;
+  /** Entries per raw service ID: an ID on two nodes is qualified with the node at the end. */
+  private readonly counts = new Map<string, number>();
+  private shared = false;
+  /** The node of each instance, and of each report (`undefined`: not an entry's own). */
+  private readonly instanceNodes: string[] = [];
+  private readonly skippedNodes: (string | undefined)[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly service: string,
+    private readonly registry: string,
+  ) {
+    this.context = { registry, service };
+    this.lowerService = service.toLowerCase();
+    try {
+      this.reader = new JsonArrayReader(text);
+    } catch {
+      // Not an array: say what it is, as JSON.parse sees it.
+      const body = parseJson(text, `the health of '${service}'`, registry, service);
+      throw new RegistryUnavailableError(
+        `Consul answered the health of '${service}' with ${body === null ? 'null' : typeof body}, not a list`,
+        this.context,
+      );
+    }
+  }
+
+  /** Decodes up to one slice of entries; true when the answer is done. */
+  step(slice: { readonly entries: number; readonly chars: number }): boolean {
+    try {
+      return this.slice(slice);
+    } finally {
+      // The fingerprint digests the text read so far, a slice at a time.
+      const to = this.reader.position;
+      this.hash.update(this.text.slice(this.hashed, to));
+      this.hashed = to;
+    }
+  }
+
+  private slice(slice: { readonly entries: number; readonly chars: number }): boolean {
+    let chars = 0;
+    for (let n = 0; n < slice.entries && chars < slice.chars; n++) {
+      let raw: unknown;
+      try {
+        raw = this.reader.next();
+      } catch (e) {
+        throw new RegistryUnavailableError(
+          `Consul answered the health of '${this.service}' that is not JSON (${(e as Error).message})`,
+          this.context,
+        );
+      }
+      if (raw === JsonArrayReader.END) return true;
+      chars += this.reader.lastChars;
+      this.entry(raw, this.entries++);
+    }
+    return false;
+  }
+
+  private entry(raw: unknown, i: number): void {
+    const service = this.service;
+    const rawId = idOf(raw);
+    if (rawId !== undefined) {
+      const seen = (this.counts.get(rawId) ?? 0) + 1;
+      this.counts.set(rawId, seen);
+      if (seen > 1) this.shared = true;
+    }
+    const node = this.intern.string(nodeOf(raw));
+    const key = `${service}/${rawId ?? `#${i}`}`;
+    const d = decode(HealthEntry, raw, key, this.context, ENTRY_LIMITS);
+    if (!d.ok) {
+      this.report(d.error, node);
+      return;
+    }
+    const name = d.value.Service.Service;
+    if (name !== service && name.toLowerCase() !== this.lowerService) {
+      const problem = `Service.Service: expected ${JSON.stringify(service)}, got ${name}`;
+      this.report(new DecodeError(key, [problem], this.context), node);
+      return;
+    }
+    const r = toInstance(d.value, key, this.registry, service, this.intern);
+    if (r instanceof DecodeError) this.report(r, node);
+    else if ('dropped' in r) {
+      this.keep(r.instance, node);
+      this.report(r.dropped, node);
+    } else this.keep(r, node);
+  }
+
+  private keep(instance: Instance, node: string): void {
+    this.instances.push(instance);
+    this.instanceNodes.push(node);
+  }
+
+  private report(error: DecodeError, node: string | undefined): void {
+    this.skipped.push(error);
+    this.skippedNodes.push(node);
+  }
+
+  /** The decoded answer: IDs listed on two nodes or more qualified as `ID@node`. */
+  result(): DecodedHealth {
+    const fingerprint = this.hash.update(this.text.slice(this.hashed)).digest('base64');
+    if (!this.shared) return { instances: this.instances, skipped: this.skipped, fingerprint };
+    const instances: Instance[] = [];
+    const skipped: DecodeError[] = [];
+    const isShared = (id: string): boolean => (this.counts.get(id) ?? 0) > 1;
+    this.instances.forEach((i, n) => {
+      if (!isShared(i.id)) {
+        instances.push(i);
+        return;
+      }
+      const id = `${i.id}@${this.instanceNodes[n]}`;
+      const r = admitInstance({ ...i, id }, `${i.service}/${id}`, this.context, PATHS);
+      if (r instanceof DecodeError) skipped.push(r);
+      else instances.push(r);
+    });
+    this.skipped.forEach((e, n) => {
+      const node = this.skippedNodes[n];
+      const rawId = e.key.slice(this.service.length + 1).replace(/ \(tags\)$/, '');
+      if (node === undefined || !isShared(rawId)) {
+        skipped.push(e);
+        return;
+      }
+      const prefix = `${this.service}/${rawId}`;
+      const key = `${prefix}@${node}${e.key.slice(prefix.length)}`;
+      skipped.push(new DecodeError(key, e.problems, this.context));
+    });
+    return { instances, skipped, fingerprint };
+  }
+}
+
+/**
  * Decodes a `/v1/health/service/<service>` body. An entry that does not
  * decode is skipped and reported (key `service/ID`); a body that is not a
  * JSON array is a (retryable) {@link RegistryUnavailableError}.
  */
 export const decodeHealth = (text: string, service: string, registry: string): DecodedHealth => {
-  const body = parseJson(text, `the health of '${service}'`, registry, service);
-  if (!Array.isArray(body)) {
-    throw new RegistryUnavailableError(
-      `Consul answered the health of '${service}' with ${body === null ? 'null' : typeof body}, not a list`,
-      { registry, service },
-    );
-  }
-  const counts = new Map<string, number>();
-  for (const raw of body) {
-    const id = idOf(raw);
-    if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  const instances: Instance[] = [];
-  const skipped: DecodeError[] = [];
-  body.forEach((raw, i) => {
-    const rawId = idOf(raw);
-    const shared = rawId !== undefined && (counts.get(rawId) ?? 0) > 1;
-    const key = `${service}/${rawId ?? `#${i}`}${shared ? `@${nodeOf(raw)}` : ''}`;
-    const d = decode(HealthEntry, raw, key, { registry, service }, ENTRY_LIMITS);
-    if (!d.ok) {
-      skipped.push(d.error);
-      return;
-    }
-    if (d.value.Service.Service.toLowerCase() !== service.toLowerCase()) {
-      skipped.push(
-        new DecodeError(
-          key,
-          [`Service.Service: expected ${JSON.stringify(service)}, got ${d.value.Service.Service}`],
-          { registry, service },
-        ),
-      );
-      return;
-    }
-    const entry = shared
-      ? { ...d.value, Service: { ...d.value.Service, ID: `${rawId}@${d.value.Node.Node}` } }
-      : d.value;
-    const r = toInstance(entry as HealthEntry, key, registry, service);
-    if ('skipped' in r) skipped.push(r.skipped);
-    else {
-      instances.push(r.instance);
-      if (r.dropped !== undefined) skipped.push(r.dropped);
-    }
-  });
-  return { instances, skipped };
+  const d = new HealthDecoder(text, service, registry);
+  while (!d.step(WHOLE));
+  return d.result();
+};
+
+const WHOLE = { entries: Number.POSITIVE_INFINITY, chars: Number.POSITIVE_INFINITY };
+
+/**
+ * {@link decodeHealth} in slices of {@link SLICE} entries that yield to the
+ * event loop (`timer(0, scheduler)`) between them: a 100,000-entry answer
+ * blocks the process for a few milliseconds at a time, not for most of a
+ * second. An answer of one slice is decoded at once.
+ */
+export const decodeHealthSliced = async (
+  text: string,
+  service: string,
+  registry: string,
+  scheduler: SchedulerLike,
+  signal?: AbortSignal,
+): Promise<DecodedHealth> => {
+  const d = new HealthDecoder(text, service, registry);
+  await runInSlices(() => d.step(SLICE), scheduler, signal);
+  return d.result();
 };
 
 /** Decodes `/v1/catalog/services` into sorted service names. */
@@ -263,6 +422,5 @@ export const decodeCatalogServices = (text: string, registry: string): string[] 
   return Object.keys(d.value).sort();
 };
 
-/** A fingerprint of decoded content: equal content, equal string. */
-export const fingerprintOf = (decoded: DecodedHealth): string =>
-  JSON.stringify([decoded.instances, decoded.skipped.map((e) => [e.key, e.problems])]);
+/** The fingerprint of a decoded answer (equal answers, equal fingerprint). */
+export const fingerprintOf = (decoded: DecodedHealth): string => decoded.fingerprint;

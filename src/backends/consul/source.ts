@@ -17,7 +17,7 @@ import type { ConsulAnswer, ConsulClient, ConsulConfig, ConsulConsistency } from
 import {
   type DecodedHealth,
   decodeCatalogServices,
-  decodeHealth,
+  decodeHealthSliced,
   fingerprintOf,
 } from './codecs.js';
 import { isAbortError, missingTokenError } from './errors.js';
@@ -140,7 +140,13 @@ export const consulSource =
           timeout,
           context,
         });
-        const value = decodeHealth(answer.text, service, registry);
+        const value = await decodeHealthSliced(
+          answer.text,
+          service,
+          registry,
+          deps.scheduler,
+          signal,
+        );
         if (
           index === 0 &&
           (await deniedWithoutToken(deps, answer, value, service, signal, context))

@@ -3,13 +3,16 @@
  * Consul 1.22 agent (fixtures/) and malformed variants of them.
  */
 import { readFileSync } from 'node:fs';
+import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   decodeCatalogServices,
   decodeHealth,
+  decodeHealthSliced,
   statusOf,
 } from '../../../../src/backends/consul/codecs.js';
 import { isDecodeError, isRegistryUnavailableError } from '../../../../src/core/errors.js';
+import { SLICE } from '../../../../src/core/slices.js';
 
 const REGISTRY = 'consul://127.0.0.1:8500';
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON of the fixtures, mutated freely
@@ -128,6 +131,22 @@ describe('decodeHealth on malformed payloads', () => {
     ['a bad rxdisco-weight', (e) => (e.Service.Meta = { 'rxdisco-weight': 'x' }), /rxdisco-weight/],
     ['no Node', (e) => delete e.Node, /Node: expected \{ Node: string/],
     ['an empty ID', (e) => (e.Service.ID = ''), /Service\.ID/],
+    // The rules of createInstance, on the decode path too (one rule for an Instance).
+    [
+      'an ID over 512 characters',
+      (e) => (e.Service.ID = 'w'.repeat(513)),
+      /Service\.ID: expected InstanceId, got "w+\.\.\./,
+    ],
+    [
+      'a blank tag',
+      (e) => (e.Service.Tags = ['v2', ' ']),
+      /Service\.Tags: expected NonEmpty tags, got " "/,
+    ],
+    [
+      'a blank zone',
+      (e) => (e.Service.Meta = { zone: ' ' }),
+      /Service\.Meta\.zone: expected NonEmpty, got " "/,
+    ],
   ];
   for (const [what, mutate, problem] of cases) {
     it(`skips and reports an entry with ${what}, keeping the others`, () => {
@@ -212,5 +231,81 @@ describe('decodeCatalogServices', () => {
     expect(decodeCatalogServices('{"b":null,"a":[]}', REGISTRY)).toEqual(['a', 'b']);
     expect(() => decodeCatalogServices('{"a":"x"}', REGISTRY)).toThrow(/malformed service catalog/);
     expect(() => decodeCatalogServices('[]', REGISTRY)).toThrow(/malformed service catalog/);
+  });
+});
+
+describe('decodeHealthSliced (a big answer in slices that yield)', () => {
+  /** `n` entries of the recorded web-1, as web-0 ... web-(n-1). */
+  const big = (n: number): string => {
+    const one = entries('health-all')[0]!;
+    return JSON.stringify(
+      Array.from({ length: n }, (_, i) => ({
+        ...one,
+        Service: { ...one.Service, ID: `web-${i}` },
+      })),
+    );
+  };
+
+  it('decodes one slice at once, then one slice per macrotask, to what decodeHealth gives', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const text = big(SLICE.entries * 2 + 1);
+    let done = false;
+    const result = decodeHealthSliced(text, 'web', REGISTRY, scheduler).then((d) => {
+      done = true;
+      return d;
+    });
+    await Promise.resolve();
+    expect(done).toBe(false); // the first slice ran; the next ones wait for the scheduler
+    scheduler.flush();
+    const d = await result;
+    const whole = decodeHealth(text, 'web', REGISTRY);
+    expect(d.instances).toEqual(whole.instances);
+    expect(d.instances).toHaveLength(SLICE.entries * 2 + 1);
+    expect(d.fingerprint).toBe(whole.fingerprint);
+  });
+
+  it('decodes an answer of one slice without waiting', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const d = await decodeHealthSliced(big(3), 'web', REGISTRY, scheduler);
+    expect(d.instances.map((i) => i.id)).toEqual(['web-0', 'web-1', 'web-2']);
+  });
+
+  it('stops between two slices when aborted', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const ctl = new AbortController();
+    const result = decodeHealthSliced(
+      big(SLICE.entries + 1),
+      'web',
+      REGISTRY,
+      scheduler,
+      ctl.signal,
+    );
+    ctl.abort();
+    await expect(result).rejects.toThrow(/aborted/);
+    expect(scheduler.actions).toHaveLength(0);
+  });
+
+  it('reports invalid JSON in a later slice as the whole answer unusable', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const text = `${big(SLICE.entries + 1).slice(0, -1)},{"Node":]`;
+    const result = decodeHealthSliced(text, 'web', REGISTRY, scheduler);
+    scheduler.flush();
+    await expect(result).rejects.toSatisfy(isRegistryUnavailableError);
+    await expect(result).rejects.toThrow(/not JSON/);
+  });
+
+  it('gives equal answers equal fingerprints, and different ones different', () => {
+    const a = decodeHealth(big(3), 'web', REGISTRY);
+    expect(decodeHealth(big(3), 'web', REGISTRY).fingerprint).toBe(a.fingerprint);
+    expect(decodeHealth(big(4), 'web', REGISTRY).fingerprint).not.toBe(a.fingerprint);
+  });
+
+  it('shares repeated values among the instances of one answer', () => {
+    const [a, b] = decodeHealth(big(2), 'web', REGISTRY).instances;
+    expect(a!.metadata).toBe(b!.metadata);
+    expect(a!.tags).toBe(b!.tags);
+    expect(Object.isFrozen(a!.metadata) && Object.isFrozen(a!.tags) && Object.isFrozen(a)).toBe(
+      true,
+    );
   });
 });
