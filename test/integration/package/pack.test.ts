@@ -31,9 +31,10 @@ const PROBE: Record<string, string> = {
   'rxdisco/consul': 'consulDiscovery',
   'rxdisco/eureka': 'eurekaDiscovery',
   'rxdisco/ky': 'kyFor',
+  'rxdisco/undici': 'discoveryDispatcher',
 };
 /** The entry points that need an optional peer dependency, and which. */
-const NEEDS = { 'rxdisco/etcd': 'etcd3', 'rxdisco/ky': 'ky' } as const;
+const NEEDS = { 'rxdisco/etcd': 'etcd3', 'rxdisco/ky': 'ky', 'rxdisco/undici': 'undici' } as const;
 const PATIENCE = 120_000;
 
 /** The environment of a plain shell: none of the npm_* settings of an `npm test` run. */

@@ -1,0 +1,205 @@
+/**
+ * One request through the dispatcher: `call$()` runs it (picks, retries on
+ * other instances, backoff, budget, balancer and detector reports), each
+ * attempt dispatches it on the picked instance's pool, and the caller's
+ * handler sees exactly one response or one error. Once the response has
+ * started (status and headers passed on), nothing is retried.
+ *
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import type { Subscription } from 'rxjs';
+import type { Dispatcher } from 'undici';
+import { isNoInstanceError, NoInstanceError } from '../core/errors.js';
+import type { Instance } from '../core/instance.js';
+import { call$ } from '../operators/call.js';
+import type { AttemptContext, CallOptions } from '../operators/call-options.js';
+import type { Caller } from './caller.js';
+import type { Route } from './route.js';
+
+/** Errors that must not be retried: the response had started, or the caller gave up. */
+export const NOT_RETRYABLE = new WeakSet<object>();
+
+const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/** An aborted request's reason, as undici's own (`RequestAbortedError`-like) when none was given. */
+const abortReason = (reason: Error | undefined): Error =>
+  reason ??
+  Object.assign(new DOMException('Request aborted', 'AbortError'), {
+    code: 'UND_ERR_ABORTED',
+  });
+
+/** One attempt's handler on an instance's pool (undici's callback API). */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  readonly #run: RequestRun;
+  readonly #resolve: (status: number) => void;
+  readonly #reject: (error: unknown) => void;
+  #abort: ((reason?: Error) => void) | undefined;
+  #status = 0;
+
+  constructor(run: RequestRun, resolve: (status: number) => void, reject: (e: unknown) => void) {
+    this.#run = run;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Still the attempt the caller listens to. */
+  get #live(): boolean {
+    return this.#run.current === this && !this.#run.done;
+  }
+
+  /** Aborts the request on the pool (it then reports onError, ignored). */
+  abort(reason: Error): void {
+    this.#abort?.(reason);
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+    if (!this.#live) abort(abortReason(this.#run.reason));
+  }
+
+  onResponseStarted(): void {
+    if (this.#live) this.#run.caller.responseStarted();
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (!this.#live) return true;
+    if (status >= 200) {
+      this.#run.started = true;
+      this.#status = status;
+    }
+    return this.#run.caller.headers(status, rawHeaders, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (!this.#live) return true;
+    return this.#run.caller.data(chunk);
+  }
+
+  onComplete(trailers: string[] | null): void {
+    if (!this.#live) return;
+    this.#run.done = true;
+    this.#run.caller.complete(trailers);
+    this.#resolve(this.#status);
+  }
+
+  onUpgrade(status: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    if (!this.#live) {
+      socket.destroy();
+      return;
+    }
+    this.#run.started = true;
+    this.#run.done = true;
+    this.#run.caller.upgrade(status, rawHeaders, socket);
+    this.#resolve(status);
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    if (this.#live) this.#run.caller.bodySent(chunkSize, totalBytesSent);
+  }
+
+  onError(error: Error): void {
+    if (!this.#live) {
+      this.#reject(error);
+      return;
+    }
+    if (this.#run.started) {
+      // The caller has the response: it gets this error, and nothing is retried.
+      this.#run.done = true;
+      NOT_RETRYABLE.add(error);
+      this.#run.caller.error(error);
+    }
+    this.#reject(error);
+  }
+}
+
+/** What a request run needs from its dispatcher. */
+export interface RunDeps {
+  readonly route: Route;
+  readonly options: CallOptions;
+  /** The request asked for https (the instance's own `secure` also makes it https). */
+  readonly secure: boolean;
+  /** Attempts listen to their signal (only when they can time out). */
+  readonly timed: boolean;
+}
+
+/** One request, from dispatch to the caller's last callback. */
+export class RequestRun {
+  readonly caller: Caller;
+  readonly #deps: RunDeps;
+  readonly #opts: Dispatcher.DispatchOptions;
+  /** The attempt the caller listens to. */
+  current: AttemptHandler | undefined;
+  /** The response started: status and headers went to the caller. */
+  started = false;
+  /** The caller got its last callback (complete, error, upgrade). */
+  done = false;
+  /** Why the caller aborted, when it did. */
+  reason: Error | undefined;
+  #subscription: Subscription | undefined;
+
+  constructor(deps: RunDeps, opts: Dispatcher.DispatchOptions, caller: Caller) {
+    this.#deps = deps;
+    this.#opts = opts;
+    this.caller = caller;
+  }
+
+  /** Tells the caller it is connected (it gets the abort), then runs the call. */
+  start(): void {
+    this.caller.connect((reason) => this.#cancel(reason));
+    if (this.done) return;
+    this.#subscription = call$(
+      this.#deps.route.balancer,
+      this.#attempt,
+      this.#deps.options,
+    ).subscribe({ error: (e: unknown) => this.#fail(e) });
+    if (this.done) this.#subscription.unsubscribe();
+  }
+
+  readonly #attempt = (instance: Instance, context: AttemptContext): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const handler = new AttemptHandler(this, resolve, reject);
+      this.current = handler;
+      if (this.#deps.timed) {
+        context.signal.addEventListener(
+          'abort',
+          () => handler.abort(toError(context.signal.reason)),
+          {
+            once: true,
+          },
+        );
+      }
+      this.#deps.route.pool(instance, this.#deps.secure).dispatch(this.#opts, handler);
+    });
+
+  /** The caller aborted: the attempt in flight is aborted, the call cancelled, the caller told. */
+  #cancel(reason: Error | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.reason = abortReason(reason);
+    NOT_RETRYABLE.add(this.reason);
+    const attempt = this.current;
+    this.#subscription?.unsubscribe();
+    attempt?.abort(this.reason);
+    this.caller.error(this.reason);
+  }
+
+  /** The call gave up before the caller had a response. */
+  #fail(e: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    const route = this.#deps.route;
+    const error =
+      isNoInstanceError(e) && e.service === undefined
+        ? new NoInstanceError(
+            e.message.replace(/^.*no instance available: /, '').replace(/; check.*$/, ''),
+            {
+              service: route.service,
+              registry: route.registry,
+              cause: e,
+            },
+          )
+        : e;
+    this.caller.error(toError(error));
+  }
+}
