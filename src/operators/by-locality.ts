@@ -139,7 +139,7 @@ export const byLocality = (options: ByLocalityOptions): MonoTypeOperatorFunction
     const publish = (): void => {
       const set = source;
       if (set === undefined || tiers.some((t) => t === undefined)) return;
-      let anyUp = 0;
+      let anyUp = 0; // UP instances in all tiers
       for (let t = 0; t < 3; t++) {
         up[t] = 0;
         total[t] = tiers[t]!.size;
@@ -151,12 +151,16 @@ export const byLocality = (options: ByLocalityOptions): MonoTypeOperatorFunction
         for (const tier of tiers) list.push(...tier!.instances);
       } else {
         tierLoads(up, total, overprovisioning, loads);
+        // Scaled to the first tier with traffic: while it has all of it, its
+        // instances keep their own weights (and identities).
+        let reference = 0;
         for (let t = 0; t < 3; t++) {
           if (!(loads[t]! > 0)) continue;
           let weight = 0;
           for (const i of tiers[t]!.instances) if (i.status === 'UP') weight += i.weight;
           if (!(weight > 0)) continue;
-          const scale = (loads[t]! * anyUp) / weight;
+          if (reference === 0) reference = weight / loads[t]!;
+          const scale = (loads[t]! * reference) / weight;
           for (const i of tiers[t]!.instances) {
             if (i.status === 'UP') list.push(withWeight(i, i.weight * scale));
           }
