@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { asDnsDiscovery } from './backends/dns/dns-discovery.js';
 import { attachEurekaHandle, eurekaHandle } from './backends/eureka/handle.js';
 import {
   type Backend,
@@ -66,11 +67,36 @@ const openers: Openers = {
     });
     return attachEurekaHandle(d, handle);
   },
+  'dns+srv': (config, options) =>
+    asDnsDiscovery(
+      config,
+      createDiscovery(
+        config.url,
+        async () => {
+          const { loadDnsBackend } = await import('./backends/dns/index.js');
+          return loadDnsBackend(config);
+        },
+        options,
+      ),
+    ),
+  dns: (config, options) =>
+    asDnsDiscovery(
+      config,
+      createDiscovery(
+        config.url,
+        async () => {
+          const { loadDnsBackend } = await import('./backends/dns/index.js');
+          return loadDnsBackend(config);
+        },
+        options,
+      ),
+    ),
 };
 
 /**
  * A {@link Discovery} for a registry URL: `memory://`, `static://h:p,h:p`,
- * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`.
+ * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`, `dns+srv://resolver:port/`,
+ * `dns://resolver:port/?port=8080` (both read-only).
  *
  * @throws {ConfigError} at once when the URL is malformed, names an unknown
  *   scheme, a port out of range or an unknown option; `instances$()` throws

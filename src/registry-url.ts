@@ -2,11 +2,13 @@
  * Every registry URL `discovery()` and the CLI take, parsed by the grammar
  * its scheme belongs to (each backend's light `url.ts`):
  * `memory://`, `static://h:p,h:p`, `etcd[s]://h:p[,h:p]/prefix/`,
- * `consul[s]://h:p`, `eureka[s]://h:p[,h:p]/eureka`.
+ * `consul[s]://h:p`, `eureka[s]://h:p[,h:p]/eureka`, `dns+srv://[resolver:port]/`,
+ * `dns://[resolver:port]/?port=8080`.
  *
  * @module
  */
 import { type ConsulConfig, consulUrl } from './backends/consul/url.js';
+import { type DnsConfig, type DnsSrvConfig, dnsSrvUrl, dnsUrl } from './backends/dns/url.js';
 import { type EtcdConfig, etcdUrl } from './backends/etcd/url.js';
 import { type EurekaConfig, eurekaUrl } from './backends/eureka/url.js';
 import { type MemoryConfig, memoryUrl } from './backends/memory/url.js';
@@ -14,7 +16,14 @@ import { type StaticConfig, staticUrl } from './backends/static/url.js';
 import { parseUrlWith, type UrlGrammar } from './core/url.js';
 
 /** A parsed registry URL. Narrow on `kind`. */
-export type RegistryConfig = MemoryConfig | StaticConfig | EtcdConfig | ConsulConfig | EurekaConfig;
+export type RegistryConfig =
+  | MemoryConfig
+  | StaticConfig
+  | EtcdConfig
+  | ConsulConfig
+  | EurekaConfig
+  | DnsSrvConfig
+  | DnsConfig;
 
 /** The schemes `discovery()` understands. */
 export type RegistryScheme =
@@ -25,7 +34,9 @@ export type RegistryScheme =
   | 'consul'
   | 'consuls'
   | 'eureka'
-  | 'eurekas';
+  | 'eurekas'
+  | 'dns+srv'
+  | 'dns';
 
 /** The grammar of each kind of registry. */
 export const GRAMMARS: {
@@ -36,6 +47,8 @@ export const GRAMMARS: {
   etcd: etcdUrl,
   consul: consulUrl,
   eureka: eurekaUrl,
+  'dns+srv': dnsSrvUrl,
+  dns: dnsUrl,
 };
 
 const ALL = Object.values(GRAMMARS) as readonly UrlGrammar<RegistryConfig>[];

@@ -71,14 +71,17 @@ export interface InstanceSpec {
 const EMPTY_TAGS: readonly string[] = Object.freeze([]);
 const EMPTY_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SERVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 /*
  * The rules of an Instance's fields, in one place: createInstance checks
  * them, and the io-ts codecs that decode registry payloads refine with them.
  */
 
-/** A service name: letters, digits, `.`, `_`, `-`, starting with a letter or digit; at most 253. */
+/**
+ * A service name: letters, digits, `.`, `_`, `-`, starting with a letter, a
+ * digit or `_` (DNS SRV names: `_http._tcp.hello.example`); at most 253.
+ */
 export const isServiceName = (s: string): boolean => s.length <= 253 && SERVICE_NAME.test(s);
 /** A host name or IP address: not blank, no whitespace, no `/`. */
 export const isHost = (s: string): boolean => s.trim() !== '' && !/[\s/]/.test(s);
