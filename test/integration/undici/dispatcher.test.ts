@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { map, type Observable } from 'rxjs';
-import { request, fetch as undiciFetch } from 'undici';
+import { getGlobalDispatcher, request, setGlobalDispatcher, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import { type MemoryRegistry, memoryRegistry } from '../../../src/backends/memory/store.js';
@@ -128,6 +128,32 @@ describe('discoveryDispatcher()', () => {
     const viaNode = await fetch('http://hello/n', init);
     expect(viaNode.status).toBe(200);
     expect(await viaNode.text()).toBe('a POST /n payload');
+  });
+
+  it('serves Node’s global fetch through setGlobalDispatcher(), and composed interceptors', async () => {
+    const { d, add } = setup();
+    const a = await server(echo('a'));
+    const other = await server(echo('other'));
+    add('hello', 'a', a.port);
+    const dispatcher = dispatcherOf(d);
+    const previous = getGlobalDispatcher();
+    setGlobalDispatcher(dispatcher);
+    try {
+      expect(await (await fetch('http://hello/global')).text()).toBe('a GET /global');
+      // origins that are not services still work, through the fallback
+      expect(await (await fetch(`http://127.0.0.1:${other.port}/`)).text()).toBe('other GET /');
+    } finally {
+      setGlobalDispatcher(previous);
+    }
+    // interceptors hand the dispatcher undici's controller-based handlers
+    const headers: string[] = [];
+    const composed = dispatcher.compose((dispatch) => (opts, handler) => {
+      headers.push(String(opts.path));
+      return dispatch(opts, handler);
+    });
+    const res = await request('http://hello/composed', { dispatcher: composed });
+    expect(`${res.statusCode} ${await res.body.text()}`).toBe('200 a GET /composed');
+    expect(headers).toEqual(['/composed']);
   });
 
   it('keeps one keep-alive pool per instance: sequential requests reuse its connections', async () => {
