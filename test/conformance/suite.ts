@@ -6,7 +6,8 @@
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Discovery } from '../../src/core/discovery.js';
-import { isDecodeError, type RxdiscoError } from '../../src/core/errors.js';
+import { isConfigError, isDecodeError, type RxdiscoError } from '../../src/core/errors.js';
+import type { Instance } from '../../src/core/instance.js';
 import type { InstanceSet } from '../../src/core/instance-set.js';
 import type { RegistrationEvent } from '../../src/core/registration.js';
 import { eventually } from '../helpers/handles.js';
@@ -37,13 +38,38 @@ export interface Harness {
   readonly ttlMs: number;
   /** Generous wait for one expected event, in ms. */
   readonly patience: number;
+  /**
+   * The id `writeRaw` gave `instance`, for a registry that makes its own ids
+   * (DNS: `address:port`).
+   * @default the instance's id
+   */
+  idOf?(instance: Instance): string;
+}
+
+/** What a backend can do beyond reading; the cases it cannot run are not registered. */
+export interface Capabilities {
+  /**
+   * The registry is read-only (DNS): the registration cases give way to one
+   * that checks `register()` is refused with a `ConfigError`.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /**
+   * `services$()` lists the registry's services (DNS cannot).
+   * @default true
+   */
+  readonly listsServices?: boolean;
 }
 
 let serial = 0;
 /** A service name unique to one test. */
 const uniqueService = (): string => `conf-${process.pid}-${++serial}`;
 
-const ids = (s: InstanceSet): string => s.instances.map((i) => i.id).join(',');
+const ids = (s: InstanceSet, h?: Pick<Harness, 'idOf'>): string =>
+  s.instances
+    .map((i) => h?.idOf?.(i) ?? i.id)
+    .sort()
+    .join(',');
 
 /** The first value of `source$` that satisfies `predicate`, within `ms`. */
 export const waitFor = <T>(
@@ -65,7 +91,15 @@ export const waitFor = <T>(
   );
 
 /** Runs the conformance suite for one backend. */
-export const conformance = (backend: string, harness: () => Harness): void => {
+export const conformance = (
+  backend: string,
+  harness: () => Harness,
+  capabilities: Capabilities = {},
+): void => {
+  const writable = capabilities.readOnly !== true;
+  // A case the backend cannot run is not registered at all (never a skipped test).
+  const itIf = (run: boolean): typeof it =>
+    run ? it : ((() => undefined) as unknown as typeof it);
   describe(`conformance: ${backend}`, () => {
     const opened: Discovery[] = [];
     const client = (): Discovery => {
@@ -77,32 +111,52 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       await Promise.all(opened.map((d) => d.close()));
     });
 
-    it('registers an instance, sees it with its fields, and sees it removed on unsubscribe', async () => {
-      const h = harness();
-      const d = client();
-      const service = uniqueService();
-      const set$ = d.instances$(service);
-      const reg = d
-        .register(
-          { service, host: '127.0.0.1', port: 18080, id: 'a1', metadata: { version: '1.2.3' } },
-          { ttlMs: h.ttlMs },
-        )
-        .subscribe();
-      const seen = await waitFor(set$, (s) => s.size === 1, h.patience, 'the registered instance');
-      expect(seen.stale).toBe(false);
-      expect(seen.instances[0]).toMatchObject({
-        id: 'a1',
-        service,
-        host: '127.0.0.1',
-        port: 18080,
-        status: 'UP',
-        metadata: { version: '1.2.3' },
-        registry: d.registry,
+    if (!writable) {
+      it('refuses to register, with a ConfigError naming the registry to register in', async () => {
+        const d = client();
+        const error = await firstValueFrom(
+          d.register({ service: uniqueService(), host: '127.0.0.1', port: 18079 }),
+        ).catch((e: unknown) => e);
+        expect(isConfigError(error)).toBe(true);
+        expect((error as Error).message).toMatch(/read-only/);
+        expect((error as Error).message).toMatch(/register in .*:\/\//);
       });
-      reg.unsubscribe();
-      await d.settled();
-      await waitFor(set$, (s) => s.size === 0, h.patience, 'the deregistered instance to go');
-    });
+    }
+
+    itIf(writable)(
+      'registers an instance, sees it with its fields, and sees it removed on unsubscribe',
+      async () => {
+        const h = harness();
+        const d = client();
+        const service = uniqueService();
+        const set$ = d.instances$(service);
+        const reg = d
+          .register(
+            { service, host: '127.0.0.1', port: 18080, id: 'a1', metadata: { version: '1.2.3' } },
+            { ttlMs: h.ttlMs },
+          )
+          .subscribe();
+        const seen = await waitFor(
+          set$,
+          (s) => s.size === 1,
+          h.patience,
+          'the registered instance',
+        );
+        expect(seen.stale).toBe(false);
+        expect(seen.instances[0]).toMatchObject({
+          id: 'a1',
+          service,
+          host: '127.0.0.1',
+          port: 18080,
+          status: 'UP',
+          metadata: { version: '1.2.3' },
+          registry: d.registry,
+        });
+        reg.unsubscribe();
+        await d.settled();
+        await waitFor(set$, (s) => s.size === 0, h.patience, 'the deregistered instance to go');
+      },
+    );
 
     it('sees instances that other writers add and remove', async () => {
       const h = harness();
@@ -111,11 +165,11 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       await h.writeRaw({ id: 'x1', service, host: '127.0.0.1', port: 18081 });
       const set$ = d.instances$(service);
       const first = await waitFor(set$, () => true, h.patience, 'the first set');
-      expect(ids(first)).toBe('x1');
+      expect(ids(first, h)).toBe('x1');
       await h.writeRaw({ id: 'x2', service, host: '127.0.0.1', port: 18082 });
-      await waitFor(set$, (s) => ids(s) === 'x1,x2', h.patience, 'x2 to appear');
+      await waitFor(set$, (s) => ids(s, h) === 'x1,x2', h.patience, 'x2 to appear');
       await h.deleteRaw(service, 'x1');
-      await waitFor(set$, (s) => ids(s) === 'x2', h.patience, 'x1 to go');
+      await waitFor(set$, (s) => ids(s, h) === 'x2', h.patience, 'x1 to go');
     });
 
     it('emits the full current set first to every subscriber, and shares one upstream watch', async () => {
@@ -126,7 +180,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       await h.writeRaw({ id: 's2', service, host: '127.0.0.1', port: 18084 });
       const a = await waitFor(d.instances$(service), () => true, h.patience, 'a first set');
       const b = await waitFor(d.instances$(service), () => true, h.patience, 'a second first set');
-      expect(ids(a)).toBe('s1,s2');
+      expect(ids(a, h)).toBe('s1,s2');
       expect(b).toBe(a); // the same immutable set object: one upstream, replayed
     });
 
@@ -151,7 +205,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       const want = [...expected].sort().join(',');
       await waitFor(
         d.instances$(service),
-        (s) => ids(s) === want,
+        (s) => ids(s, h) === want,
         h.patience,
         `the final set ${want}`,
       );
@@ -166,7 +220,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       }
       // a late subscriber sees the same final set at once
       const late = await waitFor(d.instances$(service), () => true, h.patience, 'a late first set');
-      expect(ids(late)).toBe(want);
+      expect(ids(late, h)).toBe(want);
     });
 
     it('does not emit when an instance is rewritten unchanged', async () => {
@@ -185,31 +239,34 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       expect(second!.instances[0]!.port).toBe(18086);
     });
 
-    it('registers again by itself after the registry drops the registration', async () => {
-      const h = harness();
-      const d = client();
-      const service = uniqueService();
-      const events: RegistrationEvent[] = [];
-      const reg = d
-        .register({ service, host: '127.0.0.1', port: 18087, id: 'l1' }, { ttlMs: h.ttlMs })
-        .subscribe((e) => events.push(e));
-      const set$ = d.instances$(service);
-      await waitFor(set$, (s) => s.size === 1, h.patience, 'l1 registered');
-      await h.dropRegistrations(service);
-      await waitFor(set$, (s) => s.size === 0, h.patience, 'l1 dropped');
-      await waitFor(set$, (s) => s.size === 1, h.patience + h.ttlMs * 2, 'l1 registered again');
-      await eventually(
-        () => events.some((e) => e.type === 'reregistered'),
-        h.patience,
-        'the reregistered event',
-      );
-      const types = events.map((e) => e.type);
-      expect(types[0]).toBe('registered');
-      expect(types).toContain('lost');
-      expect(types.indexOf('reregistered')).toBeGreaterThan(types.indexOf('lost'));
-      reg.unsubscribe();
-      await d.settled();
-    });
+    itIf(writable)(
+      'registers again by itself after the registry drops the registration',
+      async () => {
+        const h = harness();
+        const d = client();
+        const service = uniqueService();
+        const events: RegistrationEvent[] = [];
+        const reg = d
+          .register({ service, host: '127.0.0.1', port: 18087, id: 'l1' }, { ttlMs: h.ttlMs })
+          .subscribe((e) => events.push(e));
+        const set$ = d.instances$(service);
+        await waitFor(set$, (s) => s.size === 1, h.patience, 'l1 registered');
+        await h.dropRegistrations(service);
+        await waitFor(set$, (s) => s.size === 0, h.patience, 'l1 dropped');
+        await waitFor(set$, (s) => s.size === 1, h.patience + h.ttlMs * 2, 'l1 registered again');
+        await eventually(
+          () => events.some((e) => e.type === 'reregistered'),
+          h.patience,
+          'the reregistered event',
+        );
+        const types = events.map((e) => e.type);
+        expect(types[0]).toBe('registered');
+        expect(types).toContain('lost');
+        expect(types.indexOf('reregistered')).toBeGreaterThan(types.indexOf('lost'));
+        reg.unsubscribe();
+        await d.settled();
+      },
+    );
 
     it('keeps the last set marked stale during an outage and resumes after it', async () => {
       const h = harness();
@@ -222,7 +279,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       try {
         await h.outage();
         const stale = await waitFor(set$, (s) => s.stale, h.patience, 'the set to go stale');
-        expect(ids(stale)).toBe('o1');
+        expect(ids(stale, h)).toBe('o1');
         expect(stale.stale && stale.error.retryable).toBe(true);
         expect(stale.staleSince).toBeLessThanOrEqual(Date.now());
       } finally {
@@ -234,9 +291,9 @@ export const conformance = (backend: string, harness: () => Harness): void => {
         h.patience * 3,
         'the set to be fresh again',
       );
-      expect(ids(fresh)).toBe('o1');
+      expect(ids(fresh, h)).toBe('o1');
       await h.writeRaw({ id: 'o2', service, host: '127.0.0.1', port: 18089 });
-      await waitFor(set$, (s) => ids(s) === 'o1,o2', h.patience, 'a change after the outage');
+      await waitFor(set$, (s) => ids(s, h) === 'o1,o2', h.patience, 'a change after the outage');
       sub.unsubscribe();
     });
 
@@ -250,9 +307,9 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       await h.writeMalformed(service, 'broken1');
       const set$ = d.instances$(service);
       const first = await waitFor(set$, () => true, h.patience, 'the first set');
-      expect(ids(first)).toBe('m1');
+      expect(ids(first, h)).toBe('m1');
       await h.writeRaw({ id: 'm2', service, host: '127.0.0.1', port: 18091 });
-      await waitFor(set$, (s) => ids(s) === 'm1,m2', h.patience, 'm2 after the malformed entry');
+      await waitFor(set$, (s) => ids(s, h) === 'm1,m2', h.patience, 'm2 after the malformed entry');
       const decode = problems.filter(isDecodeError);
       expect(decode.length).toBeGreaterThan(0);
       expect(decode[0]!.key).toContain('broken1');
@@ -260,7 +317,7 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       psub.unsubscribe();
     });
 
-    it('lists services live', async () => {
+    itIf(capabilities.listsServices !== false)('lists services live', async () => {
       const h = harness();
       const d = client();
       const service = uniqueService();
@@ -281,25 +338,28 @@ export const conformance = (backend: string, harness: () => Harness): void => {
       );
     });
 
-    it('releases the upstream after the last unsubscribe and close() deregisters what is left', async () => {
-      const h = harness();
-      const d = harness().discovery();
-      const service = uniqueService();
-      d.register(
-        { service, host: '127.0.0.1', port: 18093, id: 'c1' },
-        { ttlMs: h.ttlMs },
-      ).subscribe();
-      const observer = client();
-      await waitFor(observer.instances$(service), (s) => s.size === 1, h.patience, 'c1');
-      await d.close();
-      await waitFor(
-        observer.instances$(service),
-        (s) => s.size === 0,
-        h.patience,
-        'c1 to go on close()',
-      );
-      // the closed client refuses new work with a typed error
-      await expect(firstValueFrom(d.instances$(service))).rejects.toThrow(/is closed/);
-    });
+    itIf(writable)(
+      'releases the upstream after the last unsubscribe and close() deregisters what is left',
+      async () => {
+        const h = harness();
+        const d = harness().discovery();
+        const service = uniqueService();
+        d.register(
+          { service, host: '127.0.0.1', port: 18093, id: 'c1' },
+          { ttlMs: h.ttlMs },
+        ).subscribe();
+        const observer = client();
+        await waitFor(observer.instances$(service), (s) => s.size === 1, h.patience, 'c1');
+        await d.close();
+        await waitFor(
+          observer.instances$(service),
+          (s) => s.size === 0,
+          h.patience,
+          'c1 to go on close()',
+        );
+        // the closed client refuses new work with a typed error
+        await expect(firstValueFrom(d.instances$(service))).rejects.toThrow(/is closed/);
+      },
+    );
   });
 };

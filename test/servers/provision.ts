@@ -5,6 +5,7 @@
  * run reuses it.
  */
 import { ensureConsul } from './consul.js';
+import { ensureKnot } from './dns.js';
 import { etcdBinary } from './etcd.js';
 import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
 
@@ -19,4 +20,5 @@ export default async function provision(): Promise<void> {
   await timed('eureka server', ensureEurekaServer);
   await timed('eureka java client', ensureEurekaClient);
   await timed('consul', ensureConsul);
+  await timed('knot (authoritative DNS)', ensureKnot);
 }
