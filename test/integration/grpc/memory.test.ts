@@ -4,11 +4,13 @@
  * called through `rxdisco:///echo` targets with generated-style and
  * proto-loader clients.
  */
-import { Observable, pipe } from 'rxjs';
+import { Observable, pipe, ReplaySubject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import type { Discovery } from '../../../src/core/discovery.js';
-import type { InstanceSet } from '../../../src/core/instance-set.js';
+import { RegistryUnavailableError } from '../../../src/core/errors.js';
+import { createInstance } from '../../../src/core/instance.js';
+import { emptySet, type InstanceSet, instanceSet } from '../../../src/core/instance-set.js';
 import { registerRxdiscoResolver } from '../../../src/grpc/index.js';
 import { consistentHash } from '../../../src/operators/balancers/consistent-hash.js';
 import { ewma } from '../../../src/operators/balancers/ewma.js';
@@ -128,6 +130,37 @@ describe.each(GRPC_VERSIONS)('grpc-js %s', (_version, grpc) => {
       .subscribe();
     cleanup.push(() => reg.unsubscribe());
     await expect(waiting).resolves.toBe('late');
+  });
+
+  it('a stale set keeps the last addresses; a first stale set fails calls naming the error', async () => {
+    const s = await startEcho(grpc, 'a');
+    cleanup.push(() => s.stop());
+    const d = memoryDiscovery(`grpc-stale-${n++}`);
+    cleanup.push(() => d.close());
+    const sets = new ReplaySubject<InstanceSet>(1);
+    const stub: Discovery = Object.assign(Object.create(d) as Discovery, {
+      instances$: () => sets.asObservable(),
+    });
+    const away = {
+      stale: true,
+      since: 0,
+      error: new RegistryUnavailableError('the registry is away', { registry: 'memory://' }),
+    } as const;
+    sets.next(emptySet('echo', 'memory://', away));
+    const r = registerRxdiscoResolver(stub, { grpc, scheme: scheme() });
+    const c = client(generatedClient, r.target('echo'));
+    await expect(c.who()).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: expect.stringContaining('the registry is away'),
+    });
+    const a = createInstance(
+      { service: 'echo', id: 'a', host: '127.0.0.1', port: s.port },
+      'memory://',
+    );
+    sets.next(instanceSet('echo', 'memory://', [a]));
+    await expect(c.who(undefined, { waitForReady: true })).resolves.toBe('a');
+    sets.next(emptySet('echo', 'memory://', away)); // the registry went away: nothing known now
+    for (let i = 0; i < 10; i++) await expect(c.who()).resolves.toBe('a');
   });
 
   it('consistentHash sends one key to one server', async () => {
