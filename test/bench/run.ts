@@ -15,6 +15,7 @@ import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
+import { run as undici } from './undici.bench.js';
 
 const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> = [
   ['pick', pick],
@@ -30,6 +31,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
   ['calls-retry-overhead', callsRetryOverhead],
+  ['undici', undici],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
