@@ -1,7 +1,7 @@
 /**
  * Launches real Consul agents for tests: a `-dev` agent, a persistent
  * single server, or a cluster of servers, on 127.0.0.1 with random free
- * ports (http, serf lan/wan, server RPC; DNS and gRPC disabled) and
+ * ports (http, serf lan/wan, server RPC, DNS; gRPC disabled) and
  * temporary data directories.
  *
  * Consul is not packaged by Debian here: {@link ensureConsul} builds the
@@ -111,6 +111,8 @@ export interface ConsulPorts {
   readonly serfLan: number;
   readonly serfWan: number;
   readonly server: number;
+  /** The DNS interface (UDP and TCP): `<service>.service.consul` SRV. */
+  readonly dns: number;
 }
 
 /** How to start one agent. */
@@ -156,6 +158,7 @@ export const consulPorts = async (): Promise<ConsulPorts> => ({
   serfLan: await freshPort(),
   serfWan: await freshPort(),
   server: await freshPort(),
+  dns: await freshPort(),
 });
 
 const live = new Set<ConsulAgent>();
@@ -251,6 +254,11 @@ export class ConsulAgent {
     return this.ports.http;
   }
 
+  /** The DNS port (`dns+srv://127.0.0.1:<dns>/`). */
+  get dnsPort(): number {
+    return this.ports.dns;
+  }
+
   /** `consul://127.0.0.1:<http>`. */
   get url(): string {
     return `consul://127.0.0.1:${this.ports.http}`;
@@ -312,7 +320,7 @@ export class ConsulAgent {
       '-advertise=127.0.0.1',
       `-http-port=${p.http}`,
       ...(o.httpsPort === undefined ? [] : [`-https-port=${o.httpsPort}`]),
-      '-dns-port=-1',
+      `-dns-port=${p.dns}`,
       '-grpc-port=-1',
       '-grpc-tls-port=-1',
       `-serf-lan-port=${p.serfLan}`,
