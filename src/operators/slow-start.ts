@@ -31,7 +31,7 @@ export interface SlowStartOptions {
   readonly minWeightRatio?: number;
   /**
    * How often the weights are recomputed while an instance ramps, in ms.
-   * @default windowMs / 32
+   * @default windowMs / 100, at most 1000
    */
   readonly refreshMs?: number;
   /**
@@ -200,7 +200,7 @@ export const slowStart = (options: SlowStartOptions = {}): WeightPolicy => {
     windowMs,
     exponent: 1 / aggression,
     minRatio: ratioOption('minWeightRatio', options.minWeightRatio, 0.1, { fix: 'use e.g. 0.1' }),
-    refreshMs: durationOption('refreshMs', options.refreshMs, windowMs / 32, {
+    refreshMs: durationOption('refreshMs', options.refreshMs, Math.min(1000, windowMs / 100), {
       above: 0,
       fix: 'use e.g. 1000',
     }),
