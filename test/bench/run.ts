@@ -2,6 +2,7 @@
  * Runs every bench in turn: `npx tsx test/bench/run.ts [name...]`. Benches print their
  * figures with PASS/MISS against their targets; nothing is asserted.
  */
+import { run as balancing } from './balancing.bench.js';
 import { run as callsHash } from './calls-hash.bench.js';
 import { run as callsLatency } from './calls-latency.bench.js';
 import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
@@ -32,6 +33,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['calls-hash', callsHash],
   ['calls-retry-overhead', callsRetryOverhead],
   ['undici', undici],
+  ['balancing', balancing],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
