@@ -32,9 +32,15 @@ const PROBE: Record<string, string> = {
   'rxdisco/eureka': 'eurekaDiscovery',
   'rxdisco/ky': 'kyFor',
   'rxdisco/undici': 'discoveryDispatcher',
+  'rxdisco/grpc': 'registerRxdiscoResolver',
 };
 /** The entry points that need an optional peer dependency, and which. */
-const NEEDS = { 'rxdisco/etcd': 'etcd3', 'rxdisco/ky': 'ky', 'rxdisco/undici': 'undici' } as const;
+const NEEDS = {
+  'rxdisco/etcd': 'etcd3',
+  'rxdisco/ky': 'ky',
+  'rxdisco/undici': 'undici',
+  'rxdisco/grpc': '@grpc/grpc-js',
+} as const;
 const PATIENCE = 120_000;
 
 /** The environment of a plain shell: none of the npm_* settings of an `npm test` run. */
