@@ -65,6 +65,8 @@ export class Attempt<T> {
   readonly #context: LazyContext;
   readonly #t0: number;
   #settled = false;
+  /** The load report of the answer (call option `loadReport`), for the outcome. */
+  #load: string | undefined;
   #timeout: Subscription | undefined;
   #subscription: Subscription | undefined;
 
@@ -148,6 +150,7 @@ export class Attempt<T> {
 
   #succeed(value: T): void {
     if (this.#settled) return;
+    this.#load = this.#owner.plan.loadReport?.(value) ?? undefined;
     const isSuccess = this.#owner.plan.isSuccess;
     if (isSuccess !== undefined && !isSuccess(value)) {
       this.#fail(new UnsuccessfulValue(value, this.instance));
@@ -187,7 +190,9 @@ export class Attempt<T> {
     this.#release();
     const p = this.#owner.plan;
     const latencyMs = p.now() - this.#t0;
-    const outcome: CompletedOutcome = { ok, latencyMs };
+    const load = this.#load;
+    const outcome: CompletedOutcome =
+      load === undefined ? { ok, latencyMs } : { ok, latencyMs, load };
     this.#count(ok ? 'success' : 'failure');
     p.target.finished(this.instance, outcome);
     p.detector?.report(this.instance, outcome);

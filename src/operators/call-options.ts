@@ -194,6 +194,16 @@ export interface CallOptions {
    */
   readonly isSuccess?: (value: unknown) => boolean;
   /**
+   * The load report an answer carries, handed to the balancer with the
+   * attempt's outcome (`{ ok, latencyMs, load }`) for `loadReported()`
+   * weights: ORCA's text form, usually the `endpoint-load-metrics` header,
+   * `(r) => (r as Response).headers.get('endpoint-load-metrics')`. Read
+   * from every value, accepted or refused by `isSuccess`. A throw fails
+   * the call with the thrown error.
+   * @default none
+   */
+  readonly loadReport?: (value: unknown) => string | null | undefined;
+  /**
    * The outlier detector to report each completed attempt's outcome to.
    * @default none
    */

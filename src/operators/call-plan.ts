@@ -33,6 +33,8 @@ export interface Plan<T> {
   readonly now: () => number;
   readonly retryable: (error: unknown, instance: Instance) => boolean;
   readonly isSuccess: ((value: unknown) => boolean) | undefined;
+  /** Reads an answer's load report (loadReported() weights); `undefined`: none. */
+  readonly loadReport: ((value: unknown) => string | null | undefined) | undefined;
   readonly detector: OutlierDetector | undefined;
   readonly key: string | undefined;
   readonly budget: RetryBudget | undefined;
@@ -205,6 +207,7 @@ export const plan = <T>(target: CallTarget, fn: AttemptFn<T>, options: CallOptio
     now: scheduler === undefined || scheduler === asyncScheduler ? perfNow : () => scheduler.now(),
     retryable: shaped('retry.retryable', retry.retryable, CALLBACK) ?? defaultRetryable,
     isSuccess: shaped('isSuccess', options.isSuccess, CALLBACK),
+    loadReport: shaped('loadReport', options.loadReport, CALLBACK),
     detector: shaped('detector', options.detector, DETECTOR),
     key: shaped('key', options.key, KEY),
     budget: budget === false ? undefined : (budget ?? defaultRetryBudget()),

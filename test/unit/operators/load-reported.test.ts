@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceSet } from '../../../src/core/instance-set.js';
 import type { Balancer } from '../../../src/operators/balancers/balancer.js';
 import { weightedRoundRobin } from '../../../src/operators/balancers/weighted-round-robin.js';
+import { call } from '../../../src/operators/call.js';
 import { loadWeight, parseLoadReport } from '../../../src/operators/load-report.js';
 import { loadReported } from '../../../src/operators/load-reported.js';
 import { slowStart } from '../../../src/operators/slow-start.js';
@@ -178,6 +179,25 @@ describe('loadReported()', () => {
     h.latest().finished(b, { ok: true, latencyMs: 3, load: report(0.2, 100) });
     h.latest().finished(c, { cancelled: true });
     advanceTo(h.s, 100);
+    expect(h.load.weightOf(a)).toBeCloseTo(125, 9);
+    expect(h.load.weightOf(b)).toBeCloseTo(500, 9);
+    expect(h.load.weightOf(c)).toBeUndefined();
+    h.subscription.unsubscribe();
+  });
+
+  it("is fed by call(): its loadReport option reads each answer's report", async () => {
+    const h = setup({ blackoutMs: 0 });
+    const headers: Record<string, string | undefined> = {
+      a: report(0.8, 100),
+      b: report(0.2, 100),
+      c: undefined,
+    };
+    for (let k = 0; k < 3; k++) {
+      await call(h.latest(), async (i) => ({ header: headers[i.id] }), {
+        retry: 1,
+        loadReport: (answer) => (answer as { header?: string }).header,
+      });
+    }
     expect(h.load.weightOf(a)).toBeCloseTo(125, 9);
     expect(h.load.weightOf(b)).toBeCloseTo(500, 9);
     expect(h.load.weightOf(c)).toBeUndefined();
