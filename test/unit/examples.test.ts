@@ -163,6 +163,21 @@ describe('docs/examples', () => {
   );
 
   it(
+    'fetch.ts sends fetch() and undici.request through discovery, retries around a dead instance',
+    async () => {
+      const r = await run('fetch.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('fetch /one: 200 a answered GET /one');
+      expect(r.stdout).toContain('fetch /two: 200 b answered GET /two');
+      expect(r.stdout).toContain('request /three: 200 a answered GET /three?x=1');
+      expect(r.stdout).toContain('b down: 4 GETs answered by a');
+      expect(r.stdout).toContain('nobody: NoInstanceError, service nobody');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'fallback.ts switches to the backup and back, and restores the last known set at a cold start',
     async () => {
       const r = await run('fallback.ts');
