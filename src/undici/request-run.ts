@@ -29,6 +29,21 @@ const abortReason = (reason: Error | undefined): Error =>
     code: 'UND_ERR_ABORTED',
   });
 
+/**
+ * A NoInstanceError that does not name the service (no set came from the
+ * registry in time, the balancer was closed) made again with the service
+ * and registry of the route, the original as its cause.
+ */
+const namingService = (e: unknown, route: Route): unknown => {
+  if (!isNoInstanceError(e) || e.service !== undefined) return e;
+  const problem = /no instance available: (.*?); check/.exec(e.message)?.[1] ?? e.message;
+  return new NoInstanceError(problem, {
+    service: route.service,
+    registry: route.registry,
+    cause: e,
+  });
+};
+
 /** One attempt's handler on an instance's pool (undici's callback API). */
 class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #run: RequestRun;
@@ -188,18 +203,6 @@ export class RequestRun {
   #fail(e: unknown): void {
     if (this.done) return;
     this.done = true;
-    const route = this.#deps.route;
-    const error =
-      isNoInstanceError(e) && e.service === undefined
-        ? new NoInstanceError(
-            e.message.replace(/^.*no instance available: /, '').replace(/; check.*$/, ''),
-            {
-              service: route.service,
-              registry: route.registry,
-              cause: e,
-            },
-          )
-        : e;
-    this.caller.error(toError(error));
+    this.caller.error(toError(namingService(e, this.#deps.route)));
   }
 }

@@ -1,6 +1,8 @@
+import { NEVER } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
-import { isConfigError } from '../../../src/core/errors.js';
+import type { Discovery } from '../../../src/core/discovery.js';
+import { isConfigError, isNoInstanceError } from '../../../src/core/errors.js';
 import { defaultServiceOf, discoveryDispatcher } from '../../../src/undici/index.js';
 
 describe('defaultServiceOf()', () => {
@@ -58,5 +60,33 @@ describe('discoveryDispatcher() options', () => {
       { onError: (e) => errors.push(e) },
     );
     expect(errors.map((e) => e.message)).toEqual(['the discovery dispatcher is closed']);
+  });
+});
+
+describe('discoveryDispatcher() without an answer from the registry', () => {
+  it('fails a request after pickTimeoutMs with a NoInstanceError naming the service and registry', async () => {
+    const silent = {
+      registry: 'test://silent',
+      instances$: () => NEVER,
+    } as unknown as Discovery;
+    const dispatcher = discoveryDispatcher(silent, { pickTimeoutMs: 20 });
+    const error = await new Promise<Error>((resolve) => {
+      dispatcher.dispatch(
+        { origin: 'http://users', path: '/', method: 'GET' },
+        {
+          onConnect() {},
+          onHeaders: () => true,
+          onData: () => true,
+          onComplete() {},
+          onError: resolve,
+        },
+      );
+    });
+    expect(isNoInstanceError(error)).toBe(true);
+    expect(error).toMatchObject({ service: 'users', registry: 'test://silent' });
+    expect(error.message).toBe(
+      "registry test://silent, service 'users': no instance available: no instance set arrived within 20 ms; check that the service is registered and healthy",
+    );
+    await dispatcher.close();
   });
 });
