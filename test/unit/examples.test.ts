@@ -106,6 +106,24 @@ describe('docs/examples', () => {
   );
 
   it(
+    'weights-and-tiers.ts shows byLocality, subset, loadReported and slowStart at work',
+    async () => {
+      const r = await run('weights-and-tiers.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('byLocality, half of zone a down: a=70% b=30%');
+      const subsets = [...r.stdout.matchAll(/^subset for (\S+): (.+)$/gm)].map((m) => m[2]);
+      expect(subsets).toHaveLength(3);
+      expect(subsets[0]!.split(' ')).toHaveLength(3);
+      expect(subsets[2]).toBe(subsets[0]); // the same client id, the same subset
+      expect(r.stdout).toContain('loadReported, b-5 at half capacity: b-5=9% others=91%');
+      expect(r.stdout).toMatch(/^slowStart, b-9 just joined: b-9=[1-3]% /m);
+      expect(r.stdout).toContain('slowStart, after the window: b-9=20% others=80%');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'diff.ts reports additions, the update and the removal, not the outage',
     async () => {
       const r = await run('diff.ts');
