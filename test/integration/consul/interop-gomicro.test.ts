@@ -3,6 +3,8 @@
  * v1.2.1), both ways, through the Go program in test/interop/gomicro: each
  * side sees the other's registration, metadata, version and deregistration.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Discovery } from '../../../src/core/discovery.js';
 import type { RegistrationEvent } from '../../../src/core/registration.js';
@@ -32,6 +34,7 @@ afterAll(async () => {
 });
 
 const address = (): string => `127.0.0.1:${agent.httpPort}`;
+const CLI = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 
 describe('go-micro Consul registry interop', () => {
   it('sees what go-micro registers, with its metadata and version, and its deregistration', async () => {
@@ -117,6 +120,55 @@ describe('go-micro Consul registry interop', () => {
         `go-micro to see the deregistration (saw ${micro.lines.join(' | ')})`,
       );
     } finally {
+      await micro.stop();
+    }
+  });
+  it('go-micro sees what `rxdisco register` puts into Consul, with its --meta and version, as a new user would', async () => {
+    const micro = runGoProgram(binary, 'watch', 'consul', address(), 'clisvc');
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        CLI,
+        'register',
+        agent.url,
+        'clisvc',
+        '127.0.0.1:18702',
+        '--id',
+        'cli-1',
+        '--meta',
+        'version=3.0.0',
+        '--meta',
+        'team=red',
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    let err = '';
+    cli.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    try {
+      const expected = JSON.stringify([
+        { id: 'cli-1', address: '127.0.0.1:18702', version: '3.0.0', metadata: { team: 'red' } },
+      ]);
+      await eventually(
+        () => micro.lines.includes(expected),
+        PATIENCE,
+        `go-micro to see cli-1 (saw ${micro.lines.join(' | ')}; cli stderr ${err})`,
+      );
+      const before = micro.lines.length;
+      cli.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await eventually(
+        () => micro.lines.slice(before).includes('[]'),
+        PATIENCE,
+        `go-micro to see the deregistration (saw ${micro.lines.join(' | ')})`,
+      );
+    } finally {
+      cli.kill('SIGKILL');
       await micro.stop();
     }
   });
