@@ -9,6 +9,7 @@ import {
   stalenessOf,
 } from '../core/instance-set.js';
 import { numberOption } from '../core/options.js';
+import { lazyNote, noteSet } from './explain.js';
 import { operate } from './operate.js';
 
 /** Options of {@link byLocality}. */
@@ -168,11 +169,29 @@ export const byLocality = (options: ByLocalityOptions): MonoTypeOperatorFunction
       }
       const staleness = stalenessOf(set);
       const last = out.last;
-      out.emit(
+      const next =
         last === undefined
           ? instanceSet(set.service, set.registry, list, staleness)
-          : replaceAll(last, list, staleness),
+          : replaceAll(last, list, staleness);
+      // For explain(): the tiers of this emission (copied: the arrays are reused).
+      const seen = { up: [...up], total: [...total], loads: [...loads], tiers: [...tiers] };
+      noteSet(
+        next,
+        lazyNote('byLocality', () => ({
+          zone,
+          region: region ?? null,
+          overprovisioning,
+          panic: anyUp === 0,
+          tiers: ['zone', 'region', 'rest'].map((tier, t) => ({
+            tier,
+            up: seen.up[t],
+            total: seen.total[t],
+            share: anyUp === 0 ? null : seen.loads[t],
+            members: seen.tiers[t]!.instances.map((i) => i.id),
+          })),
+        })),
       );
+      out.emit(next);
     };
 
     for (let t = 0; t < 3; t++) {

@@ -48,6 +48,7 @@ export {
   UnsuccessfulValue,
 } from './call-error.js';
 export { diff, type SetDiff } from './diff.js';
+export type { BalancerExplanation, Candidate, PickExplanation, SetNote } from './explain.js';
 export { type FallbackOptions, type FallbackSwitch, fallback } from './fallback.js';
 export { healthy } from './healthy.js';
 export { type HoldRemovalsOptions, holdRemovals } from './hold-removals.js';

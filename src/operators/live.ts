@@ -4,6 +4,13 @@ import type { Instance } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
 import { durationOption } from '../core/options.js';
 import type { Balancer, Outcome } from './balancers/balancer.js';
+import {
+  addressOf,
+  type BalancerExplanation,
+  candidateOf,
+  notesOf,
+  type PickExplanation,
+} from './explain.js';
 
 /** Options of {@link LiveBalancer.pickAsync}. */
 export interface PickAsyncOptions {
@@ -51,6 +58,15 @@ export interface LiveBalancer {
   started(instance: Instance): void;
   /** Tells the latest balancer that a call on `instance` ended. */
   finished(instance: Instance, outcome: Outcome): void;
+  /**
+   * Why the last pick was made: the set (service, registry, staleness,
+   * size), the instance picked last and its key, the balancer's candidates
+   * with their weights, scores or in-flight counts, and the notes of the
+   * set operators upstream (which locality tier and share, which subset,
+   * who is ejected and for how long). A plain object for logs and the CLI;
+   * it allocates, so call it when asked, not per call.
+   */
+  explain(): PickExplanation;
   /** Unsubscribes from the stream and rejects pending `pickAsync()` calls; later picks return `undefined`. Idempotent. */
   close(): void;
 }
@@ -68,8 +84,27 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const context = (set: InstanceSet | undefined) =>
   set === undefined ? {} : { service: set.service, registry: set.registry };
 
+/** A balancer without an `explain` hook: its set's pickable instances. */
+const fromSet = (balancer: Balancer): BalancerExplanation => {
+  const candidates = [];
+  const excluded = [];
+  for (const i of balancer.set.instances) {
+    if (i.weight > 0) candidates.push(candidateOf(i, i.weight));
+    else excluded.push({ id: i.id, why: 'weight 0' });
+  }
+  return {
+    kind: 'unknown',
+    rule: 'a balancer without an explain hook: its set',
+    candidates,
+    ...(excluded.length === 0 ? {} : { excluded }),
+  };
+};
+
 class Live implements LiveBalancer {
   #current: Balancer | undefined;
+  /** The last instance picked, and its key (two fields: picking allocates nothing). */
+  #picked: Instance | undefined;
+  #pickedKey: string | undefined;
   #error: unknown;
   #failed = false;
   #completed = false;
@@ -112,7 +147,40 @@ class Live implements LiveBalancer {
 
   pick(key?: string): Instance | undefined {
     const current = this.#current;
-    return current === undefined ? undefined : current.pick(key);
+    if (current === undefined) return undefined;
+    const instance = current.pick(key);
+    if (instance !== undefined) {
+      this.#picked = instance;
+      this.#pickedKey = key;
+    }
+    return instance;
+  }
+
+  explain(): PickExplanation {
+    const current = this.#current;
+    const set = current?.set;
+    const picked = this.#picked;
+    const key = this.#pickedKey;
+    const error = this.#error;
+    return {
+      service: set?.service,
+      registry: set?.registry,
+      stale: set?.stale ?? false,
+      size: set?.size ?? 0,
+      picked:
+        picked === undefined
+          ? undefined
+          : { id: picked.id, address: addressOf(picked), ...(key === undefined ? {} : { key }) },
+      balancer: current === undefined ? undefined : (current.explain?.() ?? fromSet(current)),
+      // Plain copies: a note's detail may be built on first read.
+      notes:
+        set === undefined
+          ? []
+          : notesOf(set).map((n) => ({ operator: n.operator, detail: n.detail })),
+      ...(this.#failed
+        ? { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }
+        : {}),
+    };
   }
 
   started(instance: Instance): void {
@@ -177,7 +245,7 @@ class Live implements LiveBalancer {
     }
     const current = this.#current;
     if (current !== undefined) {
-      const instance = current.pick(waiter.key);
+      const instance = this.pick(waiter.key);
       if (instance !== undefined) waiter.resolve(instance);
       else if (this.#failed) waiter.reject(this.#error);
       else {

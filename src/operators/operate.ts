@@ -9,6 +9,7 @@
  * @module
  */
 import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
+import { carryNotes } from './explain.js';
 
 /** The output side of an operator body, for one subscription. */
 export interface Output<R> {
@@ -31,7 +32,8 @@ export interface Output<R> {
   guard<A extends unknown[], V>(fn: (...args: A) => V): (...args: A) => V | undefined;
 }
 
-const outputOf = <R>(subscriber: Subscriber<R>): Output<R> => {
+/** `input`: the operator's latest input, whose explain() notes each emission carries on. */
+const outputOf = <R>(subscriber: Subscriber<R>, input?: { value: unknown }): Output<R> => {
   let last: R | undefined;
   const out: Output<R> = {
     get last() {
@@ -43,6 +45,7 @@ const outputOf = <R>(subscriber: Subscriber<R>): Output<R> => {
     emit: (value) => {
       if (subscriber.closed || value === last) return;
       last = value;
+      if (input !== undefined) carryNotes(input.value, value);
       subscriber.next(value);
     },
     error: (e) => subscriber.error(e),
@@ -86,10 +89,14 @@ export const operate =
   <T, R>(setup: (out: Output<R>) => Body<T>): OperatorFunction<T, R> =>
   (source) =>
     new Observable<R>((subscriber) => {
-      const out = outputOf(subscriber);
+      const input: { value: unknown } = { value: undefined };
+      const out = outputOf(subscriber, input);
       const body = setup(out);
       const upstream = source.subscribe({
-        next: out.guard((value: T) => body.next(value)),
+        next: out.guard((value: T) => {
+          input.value = value;
+          body.next(value);
+        }),
         error: out.error,
         complete: out.complete,
       });

@@ -12,6 +12,7 @@ import { applyChanges, filterSet, type InstanceSet, stalenessOf } from '../core/
 import { attributesOf, instruments, withAttribute } from '../core/metrics.js';
 import { durationOption, numberOption, ratioOption } from '../core/options.js';
 import type { Outcome } from './balancers/balancer.js';
+import { noteSet } from './explain.js';
 import { operate } from './operate.js';
 
 /** Options of {@link createOutlierDetector}. */
@@ -294,6 +295,19 @@ class Detector implements OutlierDetector {
     for (const p of holders) p.refresh();
   }
 
+  /** Notes on `output` (for explain()) the instances of `input` it leaves out, and for how long. */
+  #note(input: InstanceSet, output: InstanceSet): void {
+    if (output === input || output.size >= input.size) return;
+    const now = this.#o.scheduler.now();
+    const ejected: { id: string; forMs: number }[] = [];
+    for (const i of input.instances) {
+      if (output.get(i.id) !== undefined) continue;
+      const e = this.#entries.get(keyOf(i));
+      ejected.push({ id: i.id, forMs: e === undefined ? 0 : Math.max(0, e.until - now) });
+    }
+    noteSet(output, { operator: 'outlierEjection', detail: { ejected } });
+  }
+
   operator(): MonoTypeOperatorFunction<InstanceSet> {
     return operate((out) => {
       let wake: Subscription | undefined;
@@ -330,6 +344,7 @@ class Detector implements OutlierDetector {
         }
         let next = applyChanges(output, upserts, removals, stalenessOf(input));
         if (next.size === 0 && input.size > 0) next = replaceWith(output, input);
+        this.#note(input, next);
         out.emit(next);
         schedule(input);
       };
@@ -350,6 +365,7 @@ class Detector implements OutlierDetector {
           if (next.size === 0 && set.size > 0) {
             next = output === undefined ? set : replaceWith(output, set);
           }
+          this.#note(set, next);
           out.emit(next);
           schedule(set);
         },

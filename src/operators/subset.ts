@@ -10,6 +10,7 @@ import {
 } from '../core/instance-set.js';
 import { numberOption } from '../core/options.js';
 import { hashString, mix32 } from './balancers/hash.js';
+import { lazyNote, noteSet } from './explain.js';
 import { operate } from './operate.js';
 
 /** Options of {@link subset}. */
@@ -107,11 +108,14 @@ export const subset = (options: SubsetOptions = {}): MonoTypeOperatorFunction<In
       }
       const chosen = rendezvousTop(set.instances, clientHash, size);
       const before = out.last;
-      out.emit(
+      const next =
         before === undefined
           ? instanceSet(set.service, set.registry, chosen, stalenessOf(set))
-          : replaceAll(before, chosen, stalenessOf(set)),
-      );
+          : replaceAll(before, chosen, stalenessOf(set));
+      const of = set.size;
+      // For explain(): which subset, of how many.
+      noteSet(next, lazyNote('subset', () => ({ clientId, size, of })));
+      out.emit(next);
     },
   }));
 };

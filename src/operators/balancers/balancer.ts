@@ -1,6 +1,7 @@
 import { defer, finalize, map, type OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import type { BalancerExplanation } from '../explain.js';
 
 /**
  * A call that ran to its end on an instance: it succeeded or failed, and
@@ -102,6 +103,13 @@ export interface Balancer {
    * teaches nothing else.
    */
   finished(instance: Instance, outcome: Outcome): void;
+  /**
+   * What the balancer would say of its state: its candidates with their
+   * weights, scores or in-flight counts (read by `explain()` of `live()`).
+   * Optional: a balancer without it is explained by its set alone. Not
+   * for the hot path (it allocates).
+   */
+  explain?(): BalancerExplanation;
 }
 
 /**

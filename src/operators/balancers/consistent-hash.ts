@@ -2,6 +2,8 @@ import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import { numberOption } from '../../core/options.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator } from './balancer.js';
 import { type RandomSource, randomSource } from './fast-random.js';
 import { hashString, mix32 } from './hash.js';
@@ -163,6 +165,30 @@ class ConsistentHashPicker implements Balancer {
     return owners[this.#owner[j === n ? 0 : j]!];
   }
 
+  explain(): BalancerExplanation {
+    const ring = this.#ring;
+    const owner = this.#owner;
+    const n = ring.length;
+    const share = new Float64Array(this.#owners.length);
+    // The arc that ends at point j (from the point before it) maps to its owner.
+    for (let j = 0; j < n; j++) {
+      const from = j === 0 ? ring[n - 1]! - 0x1_0000_0000 : ring[j - 1]!;
+      share[owner[j]!]! += (ring[j]! - from) / 0x1_0000_0000;
+    }
+    const excluded = this.set.instances
+      .filter((i) => !(i.weight > 0))
+      .map((i) => ({ id: i.id, why: 'weight 0' }));
+    return {
+      kind: 'consistentHash',
+      rule: 'the key hashed onto a ring of virtual nodes: the owner of the next point',
+      candidates: this.#owners.map((i, k) =>
+        candidateOf(i, i.weight, { score: share[k]!, scoreIs: 'share of the key space' }),
+      ),
+      ...(excluded.length === 0 ? {} : { excluded }),
+      detail: { points: n },
+    };
+  }
+
   started(): void {}
 
   finished(): void {}
@@ -189,14 +215,12 @@ class ConsistentHashPicker implements Balancer {
 export const consistentHash = (
   options: ConsistentHashOptions = {},
 ): OperatorFunction<InstanceSet, Balancer> => {
-  const virtualNodes = options.virtualNodes ?? 160;
-  if (!Number.isInteger(virtualNodes) || virtualNodes < 1 || virtualNodes > 10_000) {
-    throw new ConfigError(
-      'virtualNodes',
-      `must be an integer from 1 to 10000 (got ${String(virtualNodes)})`,
-      'use the default (160) unless keys spread unevenly',
-    );
-  }
+  const virtualNodes = numberOption('virtualNodes', options.virtualNodes, 160, {
+    integer: true,
+    min: 1,
+    max: 10_000,
+    fix: 'use the default (160) unless keys spread unevenly',
+  });
   const hash = options.hash ?? hashString;
   const custom = options.random;
   return balancerOperator<HashState>(

@@ -2,9 +2,10 @@ import type { OperatorFunction, SchedulerLike } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
 import { durationOption } from '../../core/options.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
-import { type WeightsOption, Weights, weightedTwoChoices, weightPolicies } from './weights.js';
+import { Weights, type WeightsOption, weightedTwoChoices, weightPolicies } from './weights.js';
 
 /** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
 const PAIR = new Int32Array(2);
@@ -161,6 +162,34 @@ class EwmaPicker implements Balancer {
     const b = PAIR[1]!;
     const now = this.#options.now();
     return this.#list[this.#load(b, now) < this.#load(a, now) ? b : a];
+  }
+
+  explain(): BalancerExplanation {
+    const effective = this.#effective;
+    const ends = this.#ends;
+    if (
+      effective !== undefined &&
+      ends !== undefined &&
+      effective.generation !== this.#generation
+    ) {
+      this.#refresh(effective, ends);
+    }
+    const now = this.#options.now();
+    const excluded = this.set.instances
+      .filter((i) => !(i.weight > 0))
+      .map((i) => ({ id: i.id, why: 'weight 0' }));
+    return {
+      kind: 'ewma',
+      rule: 'two candidates drawn at random, the one of lower peak-EWMA cost',
+      candidates: this.#list.map((i, k) =>
+        candidateOf(i, ends === undefined ? i.weight : ends[k]! - (k === 0 ? 0 : ends[k - 1]!), {
+          inFlight: this.#stats[k]!.inFlight,
+          score: this.#load(k, now),
+          scoreIs: `decayed peak-EWMA latency ms × (in flight + 1)${effective === undefined ? ' ÷ weight' : ''}: lower is better`,
+        }),
+      ),
+      ...(excluded.length === 0 ? {} : { excluded }),
+    };
   }
 
   started(instance: Instance): void {

@@ -1,9 +1,10 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource, twoChoices } from './fast-random.js';
-import { type WeightsOption, Weights, weightedTwoChoices, weightPolicies } from './weights.js';
+import { Weights, type WeightsOption, weightedTwoChoices, weightPolicies } from './weights.js';
 
 /** Scratch for the two choices of a pick (picks are synchronous, so one suffices). */
 const PAIR = new Int32Array(2);
@@ -107,6 +108,29 @@ class LeastRequestPicker implements Balancer {
     const b = PAIR[1]!;
     const inFlight = this.#inFlight;
     return this.#list[inFlight[b]!.count < inFlight[a]!.count ? b : a];
+  }
+
+  explain(): BalancerExplanation {
+    const effective = this.#effective;
+    const ends = this.#ends;
+    if (
+      effective !== undefined &&
+      ends !== undefined &&
+      effective.generation !== this.#generation
+    ) {
+      this.#refresh(effective, ends);
+    }
+    return {
+      kind: 'leastRequest',
+      rule: 'two candidates drawn at random (by weight, with weights), the one with fewer calls in flight',
+      candidates: this.#list.map((i, k) =>
+        candidateOf(i, ends === undefined ? 1 : ends[k]! - (k === 0 ? 0 : ends[k - 1]!), {
+          inFlight: this.#inFlight[k]!.count,
+          score: this.#inFlight[k]!.count,
+          scoreIs: 'calls in flight: the lower of two draws is picked',
+        }),
+      ),
+    };
   }
 
   started(instance: Instance): void {

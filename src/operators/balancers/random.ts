@@ -1,9 +1,10 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
 import { type RandomSource, randomSource } from './fast-random.js';
-import { drawIndex, type WeightsOption, Weights, weightPolicies } from './weights.js';
+import { drawIndex, Weights, type WeightsOption, weightPolicies } from './weights.js';
 
 /** Options of {@link random}. */
 export interface RandomOptions {
@@ -78,6 +79,25 @@ class RandomPicker implements Balancer {
     }
     if (!(this.#total > 0)) return undefined;
     return this.#candidates[drawIndex(this.#ends, n, this.#random.next() * this.#total)];
+  }
+
+  explain(): BalancerExplanation {
+    const effective = this.#effective;
+    if (effective !== undefined && effective.generation !== this.#generation) {
+      this.#refresh(effective);
+    }
+    const ends = this.#ends;
+    const excluded = this.set.instances
+      .filter((i) => !(i.weight > 0))
+      .map((i) => ({ id: i.id, why: 'weight 0' }));
+    return {
+      kind: 'random',
+      rule: 'random, in proportion to the weights',
+      candidates: this.#candidates.map((i, k) =>
+        candidateOf(i, ends[k]! - (k === 0 ? 0 : ends[k - 1]!)),
+      ),
+      ...(excluded.length === 0 ? {} : { excluded }),
+    };
   }
 
   started(): void {}

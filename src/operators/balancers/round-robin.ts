@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import type { InstanceSet } from '../../core/instance-set.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator, indexAfter } from './balancer.js';
 
 /** Options of {@link roundRobin}. */
@@ -59,6 +60,17 @@ class RoundRobinPicker implements Balancer {
     this.#next = i + 1;
     this.#last = instance;
     return instance;
+  }
+
+  explain(): BalancerExplanation {
+    const list = this.#list;
+    const next = list[this.#next >= list.length ? 0 : this.#next];
+    return {
+      kind: 'roundRobin',
+      rule: 'every instance in turn, in id order (weights ignored)',
+      candidates: list.map((i) => candidateOf(i, i.weight)),
+      ...(next === undefined ? {} : { detail: { next: next.id } }),
+    };
   }
 
   started(): void {}

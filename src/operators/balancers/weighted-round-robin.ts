@@ -1,8 +1,9 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Instance } from '../../core/instance.js';
 import { compareIds, type InstanceSet } from '../../core/instance-set.js';
+import { type BalancerExplanation, candidateOf } from '../explain.js';
 import { type Balancer, balancerOperator, type Outcome } from './balancer.js';
-import { type WeightsOption, Weights, weightPolicies } from './weights.js';
+import { Weights, type WeightsOption, weightPolicies } from './weights.js';
 
 /** Options of {@link weightedRoundRobin}. */
 export interface WeightedRoundRobinOptions {
@@ -99,6 +100,27 @@ class WeightedRoundRobinPicker implements Balancer {
     }
     current[best] = bestWeight - this.#total;
     return this.#candidates[best];
+  }
+
+  explain(): BalancerExplanation {
+    const effective = this.#effective;
+    if (effective !== undefined && effective.generation !== this.#generation) {
+      this.#refresh(effective);
+    }
+    const excluded = this.set.instances
+      .filter((i) => !(i.weight > 0))
+      .map((i) => ({ id: i.id, why: 'weight 0' }));
+    return {
+      kind: 'weightedRoundRobin',
+      rule: 'smooth weighted round robin (nginx): the highest current weight goes next',
+      candidates: this.#candidates.map((i, k) =>
+        candidateOf(i, this.#weights[k]!, {
+          score: this.#current[k]! + this.#weights[k]!,
+          scoreIs: 'current weight + weight: the highest is picked next',
+        }),
+      ),
+      ...(excluded.length === 0 ? {} : { excluded }),
+    };
   }
 
   started(): void {}
