@@ -11,6 +11,7 @@ import { run as consulIdle } from './consul-idle.bench.js';
 import { run as consulPropagation } from './consul-propagation.bench.js';
 import { run as decodeSize } from './decode-size.bench.js';
 import { run as diff } from './diff.bench.js';
+import { run as dns } from './dns.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
@@ -28,6 +29,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['consul-propagation', consulPropagation],
   ['consul-answer', consulAnswer],
   ['consul-idle', consulIdle],
+  ['dns-idle', dns],
   ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
