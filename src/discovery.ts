@@ -67,6 +67,11 @@ const openers: Openers = {
     });
     return attachEurekaHandle(d, handle);
   },
+  zookeeper: (config, options) =>
+    lazily(config, options, async () => {
+      const { openZookeeperBackend } = await import('./backends/zookeeper/index.js');
+      return openZookeeperBackend(config);
+    }),
   'dns+srv': (config, options) =>
     asDnsDiscovery(
       config,

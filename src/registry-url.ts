@@ -13,6 +13,7 @@ import { type EtcdConfig, etcdUrl } from './backends/etcd/url.js';
 import { type EurekaConfig, eurekaUrl } from './backends/eureka/url.js';
 import { type MemoryConfig, memoryUrl } from './backends/memory/url.js';
 import { type StaticConfig, staticUrl } from './backends/static/url.js';
+import { type ZookeeperConfig, zookeeperUrl } from './backends/zookeeper/url.js';
 import { parseUrlWith, type UrlGrammar } from './core/url.js';
 
 /** A parsed registry URL. Narrow on `kind`. */
@@ -22,6 +23,7 @@ export type RegistryConfig =
   | EtcdConfig
   | ConsulConfig
   | EurekaConfig
+  | ZookeeperConfig
   | DnsSrvConfig
   | DnsConfig;
 
@@ -35,6 +37,7 @@ export type RegistryScheme =
   | 'consuls'
   | 'eureka'
   | 'eurekas'
+  | 'zk'
   | 'dns+srv'
   | 'dns';
 
@@ -47,6 +50,7 @@ export const GRAMMARS: {
   etcd: etcdUrl,
   consul: consulUrl,
   eureka: eurekaUrl,
+  zookeeper: zookeeperUrl,
   'dns+srv': dnsSrvUrl,
   dns: dnsUrl,
 };
