@@ -114,7 +114,10 @@ export const subset = (options: SubsetOptions = {}): MonoTypeOperatorFunction<In
           : replaceAll(before, chosen, stalenessOf(set));
       const of = set.size;
       // For explain(): which subset, of how many.
-      noteSet(next, lazyNote('subset', () => ({ clientId, size, of })));
+      noteSet(
+        next,
+        lazyNote('subset', () => ({ clientId, size, of })),
+      );
       out.emit(next);
     },
   }));
