@@ -88,9 +88,12 @@ describe('the rxdisco entry point', () => {
       const { files, packages } = staticGraph(resolve(root, entry));
       expect([...packages].sort()).toEqual(['fp-ts', 'io-ts', 'rxjs']);
       // a backend's light URL grammar (url.js) is fine: no client behind it;
-      // so is Eureka's per-discovery handle (type imports only)
+      // so is Eureka's per-discovery handle (type imports only), and the DNS
+      // discovery wrapper (watch-param checks and the read-only register)
       for (const f of files) {
-        expect(f).not.toMatch(/backends\/(etcd|consul|eureka)\/(?!url\.js$|handle\.js$)/);
+        expect(f).not.toMatch(
+          /backends\/(etcd|consul|eureka|dns)\/(?!url\.js$|handle\.js$|dns-discovery\.js$)/,
+        );
       }
     },
   );

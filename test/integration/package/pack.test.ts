@@ -33,6 +33,7 @@ const PROBE: Record<string, string> = {
   'rxdisco/ky': 'kyFor',
   'rxdisco/undici': 'discoveryDispatcher',
   'rxdisco/grpc': 'registerRxdiscoResolver',
+  'rxdisco/dns': 'dnsDiscovery',
 };
 /** The entry points that need an optional peer dependency, and which. */
 const NEEDS = {
