@@ -7,12 +7,16 @@
  */
 import { type SchedulerLike, type Subscription, timer } from 'rxjs';
 
-/**
- * How much one slice of a decode may do before it yields: entries, and
- * characters of their JSON text (whichever comes first). About 5 ms of
- * work on a 2020s server core.
- */
-export const SLICE = Object.freeze({ entries: 1000, chars: 1_000_000 });
+/** How much one slice of a decode may do before it yields (whichever comes first). */
+export interface SliceBudget {
+  /** Entries (instances) decoded. */
+  readonly entries: number;
+  /** Characters of their JSON text. */
+  readonly chars: number;
+}
+
+/** The budget of one slice: about 5-10 ms of work on a server core. */
+export const SLICE: SliceBudget = Object.freeze({ entries: 1000, chars: 1_000_000 });
 
 const abortError = (signal: AbortSignal): Error =>
   signal.reason instanceof Error
@@ -20,16 +24,18 @@ const abortError = (signal: AbortSignal): Error =>
     : new DOMException('The operation was aborted.', 'AbortError');
 
 /**
- * Calls `step` until it returns true (done): the first call at once, each
- * next one in a macrotask of its own (`timer(0, scheduler)`), so the event
- * loop runs between two slices. Work that fits in one slice never waits.
- * Rejects with what `step` throws, or when `signal` aborts (no further
- * call is made).
+ * Calls `step` until it returns true (done): the first call at once (or,
+ * with `yieldFirst`, in a macrotask: after a long parse of the same
+ * answer), each next one in a macrotask of its own (`timer(0, scheduler)`),
+ * so the event loop runs between two slices. Work that fits in one slice
+ * never waits. Rejects with what `step` throws, or when `signal` aborts (no
+ * further call is made).
  */
 export const runInSlices = (
   step: () => boolean,
   scheduler: SchedulerLike,
   signal?: AbortSignal,
+  yieldFirst = false,
 ): Promise<void> =>
   new Promise<void>((resolve, reject) => {
     let wait: Subscription | undefined;
@@ -55,7 +61,8 @@ export const runInSlices = (
       reject(abortError(signal));
       return;
     }
-    run();
+    if (yieldFirst) wait = timer(0, scheduler).subscribe(run);
+    else run();
     // Only a decode that yields listens: one that fit in a slice is done already.
     if (wait !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
   });

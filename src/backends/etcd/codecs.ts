@@ -11,18 +11,21 @@
  */
 import * as t from 'io-ts';
 import {
+  admitInstance,
   type Decoded,
   decode,
   decodeJson,
   decodeKeyedInstance,
   ENTRY_LIMITS,
+  type InstanceDraft,
+  type InstancePaths,
   InstanceRecord,
   StringMap,
   struct,
   toRecord,
 } from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
-import { freezeInstance, type Instance, isLabel } from '../../core/instance.js';
+import { type Instance, isLabel } from '../../core/instance.js';
 import { formatHostPort } from '../../core/url.js';
 import type { EtcdFormat } from './url.js';
 
@@ -137,7 +140,7 @@ const decodeGrpc = (
       ),
     };
   }
-  return { ok: true, value: fromAddress(entry, a.value, registry, grpcMetadata(d.value.Metadata)) };
+  return fromAddress(entry, a.value, registry, grpcMetadata(d.value.Metadata));
 };
 
 /** Where an entry lives: its full key, the service and the key suffix (the instance id). */
@@ -171,26 +174,44 @@ export const serviceOfKey = (prefix: string, key: string): string | undefined =>
   return slash <= 0 ? undefined : rest.slice(0, slash);
 };
 
+/** Where the fields of a go-kit or go-micro instance come from: the key, and the address. */
+const PATHS: InstancePaths = {
+  id: '(key: the instance id)',
+  service: '(key: the service)',
+  host: '(value: the address host)',
+  port: '(value: the address port)',
+  weight: 'weight',
+  tags: 'tags',
+  zone: 'metadata.zone',
+};
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
+/** An instance of a go-kit or go-micro entry, through the core's `admitInstance`. */
 const fromAddress = (
   entry: EntryKey,
   a: Address,
   registry: string,
-  metadata = {},
+  metadata: Record<string, string> = NO_METADATA,
   zone: string | undefined = undefined,
-): Instance =>
-  freezeInstance({
+): Decoded<Instance> => {
+  const base = {
     id: entry.id,
     service: entry.service,
     host: a.host,
     port: a.port,
     secure: a.secure,
-    status: 'UP',
+    status: 'UP' as const,
     weight: 1,
-    zone,
-    tags: [],
-    metadata,
-    registry,
-  });
+  };
+  const draft: InstanceDraft =
+    zone === undefined
+      ? { ...base, tags: NO_TAGS, metadata, registry }
+      : { ...base, zone, tags: NO_TAGS, metadata, registry };
+  const r = admitInstance(draft, entry.key, { registry, service: entry.service }, PATHS);
+  return r instanceof DecodeError ? { ok: false, error: r } : { ok: true, value: r };
+};
 
 const decodeGoMicro = (
   entry: EntryKey,
@@ -239,7 +260,7 @@ const decodeGoMicro = (
   const secure = a.value.secure || metadata.secure === 'true';
   // go-micro has no zone field: rxdisco writes it in the node metadata (as Consul's Meta does).
   const zone = metadata.zone !== undefined && isLabel(metadata.zone) ? metadata.zone : undefined;
-  return { ok: true, value: fromAddress(entry, { ...a.value, secure }, registry, metadata, zone) };
+  return fromAddress(entry, { ...a.value, secure }, registry, metadata, zone);
 };
 
 /**
@@ -265,7 +286,7 @@ export const decodeEntry = (
     return decodeKeyedInstance(json.value, entry, registry);
   }
   const a = decode(AddressString, text, entry.key, context, ENTRY_LIMITS);
-  return a.ok ? { ok: true, value: fromAddress(entry, a.value, registry) } : a;
+  return a.ok ? fromAddress(entry, a.value, registry) : a;
 };
 
 /** The value rxdisco writes for `instance` in `format`. */

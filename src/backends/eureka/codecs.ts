@@ -9,16 +9,20 @@
  */
 import * as t from 'io-ts';
 import {
+  admitInstance,
   type Decoded,
   decode,
   ENTRY_LIMITS,
+  type InstanceDraft,
+  type InstancePaths,
   Status,
   StringMap,
   setEntry,
   struct,
 } from '../../core/codecs.js';
 import { DecodeError, type ErrorContext } from '../../core/errors.js';
-import { freezeInstance, type Instance, type InstanceStatus } from '../../core/instance.js';
+import type { Instance, InstanceStatus } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
 
 /** The Eureka application name of a service: `hello` -> `HELLO`. */
 export const appName = (service: string): string => service.toUpperCase();
@@ -147,17 +151,36 @@ const portOf = (p: t.TypeOf<typeof PortInfo>): { port: number; enabled: boolean 
         enabled: p['@enabled'] === undefined ? undefined : String(p['@enabled']) === 'true',
       };
 
+/** Where the fields of an instance come from in an InstanceInfo. */
+const PATHS: InstancePaths = {
+  id: 'instanceId',
+  service: 'app',
+  host: 'hostName',
+  port: 'port.$',
+  weight: 'weight',
+  tags: 'tags',
+  zone: 'metadata.zone',
+};
+const SECURE_PATHS: InstancePaths = { ...PATHS, port: 'securePort.$' };
+
 /**
- * Decodes one raw InstanceInfo into an {@link Instance} of `service`.
+ * Decodes one raw InstanceInfo into an {@link Instance} of `service`,
+ * through the core's `admitInstance` (the rules of every Instance: a host
+ * with a space, an id over 512 characters or a blank zone is a
+ * {@link DecodeError} naming the field).
  * The port is `securePort` when its `@enabled` is true (and `port` is not
- * enabled), else `port`; metadata loses Eureka's `@class` marker (and
+ * enabled), else `port`; the host is `hostName`, or `ipAddr` when it is
+ * blank; metadata loses Eureka's `@class` marker (and
  * keeps every other key as data, `__proto__` included); a
  * `zone` metadata entry (Spring Cloud's convention) becomes the zone.
+ *
+ * @param intern - shares repeated values among the instances of one answer.
  */
 export const decodeInstanceInfo = (
   raw: unknown,
   service: string,
   registry: string,
+  intern: Interner = new Interner(),
 ): Decoded<Instance> => {
   const app = appName(service);
   const id =
@@ -176,35 +199,45 @@ export const decodeInstanceInfo = (
   const useSecure = secure?.enabled === true && plain.enabled !== true;
   const port = useSecure ? secure!.port : plain.port;
   const host = info.hostName.trim() === '' ? (info.ipAddr ?? '') : info.hostName;
-  const problems: string[] = [];
-  if (info.instanceId.trim() === '') problems.push('instanceId: expected a non-empty id, got ""');
-  if (host.trim() === '') problems.push('hostName: expected a host name or ipAddr, got ""');
-  if (!(port >= 1 && port <= 65535)) {
-    problems.push(`${useSecure ? 'securePort' : 'port'}.$: expected Port, got ${port}`);
-  }
-  if (problems.length > 0) return { ok: false, error: new DecodeError(key, problems, context) };
   const metadata: Record<string, string> = {};
+  const meta = info.metadata;
   // setEntry: a `__proto__` key stays data, as everywhere else.
-  for (const [k, v] of Object.entries(info.metadata ?? {}))
-    if (k !== '@class') setEntry(metadata, k, v);
+  if (meta !== undefined) for (const k in meta) if (k !== '@class') setEntry(metadata, k, meta[k]!);
   const zone = metadata.zone;
-  return {
-    ok: true,
-    value: freezeInstance({
-      id: info.instanceId,
-      service,
-      host,
-      port,
-      secure: useSecure,
-      status: info.status,
-      weight: 1,
-      zone: zone === undefined || zone === '' ? undefined : zone,
-      tags: [],
-      metadata,
-      registry,
-    }),
-  };
+  const shared = intern.metadata(metadata);
+  const status = intern.string(info.status) as InstanceStatus;
+  const draft: InstanceDraft =
+    zone === undefined || zone === ''
+      ? {
+          id: info.instanceId,
+          service,
+          host,
+          port,
+          secure: useSecure,
+          status,
+          weight: 1,
+          tags: NO_TAGS,
+          metadata: shared,
+          registry,
+        }
+      : {
+          id: info.instanceId,
+          service,
+          host,
+          port,
+          secure: useSecure,
+          status,
+          weight: 1,
+          zone: intern.string(zone),
+          tags: NO_TAGS,
+          metadata: shared,
+          registry,
+        };
+  const r = admitInstance(draft, key, context, useSecure ? SECURE_PATHS : PATHS);
+  return r instanceof DecodeError ? { ok: false, error: r } : { ok: true, value: r };
 };
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /**
  * Eureka's reconcile hashcode of a registry: the count of instances per

@@ -32,7 +32,13 @@ import {
 } from '../../core/errors.js';
 import type { EurekaClient, EurekaResponse } from './client.js';
 import { decodeApplications, type RawApplications } from './codecs.js';
-import { applyDelta, copyHashcode, fullCopy, notice, type RegistryCopy } from './registry-copy.js';
+import {
+  applyDeltaSliced,
+  copyHashcode,
+  fullCopySliced,
+  notice,
+  type RegistryCopy,
+} from './registry-copy.js';
 
 /** What one refresh did, for tests and benchmarks. */
 export interface RefreshReport {
@@ -158,10 +164,15 @@ export const registryPoller = (
 ): Observable<RegistryCopy> => {
   const scheduler = options.scheduler ?? asyncScheduler;
   const context: ErrorContext = { registry: client.registry };
-  const get = (path: '/apps' | '/apps/delta') =>
+  /** A request and its payload decoded into a copy (by `build`, in slices). */
+  const get = (
+    path: '/apps' | '/apps/delta',
+    build: (body: RawApplications, signal: AbortSignal) => Promise<RegistryCopy>,
+  ) =>
     fromCall(async (signal) => {
       const res = await client.request({ method: 'GET', path, signal, context });
-      return { res, body: readApps(res, path, context) };
+      const body = readApps(res, path, context);
+      return { res, body, copy: await build(body, signal) };
     });
 
   const reportEveryMs = options.mismatchReportEveryMs ?? 600_000;
@@ -181,23 +192,23 @@ export const registryPoller = (
     };
 
     const full = (mismatch?: { server: string; local: string }): Observable<RegistryCopy> =>
-      get('/apps').pipe(
-        switchMap(async ({ res, body }) => {
+      get('/apps', (body, signal) => fullCopySliced(body, context, scheduler, signal)).pipe(
+        switchMap(async ({ res, copy }) => {
           options.onRefresh?.({
             kind: 'full',
             bytes: res.bytes,
             ...(mismatch ? { mismatch: true } : {}),
           });
-          const copy = fullCopy(body, context);
           const problem = mismatch === undefined ? undefined : due(mismatch, res.bytes);
           return problem === undefined ? copy : { ...copy, notice: notice(problem) };
         }),
       );
 
     const refresh = (copy: RegistryCopy): Observable<RegistryCopy> =>
-      get('/apps/delta').pipe(
-        switchMap(({ res, body }) => {
-          const next = applyDelta(copy, body, context);
+      get('/apps/delta', (body, signal) =>
+        applyDeltaSliced(copy, body, context, scheduler, signal),
+      ).pipe(
+        switchMap(({ res, body, copy: next }) => {
           const local = copyHashcode(next);
           const mismatch = body.hashcode !== undefined && body.hashcode !== local;
           options.onRefresh?.({ kind: 'delta', bytes: res.bytes, mismatch });

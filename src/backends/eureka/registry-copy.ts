@@ -1,37 +1,54 @@
 /**
  * The local, unfiltered copy of a Eureka registry: every application and
- * instance as the server sent it (raw, decoded later per service view),
- * built from a full fetch and updated by deltas. Immutable with structural
- * sharing: an application whose instances did not change keeps its object,
- * so a per-service view can tell in O(1) that it has nothing to emit.
+ * its instances, decoded (an {@link Instance}, or the problem of one that
+ * does not decode), built from a full fetch and updated by deltas, a slice
+ * at a time ({@link fullCopySliced}, {@link applyDeltaSliced}). The parsed
+ * InstanceInfo objects are not kept: an instance costs its Instance, not
+ * the JSON it came from. Immutable with structural sharing: an application
+ * whose instances did not change keeps its object, so a per-service view
+ * can tell in O(1) that it has nothing to emit.
  *
  * @module
  */
+import type { SchedulerLike } from 'rxjs';
 import type { DecodeError, ErrorContext, RxdiscoError } from '../../core/errors.js';
-import { decodeKey, hashcodeOfCounts, type RawApplications, serviceName } from './codecs.js';
+import { type Instance, sameInstance } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
+import { runInSlices, SLICE, type SliceBudget } from '../../core/slices.js';
+import {
+  decodeInstanceInfo,
+  decodeKey,
+  hashcodeOfCounts,
+  type RawApplications,
+  serviceName,
+} from './codecs.js';
 
-/** One instance of the copy: its key fields and the raw InstanceInfo. */
-export interface RawInstance {
+/**
+ * An instance that has an `instanceId` but does not decode (nested too
+ * deep, too large, a field of the wrong type or breaking a rule of an
+ * Instance): its views report `error` instead of an instance. It still
+ * counts in the hashcode, with its `status` as sent, as the server counts it.
+ */
+export interface UnusableInstance {
   readonly id: string;
-  /** The status string as sent, counted in the hashcode. */
   readonly status: string;
-  /**
-   * The InstanceInfo object as received (decoded by the service views);
-   * undefined when it is not kept (see `error`).
-   */
-  readonly raw: unknown;
-  /**
-   * Why the instance is not kept (nested too deep, too large, key fields of
-   * the wrong type): its views report it instead of decoding it. It still
-   * counts in the hashcode, as the server counts it.
-   */
-  readonly error?: DecodeError;
+  readonly error: DecodeError;
 }
+
+/**
+ * One instance of the copy: decoded (its service is the application's
+ * name, lower-cased; its `status` is the one the hashcode counts), or
+ * unusable.
+ */
+export type CopyInstance = Instance | UnusableInstance;
+
+/** True when `i` did not decode. */
+export const isUnusable = (i: CopyInstance): i is UnusableInstance => 'error' in i;
 
 /** One application of the copy. */
 export interface AppCopy {
   readonly name: string;
-  readonly instances: ReadonlyMap<string, RawInstance>;
+  readonly instances: ReadonlyMap<string, CopyInstance>;
 }
 
 /** The whole registry as last known. */
@@ -78,56 +95,154 @@ const stringField = (raw: unknown, field: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
+/** What one raw instance of a payload is: its entry in the copy, or a problem. */
+interface Visit {
+  /** The entry, when the instance has an `instanceId`. */
+  entry: CopyInstance | undefined;
+  /** `actionType`, for a delta. */
+  action: string | undefined;
+  /** Why the instance has no entry (no `instanceId`). */
+  error: DecodeError | undefined;
+}
+
 /**
- * The copy's entry for one raw instance and its delta action. An instance
- * that does not decode but has an `instanceId` is placed with its `error`
- * (not kept, still counted); one without an id only has an `error`.
+ * Walks the instances of a payload, a slice at a time, decoding each into
+ * its {@link Visit}. A parsed instance is dropped from the payload once
+ * visited, so that the parsed tree shrinks as the copy grows.
  */
-const keyOf = (
-  raw: unknown,
-  app: string,
-  index: number,
-  context: ErrorContext,
-): { entry?: RawInstance; action?: string | undefined; error?: DecodeError } => {
-  const rawId = stringField(raw, 'instanceId');
-  // Named after its service: the view of that service reports it.
-  const d = decodeKey(raw, `${app}/${rawId ?? `#${index}`}`, {
-    ...context,
-    service: serviceName(app),
-  });
-  if (!d.ok) {
-    if (rawId === undefined) return { error: d.error };
-    const status = stringField(raw, 'status') ?? 'UNKNOWN';
-    return {
-      entry: { id: rawId, status, raw: undefined, error: d.error },
-      action: stringField(raw, 'actionType'),
-      error: d.error,
-    };
+class Walk {
+  private app = 0;
+  private index = 0;
+  private readonly intern = new Interner();
+  private service = '';
+  private readonly visit: Visit = { entry: undefined, action: undefined, error: undefined };
+
+  constructor(
+    private readonly body: RawApplications,
+    private readonly context: ErrorContext,
+    private readonly enter: (name: string) => void,
+    private readonly each: (visit: Visit) => void,
+    private readonly leave: (name: string) => void,
+  ) {}
+
+  /** Visits up to one slice of instances; true when every one was visited. */
+  step(slice: SliceBudget): boolean {
+    const apps = this.body.apps;
+    let n = 0;
+    while (this.app < apps.length) {
+      const a = apps[this.app]!;
+      const name = a.name.toUpperCase();
+      if (this.index === 0) {
+        this.service = serviceName(name);
+        this.enter(name);
+      }
+      const instances = a.instances as unknown[];
+      while (this.index < instances.length) {
+        if (n++ >= slice.entries) return false;
+        const raw = instances[this.index];
+        instances[this.index] = undefined; // the parsed instance is not needed again
+        this.decode(raw, name, this.index++);
+        this.each(this.visit);
+      }
+      this.leave(name);
+      this.app++;
+      this.index = 0;
+    }
+    return true;
   }
+
+  private decode(raw: unknown, app: string, index: number): void {
+    const v = this.visit;
+    const service = this.service;
+    v.action = stringField(raw, 'actionType');
+    v.error = undefined;
+    const d = decodeInstanceInfo(raw, service, this.context.registry ?? '', this.intern);
+    if (d.ok) {
+      v.entry = d.value;
+      return;
+    }
+    const rawId = stringField(raw, 'instanceId');
+    if (rawId === undefined) {
+      // Named after its service: the view of that service reports it.
+      const k = decodeKey(raw, `${app}/#${index}`, { ...this.context, service });
+      v.entry = undefined;
+      v.error = k.ok ? d.error : k.error;
+      return;
+    }
+    const status = this.intern.string(stringField(raw, 'status') ?? 'UNKNOWN');
+    v.entry = { id: rawId, status, error: d.error };
+  }
+}
+
+/**
+ * More than one slice of instances: the payload was a long parse, so its
+ * first slice waits for a macrotask of its own.
+ */
+const isBig = (body: RawApplications): boolean => {
+  let n = 0;
+  for (const a of body.apps) if ((n += a.instances.length) > SLICE.entries) return true;
+  return false;
+};
+
+const WHOLE = { entries: Number.POSITIVE_INFINITY, chars: Number.POSITIVE_INFINITY };
+
+/** A copy being built, a slice at a time. */
+interface CopyJob {
+  step(slice: SliceBudget): boolean;
+  result(): RegistryCopy;
+}
+
+const fullJob = (body: RawApplications, context: ErrorContext): CopyJob => {
+  const apps = new Map<string, AppCopy>();
+  const unkeyed = new Map<string, DecodeError[]>();
+  const statusCounts = new Map<string, number>();
+  let instances = new Map<string, CopyInstance>();
+  let app = '';
+  const walk = new Walk(
+    body,
+    context,
+    (name) => {
+      app = name;
+      instances = new Map<string, CopyInstance>(apps.get(name)?.instances ?? []);
+    },
+    (v) => {
+      if (v.entry !== undefined) instances.set(v.entry.id, v.entry);
+      else if (v.error !== undefined) unkeyed.set(app, [...(unkeyed.get(app) ?? []), v.error]);
+    },
+    (name) => {
+      if (instances.size > 0) apps.set(name, { name, instances });
+    },
+  );
   return {
-    entry: { id: d.value.instanceId, status: d.value.status ?? 'UNKNOWN', raw },
-    action: d.value.actionType,
+    step: (slice) => walk.step(slice),
+    result: () => {
+      for (const app of apps.values())
+        for (const i of app.instances.values()) count(statusCounts, i.status, 1);
+      return { version: ++versions, apps, unkeyed, statusCounts };
+    },
   };
 };
 
 /** The copy made of a full `GET /apps`. */
 export const fullCopy = (body: RawApplications, context: ErrorContext): RegistryCopy => {
-  const apps = new Map<string, AppCopy>();
-  const unkeyed = new Map<string, DecodeError[]>();
-  for (const a of body.apps) {
-    const name = a.name.toUpperCase();
-    const instances = new Map<string, RawInstance>(apps.get(name)?.instances ?? []);
-    a.instances.forEach((raw, index) => {
-      const k = keyOf(raw, name, index, context);
-      if (k.entry !== undefined) instances.set(k.entry.id, k.entry);
-      else if (k.error !== undefined) unkeyed.set(name, [...(unkeyed.get(name) ?? []), k.error]);
-    });
-    if (instances.size > 0) apps.set(name, { name, instances });
-  }
-  const statusCounts = new Map<string, number>();
-  for (const app of apps.values())
-    for (const i of app.instances.values()) count(statusCounts, i.status, 1);
-  return { version: ++versions, apps, unkeyed, statusCounts };
+  const job = fullJob(body, context);
+  while (!job.step(WHOLE));
+  return job.result();
+};
+
+/**
+ * {@link fullCopy} in slices of {@link SLICE} instances that yield to the
+ * event loop (`timer(0, scheduler)`) between them.
+ */
+export const fullCopySliced = async (
+  body: RawApplications,
+  context: ErrorContext,
+  scheduler: SchedulerLike,
+  signal?: AbortSignal,
+): Promise<RegistryCopy> => {
+  const job = fullJob(body, context);
+  await runInSlices(() => job.step(SLICE), scheduler, signal, isBig(body));
+  return job.result();
 };
 
 const count = (counts: Map<string, number>, status: string, by: number): void => {
@@ -136,32 +251,26 @@ const count = (counts: Map<string, number>, status: string, by: number): void =>
   else counts.set(status, n);
 };
 
-/**
- * Applies a `GET /apps/delta` body: ADDED and MODIFIED replace the
- * instance, DELETED removes it. Returns `copy` itself when nothing changed.
- * An instance that was replaced by an equal one (same JSON) keeps its
- * object, so views do not re-decode it.
- */
-export const applyDelta = (
-  copy: RegistryCopy,
-  delta: RawApplications,
-  context: ErrorContext,
-): RegistryCopy => {
+const deltaJob = (copy: RegistryCopy, delta: RawApplications, context: ErrorContext): CopyJob => {
   let apps: Map<string, AppCopy> | undefined;
   let counts: Map<string, number> | undefined;
-  for (const a of delta.apps) {
-    const name = a.name.toUpperCase();
-    const current = (apps ?? copy.apps).get(name);
-    let instances: Map<string, RawInstance> | undefined;
-    a.instances.forEach((raw, index) => {
-      const k = keyOf(raw, name, index, context);
+  let current: AppCopy | undefined;
+  let instances: Map<string, CopyInstance> | undefined;
+  const walk = new Walk(
+    delta,
+    context,
+    (name) => {
+      current = (apps ?? copy.apps).get(name);
+      instances = undefined;
+    },
+    (v) => {
       // An instance without an id cannot be placed: the hashcode check will
       // see the difference and fetch the whole registry.
-      const entry = k.entry;
+      const entry = v.entry;
       if (entry === undefined) return;
       const map = instances ?? current?.instances;
       const old = map?.get(entry.id);
-      if (k.action === 'DELETED') {
+      if (v.action === 'DELETED') {
         if (old === undefined) return;
         instances ??= new Map(current?.instances ?? []);
         instances.delete(entry.id);
@@ -175,63 +284,68 @@ export const applyDelta = (
       counts ??= new Map(copy.statusCounts);
       if (old !== undefined) count(counts, old.status, -1);
       count(counts, entry.status, 1);
-    });
-    if (instances === undefined) continue;
-    apps ??= new Map(copy.apps);
-    if (instances.size === 0) apps.delete(name);
-    else apps.set(name, { name, instances });
-  }
-  return apps === undefined
-    ? copy
-    : {
-        version: ++versions,
-        apps,
-        unkeyed: copy.unkeyed,
-        statusCounts: counts ?? copy.statusCounts,
-      };
+    },
+    (name) => {
+      if (instances === undefined) return;
+      apps ??= new Map(copy.apps);
+      if (instances.size === 0) apps.delete(name);
+      else apps.set(name, { name, instances });
+    },
+  );
+  return {
+    step: (slice) => walk.step(slice),
+    result: () =>
+      apps === undefined
+        ? copy
+        : {
+            version: ++versions,
+            apps,
+            unkeyed: copy.unkeyed,
+            statusCounts: counts ?? copy.statusCounts,
+          },
+  };
 };
-
-/** Fields that change on every heartbeat or replication and mean nothing to a view. */
-const VOLATILE = new Set([
-  'actionType',
-  'lastUpdatedTimestamp',
-  'leaseInfo',
-  'isCoordinatingDiscoveryServer',
-]);
-
-const NOTHING: ReadonlySet<string> = new Set();
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
-/** Deep equality of parsed JSON values, without building strings; `ignore`d keys at the top level. */
-const sameValue = (a: unknown, b: unknown, ignore = NOTHING): boolean => {
-  if (a === b) return true;
-  if (!isObject(a) || !isObject(b) || Array.isArray(a) !== Array.isArray(b)) return false;
-  let fields = 0;
-  for (const k in a) {
-    if (ignore.has(k)) continue;
-    fields++;
-    if (!sameValue(a[k], b[k])) return false;
-  }
-  for (const k in b) if (!ignore.has(k)) fields--;
-  return fields === 0;
-};
-
-/** Equal InstanceInfo objects, ignoring {@link VOLATILE} fields. */
-const sameJson = (a: unknown, b: unknown): boolean => sameValue(a, b, VOLATILE);
 
 /**
- * The same instance again: equal kept objects, or the same problem with
- * the same status (not reported twice). `sameValue` recurses: both kept
- * objects passed the entry limits, so at most 32 levels.
+ * Applies a `GET /apps/delta` body: ADDED and MODIFIED replace the
+ * instance, DELETED removes it. Returns `copy` itself when nothing changed.
+ * An instance replaced by one that decodes to an equal {@link Instance}
+ * (a heartbeat, a replication, a field rxdisco does not read) keeps its
+ * object: no change for the views.
  */
-const sameEntry = (old: RawInstance, next: RawInstance): boolean =>
-  old.error === undefined && next.error === undefined
-    ? sameJson(old.raw, next.raw)
-    : old.error !== undefined &&
-      next.error !== undefined &&
-      old.status === next.status &&
-      old.error.message === next.error.message;
+export const applyDelta = (
+  copy: RegistryCopy,
+  delta: RawApplications,
+  context: ErrorContext,
+): RegistryCopy => {
+  const job = deltaJob(copy, delta, context);
+  while (!job.step(WHOLE));
+  return job.result();
+};
+
+/** {@link applyDelta} in slices that yield to the event loop, as {@link fullCopySliced}. */
+export const applyDeltaSliced = async (
+  copy: RegistryCopy,
+  delta: RawApplications,
+  context: ErrorContext,
+  scheduler: SchedulerLike,
+  signal?: AbortSignal,
+): Promise<RegistryCopy> => {
+  const job = deltaJob(copy, delta, context);
+  await runInSlices(() => job.step(SLICE), scheduler, signal, isBig(delta));
+  return job.result();
+};
+
+/**
+ * The same instance again: an equal Instance, or the same problem with
+ * the same status (not reported twice).
+ */
+const sameEntry = (old: CopyInstance, next: CopyInstance): boolean => {
+  const a = isUnusable(old);
+  const b = isUnusable(next);
+  if (!a && !b) return sameInstance(old, next);
+  return a && b && old.status === next.status && old.error.message === next.error.message;
+};
 
 /** Eureka's reconcile hashcode of the copy (every instance, every status). */
 export const copyHashcode = (copy: RegistryCopy): string => hashcodeOfCounts(copy.statusCounts);

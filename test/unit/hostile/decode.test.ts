@@ -148,10 +148,13 @@ describe('Eureka applications', () => {
         'hello-3',
         'hello-4',
       ]);
+      const deep = copy.apps.get('OTHER')?.instances.get('deep-1');
       const problem =
         field === 'instanceId'
           ? copy.unkeyed.get('OTHER')?.[0]
-          : copy.apps.get('OTHER')?.instances.get('deep-1')?.error;
+          : deep !== undefined && 'error' in deep
+            ? deep.error
+            : undefined;
       expect(problem).toMatchObject({ registry: EUREKA, service: 'other' });
       expect(problem?.message).toContain('levels of nesting');
     }
@@ -161,10 +164,8 @@ describe('Eureka applications', () => {
     const d = decodeApplications(appsWith('OTHER', 'metadata', nested(4100)), '/apps', {});
     if (!d.ok) throw d.error;
     const copy = fullCopy(d.value, {});
-    expect(copy.apps.get('OTHER')?.instances.get('deep-1')).toMatchObject({
-      status: 'UP',
-      raw: undefined,
-    });
+    const deep = copy.apps.get('OTHER')?.instances.get('deep-1');
+    expect(deep).toMatchObject({ status: 'UP', error: { key: 'OTHER/deep-1' } });
     // full.json counts STARTING_1_UP_4_; the deep instance is UP.
     expect(copyHashcode(copy)).toBe('STARTING_1_UP_5_');
   });
@@ -182,8 +183,9 @@ describe('Eureka applications', () => {
       {},
     );
     const hello1 = next.apps.get('HELLO')?.instances.get('hello-1');
-    expect(hello1?.raw).toBeUndefined();
-    expect(hello1?.error?.message).toContain('levels of nesting');
+    expect(hello1 !== undefined && 'error' in hello1 && hello1.error.message).toContain(
+      'levels of nesting',
+    );
     expect(copyHashcode(next)).toBe(copyHashcode(copy));
     // The same problem again is no change.
     expect(
@@ -227,6 +229,21 @@ describe('etcd values', () => {
   it('skips and reports a deeply nested go-micro value', () => {
     const d = decodeEntry(at, `{"name":"hello","nodes":${nested(4100)}}`, ETCD);
     expect(!d.ok && d.error.problems[0]).toContain('levels of nesting');
+  });
+
+  // One rule for an Instance: the go-kit and go-micro layouts take the id from the key.
+  it('skips and reports a go-kit or go-micro entry whose key names an id over 512 characters', () => {
+    const id = 'i'.repeat(600);
+    const long = { key: `/services/hello/${id}`, service: 'hello', id };
+    for (const value of [
+      '10.0.0.1:8080',
+      `{"name":"hello","nodes":[{"id":"${id}","address":"10.0.0.1:8080"}]}`,
+    ]) {
+      const d = decodeEntry(long, value, ETCD);
+      expect(d.ok, value).toBe(false);
+      expect(!d.ok && d.error).toMatchObject({ key: long.key, registry: ETCD, service: 'hello' });
+      expect(!d.ok && d.error.problems[0]).toMatch(/^\(key: the instance id\): expected InstanceId/);
+    }
   });
 
   it('skips and reports a value over the size limit without parsing it', () => {

@@ -42,6 +42,31 @@ describe('Eureka codecs', () => {
     expect(Object.isFrozen(d.value)).toBe(true);
   });
 
+  // One rule for an Instance: what createInstance refuses, the decoder skips and reports.
+  it.each([
+    [
+      'a host name with a space',
+      { hostName: 'bad host' },
+      /^hostName: expected Host, got "bad host"$/,
+    ],
+    ['a host name with a /', { hostName: '10.0.0.1/24' }, /^hostName: expected Host/],
+    [
+      'an instance id over 512 characters',
+      { instanceId: 'i'.repeat(513) },
+      /^instanceId: expected InstanceId, got "i+\.\.\.$/,
+    ],
+    [
+      'a blank zone',
+      { metadata: { zone: '  ' } },
+      /^metadata\.zone: expected NonEmpty, got " {2}"$/,
+    ],
+  ])('skips and reports an instance with %s, naming the field', (_what, over, problem) => {
+    const d = decodeInstanceInfo({ ...rawOf('HELLO', 'hello-1'), ...over }, 'hello', R);
+    expect(d.ok).toBe(false);
+    expect(!d.ok && d.error.problems[0]).toMatch(problem);
+    expect(!d.ok && d.error).toMatchObject({ registry: R, service: 'hello' });
+  });
+
   it("drops Eureka's @class marker from metadata and maps every status", () => {
     const raw = rawOf('HELLO', 'hello-4');
     expect(raw.metadata).toEqual({ version: '1.0' });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   decodeApplications,
@@ -7,10 +8,14 @@ import {
 } from '../../../../src/backends/eureka/codecs.js';
 import {
   applyDelta,
+  applyDeltaSliced,
   copyHashcode,
   fullCopy,
+  fullCopySliced,
   type RegistryCopy,
 } from '../../../../src/backends/eureka/registry-copy.js';
+import type { Instance } from '../../../../src/core/instance.js';
+import { SLICE } from '../../../../src/core/slices.js';
 import { clone, fixture } from './fake-eureka.js';
 
 const ctx = { registry: 'eureka://test' };
@@ -22,7 +27,7 @@ const apps = (body: unknown): RawApplications => {
 const ids = (copy: RegistryCopy, app: string): string[] =>
   [...(copy.apps.get(app)?.instances.keys() ?? [])].sort();
 const portOf = (copy: RegistryCopy, app: string, id: string): unknown =>
-  (copy.apps.get(app)!.instances.get(id)!.raw as { port: { $: number } }).port.$;
+  (copy.apps.get(app)!.instances.get(id) as Instance).port;
 
 const instance = (id: string, status = 'UP', port = 8080) => ({
   instanceId: id,
@@ -134,7 +139,7 @@ describe('the unfiltered registry copy', () => {
     expect(copyHashcode(gone)).toBe('UP_1_');
   });
 
-  it('replaces a repeated instance only when a field other than the volatile ones differs, however deep', () => {
+  it('replaces a repeated instance only when what it decodes to differs', () => {
     const rich = (over: Record<string, unknown> = {}) => ({
       ...instance('a'),
       metadata: { zone: 'z1', tags: 'x' },
@@ -157,14 +162,20 @@ describe('the unfiltered registry copy', () => {
       }),
     ).toBe(before);
     expect(again({ metadata: { tags: 'x', zone: 'z1' } })).toBe(before); // key order does not matter
+    // fields no Instance holds: the copy keeps the instance (views have nothing to emit)
+    for (const unread of [
+      { dataCenterInfo: { name: 'MyOwn', extra: [1, { deep: false }] } },
+      { vipAddress: 'hello' },
+    ]) {
+      expect(again(unread), JSON.stringify(unread)).toBe(before);
+    }
     for (const changed of [
       { metadata: { zone: 'z2', tags: 'x' } },
       { metadata: { zone: 'z1' } },
       { metadata: { zone: 'z1', tags: 'x', more: 'y' } },
-      { dataCenterInfo: { name: 'MyOwn', extra: [1, { deep: false }] } },
-      { dataCenterInfo: { name: 'MyOwn', extra: [1] } },
-      { dataCenterInfo: { name: 'MyOwn', extra: { 0: 1, 1: { deep: true } } } },
-      { vipAddress: 'hello' },
+      { hostName: '10.0.0.2' },
+      { status: 'DOWN' },
+      { port: { $: 8081, '@enabled': 'true' } },
     ]) {
       expect(again(changed), JSON.stringify(changed)).not.toBe(before);
     }
@@ -188,5 +199,53 @@ describe('the unfiltered registry copy', () => {
       ctx,
     );
     expect(ids(before, 'HELLO')).toEqual(['a']);
+  });
+});
+
+describe('the registry copy in slices', () => {
+  const many = (n: number) =>
+    body(`UP_${n}_`, {
+      HELLO: Array.from({ length: n }, (_, i) => ({ ...instance(`h-${i}`), actionType: 'ADDED' })),
+    });
+
+  it('builds a full copy a slice per macrotask, equal to the copy made at once', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const n = SLICE.entries * 2 + 1;
+    let done = false;
+    const sliced = fullCopySliced(apps(many(n)), ctx, scheduler).then((c) => {
+      done = true;
+      return c;
+    });
+    await Promise.resolve();
+    expect(done).toBe(false);
+    scheduler.flush();
+    const copy = await sliced;
+    const whole = fullCopy(apps(many(n)), ctx);
+    expect(ids(copy, 'HELLO')).toEqual(ids(whole, 'HELLO'));
+    expect([...copy.apps.get('HELLO')!.instances.values()]).toEqual([
+      ...whole.apps.get('HELLO')!.instances.values(),
+    ]);
+    expect(copyHashcode(copy)).toBe(`UP_${n}_`);
+  });
+
+  it('applies a big delta in slices, as applyDelta does', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const before = fullCopy(apps(body('UP_1_', { HELLO: [instance('a')] })), ctx);
+    const sliced = applyDeltaSliced(before, apps(many(SLICE.entries + 5)), ctx, scheduler);
+    scheduler.flush();
+    const after = await sliced;
+    expect(after.apps.get('HELLO')!.instances.size).toBe(SLICE.entries + 6);
+    expect(copyHashcode(after)).toBe(
+      copyHashcode(applyDelta(before, apps(many(SLICE.entries + 5)), ctx)),
+    );
+  });
+
+  it('stops between two slices when aborted', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const ctl = new AbortController();
+    const sliced = fullCopySliced(apps(many(SLICE.entries + 1)), ctx, scheduler, ctl.signal);
+    ctl.abort();
+    await expect(sliced).rejects.toThrow(/aborted/);
+    expect(scheduler.actions).toHaveLength(0);
   });
 });
