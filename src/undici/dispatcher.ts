@@ -11,7 +11,6 @@ import { ConfigError } from '../core/errors.js';
 import type { InstanceSet } from '../core/instance-set.js';
 import type { Balancer } from '../operators/balancers/balancer.js';
 import { roundRobin } from '../operators/balancers/round-robin.js';
-import { isUnsuccessfulValue } from '../operators/call-error.js';
 import type { CallOptions, CallTarget } from '../operators/call-options.js';
 import { plan } from '../operators/call-plan.js';
 import { healthy } from '../operators/healthy.js';
@@ -22,55 +21,9 @@ import {
   type DispatcherRetryOptions,
   defaultServiceOf,
 } from './options.js';
-import { NOT_RETRYABLE, RequestRun } from './request-run.js';
+import { RequestRun } from './request-run.js';
+import { defaultIdempotent, replayable, retryableFor } from './retry-rules.js';
 import { Route } from './route.js';
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Connection errors where the request cannot have reached the instance. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** undici's own refusals of a request: the same on every instance. */
-const REFUSED = new Set([
-  'UND_ERR_INVALID_ARG',
-  'UND_ERR_NOT_SUPPORTED',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
-]);
-
-const codeOf = (e: unknown): string | undefined => {
-  let x: unknown = e;
-  for (let depth = 0; depth < 4 && x !== null && typeof x === 'object'; depth++) {
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    x = (x as { cause?: unknown }).cause;
-  }
-  return undefined;
-};
-
-const retryableFor =
-  (idempotent: boolean) =>
-  (e: unknown): boolean => {
-    if (isUnsuccessfulValue(e)) return false; // a 5xx response: the caller has it
-    if (typeof e === 'object' && e !== null && NOT_RETRYABLE.has(e)) return false;
-    const code = codeOf(e) ?? '';
-    if (REFUSED.has(code)) return false;
-    if (NOT_SENT.has(code)) return true;
-    return idempotent;
-  };
-
-/** A body that can be sent again: none, a string or bytes. Streams and iterables are one-shot. */
-const replayable = (body: unknown): boolean =>
-  body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
-
-const defaultIdempotent = (opts: Dispatcher.DispatchOptions): boolean =>
-  opts.idempotent ?? IDEMPOTENT.has(opts.method.toUpperCase());
 
 const defaultBalancer =
   (detector: OutlierDetector | undefined) =>

@@ -15,10 +15,8 @@ import type { Instance } from '../core/instance.js';
 import { call$ } from '../operators/call.js';
 import type { AttemptContext, CallOptions } from '../operators/call-options.js';
 import type { Caller } from './caller.js';
+import { NOT_RETRYABLE } from './retry-rules.js';
 import type { Route } from './route.js';
-
-/** Errors that must not be retried: the response had started, or the caller gave up. */
-export const NOT_RETRYABLE = new WeakSet<object>();
 
 const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
