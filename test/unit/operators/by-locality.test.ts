@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Subject } from 'rxjs';
+import { map, Subject, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { Instance, InstanceStatus } from '../../../src/core/instance.js';
@@ -7,7 +7,7 @@ import { applyChanges, type InstanceSet, restale } from '../../../src/core/insta
 import { weightedRoundRobin } from '../../../src/operators/balancers/weighted-round-robin.js';
 import { byLocality, tierLoads } from '../../../src/operators/by-locality.js';
 import { panicGuard } from '../../../src/operators/panic-guard.js';
-import { inst, setOf, staleSince, tally } from './fixtures.js';
+import { inst, setOf, staleSince, tally, testScheduler } from './fixtures.js';
 
 const zoneOf = (zone: string, n: number, down = 0, region?: string): Instance[] =>
   Array.from({ length: n }, (_, k) =>
@@ -187,6 +187,51 @@ describe('byLocality()', () => {
     expect(refused).toEqual([3]);
     expect(zoneShares(h.last())).toEqual({ a: 1 });
     h.subscription.unsubscribe();
+  });
+
+  it('forwards the source, and releases the tier operators (their timers) on teardown', () => {
+    const s0 = setOf(...zoneOf('a', 4), ...zoneOf('b', 4));
+    const s1 = applyChanges(s0, [], ['a-0', 'a-1', 'a-2']); // refused by zone a's guard
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('a-b---|', { a: s0, b: s1 });
+      const out = source.pipe(
+        byLocality({ zone: 'a', perTier: panicGuard({ holdMs: 5, onRefused: () => undefined }) }),
+        map((set) => set.instances.map((i) => i.id).join(',')),
+      );
+      expectObservable(out).toBe('x-----|', { x: 'a-0,a-1,a-2,a-3' });
+      expectSubscriptions(source.subscriptions).toBe('^-----!');
+    });
+    // the hold timer of zone a's guard is gone with the subscription
+    const scheduler = new TestScheduler(() => undefined);
+    const sets = new Subject<InstanceSet>();
+    const subscription = sets
+      .pipe(
+        byLocality({
+          zone: 'a',
+          perTier: panicGuard({ holdMs: 5, scheduler, onRefused: () => undefined }),
+        }),
+      )
+      .subscribe();
+    sets.next(s0);
+    sets.next(s1);
+    expect(scheduler.actions.length).toBe(1);
+    subscription.unsubscribe();
+    expect(scheduler.actions.length).toBe(0);
+  });
+
+  it('errors when a tier operator errors', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a', { a: setOf(...zoneOf('a', 2)) });
+      const boom = new Error('tier operator failed');
+      expectObservable(
+        source.pipe(
+          byLocality({
+            zone: 'a',
+            perTier: () => throwError(() => boom),
+          }),
+        ),
+      ).toBe('#', undefined, boom);
+    });
   });
 
   it('checks its options with the one wording', () => {
