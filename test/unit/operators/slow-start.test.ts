@@ -202,3 +202,24 @@ describe('slowStart() with weightedRoundRobin()', () => {
     );
   });
 });
+
+describe("the issue 16 operators in 'rxdisco'", () => {
+  it('are exported, each defined', async () => {
+    const rxdisco: Record<string, unknown> = await import('../../../src/index.js');
+    for (const name of [
+      'slowStart',
+      'slowStartFactor',
+      'REGISTERED_AT_METADATA',
+      'loadReported',
+      'parseLoadReport',
+      'loadWeight',
+      'LOAD_REPORT_HEADER',
+      'byLocality',
+      'tierLoads',
+      'subset',
+      'rendezvousScore',
+    ]) {
+      expect(rxdisco[name], name).toBeDefined();
+    }
+  });
+});
