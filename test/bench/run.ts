@@ -15,6 +15,7 @@ import { run as dns } from './dns.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
+import { run as grpcBench } from './grpc.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
 import { run as undici } from './undici.bench.js';
@@ -36,6 +37,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['calls-retry-overhead', callsRetryOverhead],
   ['undici', undici],
   ['balancing', balancing],
+  ['grpc', grpcBench],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
