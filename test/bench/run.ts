@@ -4,6 +4,7 @@
  */
 import { run as balancing } from './balancing.bench.js';
 import { run as callsHash } from './calls-hash.bench.js';
+import { run as callsHedge } from './calls-hedge.bench.js';
 import { run as callsLatency } from './calls-latency.bench.js';
 import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
 import { run as consulAnswer } from './consul-answer.bench.js';
@@ -34,6 +35,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
+  ['calls-hedge', callsHedge],
   ['calls-retry-overhead', callsRetryOverhead],
   ['undici', undici],
   ['balancing', balancing],
