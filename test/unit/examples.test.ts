@@ -88,6 +88,17 @@ describe('docs/examples', () => {
   );
 
   it(
+    'grpc.ts calls two grpc-js servers through rxdisco:/// and closes',
+    async () => {
+      const r = await run('grpc.ts');
+      expectClean(r);
+      const greetings = r.stdout.match(/^hello (ada|bob|cy|di) from (alpha|beta)$/gm) ?? [];
+      expect(greetings, r.stdout).toHaveLength(4);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'balancers.ts shows each balancer’s distribution',
     async () => {
       const r = await run('balancers.ts');

@@ -117,6 +117,32 @@ describe.each(GRPC_VERSIONS)('grpc-js %s', (_version, grpc) => {
     expect(new Set(after)).toEqual(new Set(['b']));
   });
 
+  it("keeps the channel's methodConfig: a retryPolicy retries an UNAVAILABLE call on another instance", async () => {
+    const { d, servers } = await setup(['down', 'up']);
+    servers[0]!.failCode = grpc.status.UNAVAILABLE;
+    const r = registerRxdiscoResolver(d, { grpc, scheme: scheme() });
+    const retrying = {
+      'grpc.service_config': JSON.stringify({
+        methodConfig: [
+          {
+            name: [{ service: 'rxdisco.test.Echo' }],
+            retryPolicy: {
+              maxAttempts: 3,
+              initialBackoff: '0.01s',
+              maxBackoff: '0.05s',
+              backoffMultiplier: 2,
+              retryableStatusCodes: ['UNAVAILABLE'],
+            },
+          },
+        ],
+      }),
+    };
+    const c = client(generatedClient, r.target('echo'), retrying);
+    for (let i = 0; i < 10; i++)
+      await expect(c.who(undefined, { waitForReady: true })).resolves.toBe('up');
+    expect(servers[0]!.served).toBeGreaterThan(0);
+  });
+
   it('an empty fresh set fails calls with UNAVAILABLE, waitForReady calls wait for an instance', async () => {
     const { d } = await setup([]);
     const r = registerRxdiscoResolver(d, { grpc, scheme: scheme() });
