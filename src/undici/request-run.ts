@@ -161,11 +161,17 @@ export class RequestRun {
   start(): void {
     this.caller.connect((reason) => this.#cancel(reason));
     if (this.done) return;
-    this.#subscription = call$(
-      this.#deps.route.balancer,
-      this.#attempt,
-      this.#deps.options,
-    ).subscribe({ error: (e: unknown) => this.#fail(e) });
+    try {
+      this.#subscription = call$(
+        this.#deps.route.balancer,
+        this.#attempt,
+        this.#deps.options,
+      ).subscribe({ error: (e: unknown) => this.#fail(e) });
+    } catch (e) {
+      // A call option made for this request was refused (a `key` that is not a string).
+      this.#fail(e);
+      return;
+    }
     if (this.done) this.#subscription.unsubscribe();
   }
 

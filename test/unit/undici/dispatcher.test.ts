@@ -90,3 +90,21 @@ describe('discoveryDispatcher() without an answer from the registry', () => {
     await dispatcher.close();
   });
 });
+
+describe('discoveryDispatcher() with a key callback', () => {
+  it('fails the request (not the caller) when the key is not a string', () => {
+    const d = memoryDiscovery('undici-key');
+    const dispatcher = discoveryDispatcher(d, { key: () => 42 as unknown as string });
+    const errors: Error[] = [];
+    expect(() =>
+      dispatcher.dispatch(
+        { origin: 'http://users', path: '/', method: 'GET' },
+        { onError: (e) => errors.push(e) },
+      ),
+    ).not.toThrow();
+    expect(errors.map((e) => e.message)).toEqual([
+      'key must be a string (got number); pass the request key as a string',
+    ]);
+    return dispatcher.close();
+  });
+});
