@@ -147,12 +147,20 @@ export class DiscoveryDispatcher extends Dispatcher {
     const origin = opts.origin === undefined ? '' : String(opts.origin);
     const service = this.#recognise(origin);
     if (service === undefined) return this.#fallbackDispatcher().dispatch(opts, handler);
-    const key = this.#key?.(opts);
-    const common = !replayable(opts.body)
-      ? this.#calls.once
-      : this.#idempotent(opts)
-        ? this.#calls.idempotent
-        : this.#calls.other;
+    let key: string | undefined;
+    let common: CallOptions;
+    try {
+      key = this.#key?.(opts);
+      common = !replayable(opts.body)
+        ? this.#calls.once
+        : this.#idempotent(opts)
+          ? this.#calls.idempotent
+          : this.#calls.other;
+    } catch (e) {
+      // A throwing key or idempotent callback fails this request, not the caller's code.
+      caller.error(e instanceof Error ? e : new Error(String(e)));
+      return true;
+    }
     const run = new RequestRun(
       {
         route: this.#route(service),

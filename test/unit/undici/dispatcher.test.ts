@@ -108,3 +108,31 @@ describe('discoveryDispatcher() with a key callback', () => {
     return dispatcher.close();
   });
 });
+
+describe('discoveryDispatcher() with throwing callbacks', () => {
+  it('fails the request with what the key or idempotent callback threw', async () => {
+    const d = memoryDiscovery('undici-throw');
+    const boom = new Error('boom');
+    for (const options of [
+      {
+        key: () => {
+          throw boom;
+        },
+      },
+      {
+        idempotent: () => {
+          throw boom;
+        },
+      },
+    ]) {
+      const dispatcher = discoveryDispatcher(d, options);
+      const errors: Error[] = [];
+      dispatcher.dispatch(
+        { origin: 'http://users', path: '/', method: 'GET' },
+        { onError: (e) => errors.push(e) },
+      );
+      expect(errors).toEqual([boom]);
+      await dispatcher.close();
+    }
+  });
+});
