@@ -145,32 +145,31 @@ export class DiscoveryDispatcher extends Dispatcher {
       return false;
     }
     const origin = opts.origin === undefined ? '' : String(opts.origin);
-    const service = this.#recognise(origin);
-    if (service === undefined) return this.#fallbackDispatcher().dispatch(opts, handler);
-    let key: string | undefined;
-    let common: CallOptions;
+    let run: RequestRun;
     try {
-      key = this.#key?.(opts);
-      common = !replayable(opts.body)
+      const service = this.#recognise(origin);
+      if (service === undefined) return this.#fallbackDispatcher().dispatch(opts, handler);
+      const key = this.#key?.(opts);
+      const common = !replayable(opts.body)
         ? this.#calls.once
         : this.#idempotent(opts)
           ? this.#calls.idempotent
           : this.#calls.other;
+      run = new RequestRun(
+        {
+          route: this.#route(service),
+          options: key === undefined ? common : { ...common, key },
+          secure: origin.startsWith('https:'),
+          timed: this.#timed,
+        },
+        opts,
+        caller,
+      );
     } catch (e) {
-      // A throwing key or idempotent callback fails this request, not the caller's code.
+      // A throwing callback (service, key, idempotent, balancer) fails this request only.
       caller.error(e instanceof Error ? e : new Error(String(e)));
       return true;
     }
-    const run = new RequestRun(
-      {
-        route: this.#route(service),
-        options: key === undefined ? common : { ...common, key },
-        secure: origin.startsWith('https:'),
-        timed: this.#timed,
-      },
-      opts,
-      caller,
-    );
     run.start();
     return true;
   }
@@ -210,12 +209,13 @@ export class DiscoveryDispatcher extends Dispatcher {
   #recognise(origin: string): string | undefined {
     const known = this.#origins.get(origin);
     if (known !== undefined) return known ?? undefined;
-    let service: string | undefined;
+    let url: URL | undefined;
     try {
-      service = this.#serviceOf(new URL(origin));
+      url = new URL(origin);
     } catch {
-      service = undefined;
+      url = undefined; // not a URL: not a service
     }
+    const service = url === undefined ? undefined : this.#serviceOf(url);
     if (this.#origins.size >= ORIGIN_CACHE) this.#origins.clear();
     this.#origins.set(origin, service ?? null);
     return service;

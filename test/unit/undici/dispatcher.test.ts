@@ -110,7 +110,7 @@ describe('discoveryDispatcher() with a key callback', () => {
 });
 
 describe('discoveryDispatcher() with throwing callbacks', () => {
-  it('fails the request with what the key or idempotent callback threw', async () => {
+  it('fails the request with what the service, key, idempotent or balancer callback threw', async () => {
     const d = memoryDiscovery('undici-throw');
     const boom = new Error('boom');
     for (const options of [
@@ -121,6 +121,16 @@ describe('discoveryDispatcher() with throwing callbacks', () => {
       },
       {
         idempotent: () => {
+          throw boom;
+        },
+      },
+      {
+        service: () => {
+          throw boom;
+        },
+      },
+      {
+        balancer: () => {
           throw boom;
         },
       },
