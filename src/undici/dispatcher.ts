@@ -263,7 +263,7 @@ export class DiscoveryDispatcher extends Dispatcher {
  *
  * @example
  * ```ts
- * import { discovery, ewma } from 'rxdisco';
+ * import { discovery, ewma, healthy } from 'rxdisco';
  * import { discoveryDispatcher } from 'rxdisco/undici';
  *
  * const registry = discovery('consul://127.0.0.1:8500');
