@@ -20,6 +20,52 @@ const COMMA = 0x2c;
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /**
+ * Where the JSON value that starts at `i` (after white space) ends: the
+ * index of the first `,`, `]` or `}` outside of it (strings and nesting
+ * tracked, nothing built). The value itself is not checked: `JSON.parse`
+ * of `text.slice(i, end)` does that.
+ *
+ * @throws {SyntaxError} for an unterminated string or value.
+ */
+export const scanValue = (text: string, i: number): number => {
+  const length = text.length;
+  let depth = 0;
+  for (; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
+    else if (c === CLOSE_SQUARE || c === CLOSE_CURLY) {
+      if (depth === 0) return i;
+      depth--;
+    } else if (c === COMMA && depth === 0) return i;
+  }
+  throw new SyntaxError('unterminated value');
+};
+
+/**
+ * The index of the quote that closes the string opened at `i`: the next
+ * one preceded by an even run of backslashes.
+ *
+ * @throws {SyntaxError} for an unterminated string.
+ */
+export const stringEnd = (text: string, i: number): number => {
+  let j = i;
+  for (;;) {
+    j = text.indexOf('"', j + 1);
+    if (j < 0) throw new SyntaxError('unterminated string');
+    let k = j - 1;
+    while (text.charCodeAt(k) === BACKSLASH) k--;
+    if ((j - 1 - k) % 2 === 0) return j;
+  }
+};
+
+/** The index of the first character at or after `i` that is not JSON white space. */
+export const skipSpace = (text: string, i: number): number => {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
+};
+
+/**
  * The elements of the JSON array `text`, one at a time. The separators are
  * checked here and each element by `JSON.parse`, so every text that
  * `JSON.parse` rejects is rejected too (with a `SyntaxError`), at the
@@ -83,32 +129,9 @@ export class JsonArrayReader {
 
   /** Where the element starting at `i` ends: the index of the `,` or `]` after it. */
   private scan(i: number): number {
-    const text = this.text;
-    const length = text.length;
-    let depth = 0;
-    for (; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === QUOTE) {
-        // To the closing quote: one preceded by an even run of backslashes.
-        let j = i;
-        for (;;) {
-          j = text.indexOf('"', j + 1);
-          if (j < 0) throw new SyntaxError('unterminated string');
-          let k = j - 1;
-          while (text.charCodeAt(k) === BACKSLASH) k--;
-          if ((j - 1 - k) % 2 === 0) break;
-        }
-        i = j;
-      } else if (c === OPEN_SQUARE || c === OPEN_CURLY) depth++;
-      else if (c === CLOSE_SQUARE || c === CLOSE_CURLY) {
-        if (depth === 0) {
-          if (c === CLOSE_CURLY) throw new SyntaxError('unexpected }');
-          return i;
-        }
-        depth--;
-      } else if (c === COMMA && depth === 0) return i;
-    }
-    throw new SyntaxError('unterminated array');
+    const end = scanValue(this.text, i);
+    if (this.text.charCodeAt(end) === CLOSE_CURLY) throw new SyntaxError('unexpected }');
+    return end;
   }
 
   /** Checks that only white space follows the array. */

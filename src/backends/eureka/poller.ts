@@ -32,6 +32,7 @@ import {
 } from '../../core/errors.js';
 import type { EurekaClient, EurekaResponse } from './client.js';
 import { decodeApplications, type RawApplications } from './codecs.js';
+import { parsePayload } from './payload.js';
 import {
   applyDeltaSliced,
   copyHashcode,
@@ -139,7 +140,8 @@ const readApps = (res: EurekaResponse, path: string, context: ErrorContext): Raw
   }
   let body: unknown;
   try {
-    body = JSON.parse(res.text);
+    // Instances are left as text, parsed one by one as the copy is built.
+    body = parsePayload(res.text, `GET ${path}`);
   } catch (e) {
     throw new RegistryUnavailableError(
       `GET ${path} answered with invalid JSON (${(e as Error).message})`,

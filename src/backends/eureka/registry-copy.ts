@@ -22,6 +22,7 @@ import {
   type RawApplications,
   serviceName,
 } from './codecs.js';
+import { parsedInstance } from './payload.js';
 
 /**
  * An instance that has an `instanceId` but does not decode (nested too
@@ -106,9 +107,10 @@ interface Visit {
 }
 
 /**
- * Walks the instances of a payload, a slice at a time, decoding each into
- * its {@link Visit}. A parsed instance is dropped from the payload once
- * visited, so that the parsed tree shrinks as the copy grows.
+ * Walks the instances of a payload, a slice at a time, parsing each one
+ * left unparsed by `parsePayload` and decoding it into its {@link Visit}.
+ * An instance is dropped from the payload once visited, so that the
+ * payload shrinks as the copy grows.
  */
 class Walk {
   private app = 0;
@@ -139,7 +141,7 @@ class Walk {
       const instances = a.instances as unknown[];
       while (this.index < instances.length) {
         if (n++ >= slice.entries) return false;
-        const raw = instances[this.index];
+        const raw = parsedInstance(instances[this.index]);
         instances[this.index] = undefined; // the parsed instance is not needed again
         this.decode(raw, name, this.index++);
         this.each(this.visit);
@@ -180,8 +182,8 @@ class Walk {
  */
 const isBig = (body: RawApplications): boolean => {
   let n = 0;
-  for (const a of body.apps) if ((n += a.instances.length) > SLICE.entries) return true;
-  return false;
+  for (const a of body.apps) n += a.instances.length;
+  return n > SLICE.entries;
 };
 
 const WHOLE = { entries: Number.POSITIVE_INFINITY, chars: Number.POSITIVE_INFINITY };
