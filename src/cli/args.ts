@@ -13,12 +13,14 @@ import { checkServiceName, createInstance, type InstanceSpec } from '../core/ins
 import { parseRegistryUrl } from '../registry-url.js';
 import { parseHostPort, parseMeta, parseTtl, parseWeight } from './values.js';
 
-/** `rxdisco watch URL SERVICE [--json]` */
+/** `rxdisco watch URL SERVICE [--json] [--explain]` */
 export interface WatchCommand {
   readonly kind: 'watch';
   readonly url: string;
   readonly service: string;
   readonly json: boolean;
+  /** `--explain`: after each set, a round-robin pick and its `explain()`. */
+  readonly explain?: true;
 }
 
 /** `rxdisco register URL SERVICE HOST:PORT [options]` */
@@ -50,7 +52,10 @@ export const COMMANDS = ['watch', 'register', 'demo', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-const WATCH_OPTIONS = { json: { type: 'boolean' } } as const satisfies Options;
+const WATCH_OPTIONS = {
+  json: { type: 'boolean' },
+  explain: { type: 'boolean' },
+} as const satisfies Options;
 const REGISTER_OPTIONS = {
   id: { type: 'string' },
   ttl: { type: 'string' },
@@ -98,7 +103,7 @@ const parse = <T extends Options>(command: string, args: readonly string[], opti
 };
 
 const SYNOPSIS: Readonly<Record<string, string>> = {
-  watch: 'rxdisco watch URL SERVICE [--json]',
+  watch: 'rxdisco watch URL SERVICE [--json] [--explain]',
   register: 'rxdisco register URL SERVICE HOST:PORT [options]',
   demo: 'rxdisco demo [--registry URL]',
 };
@@ -142,7 +147,13 @@ const nonEmpty = (option: string, value: string): string => {
 const parseWatch = (args: readonly string[]): WatchCommand => {
   const { values, positionals: given } = parse('watch', args, WATCH_OPTIONS);
   const [u, s] = positionals('watch', given, ['URL', 'SERVICE']) as [string, string];
-  return { kind: 'watch', url: url(u), service: service(s), json: values.json ?? false };
+  return {
+    kind: 'watch',
+    url: url(u),
+    service: service(s),
+    json: values.json ?? false,
+    ...(values.explain === true ? { explain: true } : {}),
+  };
 };
 
 const parseRegister = (args: readonly string[]): RegisterCommand => {

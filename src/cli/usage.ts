@@ -8,10 +8,12 @@
 export const USAGE = `Usage: rxdisco <command> [arguments]
 
 Commands:
-  watch URL SERVICE [--json]
+  watch URL SERVICE [--json] [--explain]
       Print the live instances of SERVICE, again on every change.
       --json            one NDJSON line per change:
                         {"service":"hello","stale":false,"instances":[...]}
+      --explain         after each change, pick with roundRobin() and print
+                        why (explain(): candidates, weights, notes)
 
   register URL SERVICE HOST:PORT [options]
       Register an instance, keep it alive, print its lifecycle events;

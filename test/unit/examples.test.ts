@@ -135,6 +135,20 @@ describe('docs/examples', () => {
   );
 
   it(
+    'observability.ts records metrics through an OpenTelemetry SDK, hedges slow calls and explains a pick',
+    async () => {
+      const r = await run('observability.ts');
+      expectClean(r);
+      expect(r.stdout).toMatch(/^call \d+: answered by b \(hedge\)$/m);
+      expect(r.stdout).toContain('rxdisco.discovery.instances = 2');
+      expect(r.stdout).toMatch(/^rxdisco\.call\.hedges = [1-9]\d*$/m);
+      expect(r.stdout).toMatch(/^explain: roundRobin picked [ab] of a, b$/m);
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'diff.ts reports additions, the update and the removal, not the outage',
     async () => {
       const r = await run('diff.ts');

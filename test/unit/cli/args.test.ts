@@ -25,6 +25,13 @@ describe('parseCommand', () => {
     expect(parseCommand(['watch', '--json', 'static://127.0.0.1:1', 'hello'])).toMatchObject({
       json: true,
     });
+    expect(parseCommand(['watch', 'memory://', 'hello', '--explain'])).toEqual({
+      kind: 'watch',
+      url: 'memory://',
+      service: 'hello',
+      json: false,
+      explain: true,
+    });
   });
 
   it('parses register with every option', () => {

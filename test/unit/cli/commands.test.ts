@@ -89,6 +89,45 @@ describe('runWatch', () => {
     expect(await done).toBe(0);
   });
 
+  it('with --explain, prints a round-robin pick and why after each set', async () => {
+    const { ctx, out, stop } = context();
+    const cmd = parseCommand([
+      'watch',
+      'static://127.0.0.1:8080,127.0.0.1:8081',
+      'hello',
+      '--json',
+      '--explain',
+    ]);
+    const done = runWatch(cmd as WatchCommand, ctx);
+    await eventually(() => out.length === 2, 5000, 'the set and its explanation');
+    const { explain } = JSON.parse(out[1]!);
+    expect(explain).toMatchObject({
+      service: 'hello',
+      size: 2,
+      picked: { address: expect.stringMatching(/^127\.0\.0\.1:808[01]$/) },
+      balancer: { kind: 'roundRobin' },
+    });
+    expect(explain.balancer.candidates.map((c: { address: string }) => c.address)).toEqual([
+      '127.0.0.1:8080',
+      '127.0.0.1:8081',
+    ]);
+    stop();
+    expect(await done).toBe(0);
+
+    const text = context();
+    const plain = runWatch(
+      parseCommand(['watch', 'static://127.0.0.1:8080', 'hello', '--explain']) as WatchCommand,
+      text.ctx,
+    );
+    await eventually(() => text.out.some((l) => l.startsWith('explain: ')), 5000, 'the text');
+    expect(text.out).toContain(
+      'explain: roundRobin picked 127.0.0.1:8080 (127.0.0.1:8080): every instance in turn, in id order (weights ignored)',
+    );
+    expect(text.out).toContain('  candidate 127.0.0.1:8080 127.0.0.1:8080 weight 1');
+    text.stop();
+    expect(await plain).toBe(0);
+  });
+
   it('resolves 1 with one line on stderr when the stream fails for good', async () => {
     const { ctx, out, err } = context({ discovery: () => failing(auth) });
     const cmd = parseCommand(['watch', 'etcd://127.0.0.1:2379/services/', 'hello', '--json']);
@@ -150,7 +189,7 @@ describe('run', () => {
     expect(await run(['watch', 'memory://'], ctx)).toBe(2);
     expect(out).toEqual([]);
     expect(err).toEqual([
-      'rxdisco: SERVICE is missing; write rxdisco watch URL SERVICE [--json] (see rxdisco --help)',
+      'rxdisco: SERVICE is missing; write rxdisco watch URL SERVICE [--json] [--explain] (see rxdisco --help)',
     ]);
   });
 
