@@ -101,10 +101,11 @@ Promise.all(subpaths.map((s) => import(s).catch(() => undefined))).then((ns) => 
   console.log(JSON.stringify({ required, same }));
 });
 `;
-/** discovery('etcd://...') without etcd3 installed: what its stream errors with. */
+/** discovery('etcd://...') (or the URL in argv[2]) without its peer installed: what its stream errors with. */
 const MISSING_PEER = `
 import { discovery, isConfigError } from 'rxdisco';
-const registry = discovery('etcd://127.0.0.1:2379/services/', { onProblem: () => undefined });
+const url = process.argv[2] ?? 'etcd://127.0.0.1:2379/services/';
+const registry = discovery(url, { onProblem: () => undefined });
 registry.instances$('hello').subscribe({
   error: (e) => {
     const { retryable, field, message } = e;
@@ -267,6 +268,20 @@ describe('the packed package', () => {
       retryable: false,
       field: 'etcd3',
       message: expect.stringContaining('npm install etcd3'),
+    });
+  });
+
+  it('turns a missing dns-packet into a ConfigError naming the package to install', async () => {
+    const printed = await exec(
+      process.execPath,
+      ['missing-peer.mjs', 'dns+srv://127.0.0.1:1/'],
+      app,
+    );
+    expect(JSON.parse(printed)).toEqual({
+      config: true,
+      retryable: false,
+      field: 'dns-packet',
+      message: expect.stringContaining('npm install dns-packet'),
     });
   });
 
