@@ -7,7 +7,7 @@
  * @module
  */
 import { Observable } from 'rxjs';
-import type { AttemptFn, CallOptions, CallTarget } from './call-options.js';
+import type { AttemptFn, CallOptions, CallTarget, HedgeOptions } from './call-options.js';
 import { plan } from './call-plan.js';
 import { CallRun } from './call-run.js';
 
@@ -33,6 +33,9 @@ export type {
  * service and every attempt, a `NoInstanceError` when nothing could be
  * picked at all, or the error a user callback (`isSuccess`, `retryable`...)
  * threw. Options are checked at the call (a `ConfigError` is thrown).
+ * With `hedge`, an attempt still running after a delay gets a second one on
+ * another instance; the first success wins and the others are cancelled
+ * (see {@link HedgeOptions}).
  *
  * @example
  * ```ts
