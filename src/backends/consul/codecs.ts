@@ -35,7 +35,7 @@ import { DecodeError, RegistryUnavailableError } from '../../core/errors.js';
 import { type Instance, type InstanceStatus, isHost, isWeight } from '../../core/instance.js';
 import { Interner } from '../../core/intern.js';
 import { JsonArrayReader } from '../../core/json-array.js';
-import { runInSlices, SLICE } from '../../core/slices.js';
+import { runInSlices, SLICE, type SliceBudget } from '../../core/slices.js';
 import { decodeGoMicroTags } from './gomicro.js';
 
 const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null, t.undefined]);
@@ -80,8 +80,9 @@ export interface DecodedHealth {
   readonly instances: readonly Instance[];
   readonly skipped: readonly DecodeError[];
   /**
-   * A digest of the answer's text: equal answers, equal fingerprint (a
-   * few bytes kept between two answers, not a copy of the content).
+   * A digest of the decoded content (instances and reports): equal
+   * content, equal fingerprint; a few bytes kept between two answers, not
+   * a copy of the content.
    */
   readonly fingerprint: string;
 }
@@ -249,7 +250,6 @@ class HealthDecoder {
   private readonly context: { readonly registry: string; readonly service: string };
   private readonly lowerService: string;
   private entries = 0;
-  private hashed = 0;
   /** Entries per raw service ID: an ID on two nodes is qualified with the node at the end. */
   private readonly counts = new Map<string, number>();
   private shared = false;
@@ -258,7 +258,7 @@ class HealthDecoder {
   private readonly skippedNodes: (string | undefined)[] = [];
 
   constructor(
-    private readonly text: string,
+    text: string,
     private readonly service: string,
     private readonly registry: string,
   ) {
@@ -277,18 +277,7 @@ class HealthDecoder {
   }
 
   /** Decodes up to one slice of entries; true when the answer is done. */
-  step(slice: { readonly entries: number; readonly chars: number }): boolean {
-    try {
-      return this.slice(slice);
-    } finally {
-      // The fingerprint digests the text read so far, a slice at a time.
-      const to = this.reader.position;
-      this.hash.update(this.text.slice(this.hashed, to));
-      this.hashed = to;
-    }
-  }
-
-  private slice(slice: { readonly entries: number; readonly chars: number }): boolean {
+  step(slice: SliceBudget): boolean {
     let chars = 0;
     for (let n = 0; n < slice.entries && chars < slice.chars; n++) {
       let raw: unknown;
@@ -339,17 +328,22 @@ class HealthDecoder {
   private keep(instance: Instance, node: string): void {
     this.instances.push(instance);
     this.instanceNodes.push(node);
+    // The fingerprint digests the decoded content as it comes, a slice at a time.
+    this.hash.update(JSON.stringify(instance));
   }
 
   private report(error: DecodeError, node: string | undefined): void {
     this.skipped.push(error);
     this.skippedNodes.push(node);
+    this.hash.update(JSON.stringify([error.key, error.problems]));
   }
 
   /** The decoded answer: IDs listed on two nodes or more qualified as `ID@node`. */
   result(): DecodedHealth {
-    const fingerprint = this.hash.update(this.text.slice(this.hashed)).digest('base64');
-    if (!this.shared) return { instances: this.instances, skipped: this.skipped, fingerprint };
+    if (!this.shared) {
+      const fingerprint = this.hash.digest('base64');
+      return { instances: this.instances, skipped: this.skipped, fingerprint };
+    }
     const instances: Instance[] = [];
     const skipped: DecodeError[] = [];
     const isShared = (id: string): boolean => (this.counts.get(id) ?? 0) > 1;
@@ -374,7 +368,11 @@ class HealthDecoder {
       const key = `${prefix}@${node}${e.key.slice(prefix.length)}`;
       skipped.push(new DecodeError(key, e.problems, this.context));
     });
-    return { instances, skipped, fingerprint };
+    // Rare (one ID on two nodes): the content changed, digested again.
+    const hash = createHash('sha1');
+    for (const i of instances) hash.update(JSON.stringify(i));
+    for (const e of skipped) hash.update(JSON.stringify([e.key, e.problems]));
+    return { instances, skipped, fingerprint: hash.digest('base64') };
   }
 }
 
@@ -422,5 +420,5 @@ export const decodeCatalogServices = (text: string, registry: string): string[] 
   return Object.keys(d.value).sort();
 };
 
-/** The fingerprint of a decoded answer (equal answers, equal fingerprint). */
+/** The fingerprint of a decoded answer (equal content, equal fingerprint). */
 export const fingerprintOf = (decoded: DecodedHealth): string => decoded.fingerprint;

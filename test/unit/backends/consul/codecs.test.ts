@@ -294,10 +294,20 @@ describe('decodeHealthSliced (a big answer in slices that yield)', () => {
     await expect(result).rejects.toThrow(/not JSON/);
   });
 
-  it('gives equal answers equal fingerprints, and different ones different', () => {
+  it('gives equal content equal fingerprints (whatever else the answer says), and different content different ones', () => {
     const a = decodeHealth(big(3), 'web', REGISTRY);
     expect(decodeHealth(big(3), 'web', REGISTRY).fingerprint).toBe(a.fingerprint);
+    // A check's output and the indexes are in the answer, not in an Instance: no change.
+    const noisy = (JSON.parse(big(3)) as RawEntry[]).map((e) => ({
+      ...e,
+      Service: { ...e.Service, ModifyIndex: 999 },
+      Checks: (e.Checks as RawEntry[]).map((c) => ({ ...c, Output: `at ${Math.random()}` })),
+    }));
+    expect(decodeHealth(JSON.stringify(noisy), 'web', REGISTRY).fingerprint).toBe(a.fingerprint);
     expect(decodeHealth(big(4), 'web', REGISTRY).fingerprint).not.toBe(a.fingerprint);
+    const bad = JSON.parse(big(3)) as RawEntry[];
+    bad[1]!.Service.Port = 0;
+    expect(decodeHealth(JSON.stringify(bad), 'web', REGISTRY).fingerprint).not.toBe(a.fingerprint);
   });
 
   it('shares repeated values among the instances of one answer', () => {
