@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { NEVER, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { isConfigError } from '../../../src/core/errors.js';
@@ -6,6 +7,7 @@ import type { Balancer, Outcome } from '../../../src/operators/balancers/balance
 import { roundRobin } from '../../../src/operators/balancers/round-robin.js';
 import { call$ } from '../../../src/operators/call.js';
 import { isCallError } from '../../../src/operators/call-error.js';
+import { LatencyWindow } from '../../../src/operators/call-hedge.js';
 import type { AttemptContext, CallOptions } from '../../../src/operators/call-options.js';
 import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
 import { retryBudget } from '../../../src/operators/retry-budget.js';
@@ -297,5 +299,40 @@ describe('call() hedging', () => {
       expect((thrown as Error).message).toMatch(message);
     }
     expect(isCallError(undefined)).toBe(false);
+  });
+
+  it('reads a quantile of recent latencies within 5 % above the exact one (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.05, max: 60_000, noNaN: true }), {
+          minLength: 40,
+          maxLength: 400,
+        }),
+        fc.constantFrom(0.5, 0.9, 0.95, 0.99),
+        (latencies, q) => {
+          const w = new LatencyWindow(0);
+          for (const l of latencies) w.record(l, 1);
+          const got = w.quantile(q, 2);
+          const sorted = [...latencies].sort((x, y) => x - y);
+          const exact = sorted[Math.ceil(q * sorted.length) - 1]!;
+          if (sorted.length < Math.max(20, Math.ceil(2 / (1 - q) - 1e-9))) {
+            expect(got).toBeUndefined();
+            return;
+          }
+          expect(got).toBeGreaterThanOrEqual(exact * (1 - 1e-9));
+          expect(got).toBeLessThanOrEqual(exact * 1.05 * (1 + 1e-9));
+        },
+      ),
+    );
+  });
+
+  it('forgets latencies older than two windows (10 to 20 s)', () => {
+    const w = new LatencyWindow(0);
+    for (let k = 0; k < 50; k++) w.record(100, 1);
+    expect(w.quantile(0.5, 5_000)).toBeCloseTo(100, -1);
+    expect(w.quantile(0.5, 15_000)).toBeDefined(); // the previous window still counts
+    expect(w.count).toBe(50);
+    expect(w.quantile(0.5, 25_000)).toBeUndefined();
+    expect(w.count).toBe(0);
   });
 });
