@@ -242,7 +242,9 @@ describe('etcd values', () => {
       const d = decodeEntry(long, value, ETCD);
       expect(d.ok, value).toBe(false);
       expect(!d.ok && d.error).toMatchObject({ key: long.key, registry: ETCD, service: 'hello' });
-      expect(!d.ok && d.error.problems[0]).toMatch(/^\(key: the instance id\): expected InstanceId/);
+      expect(!d.ok && d.error.problems[0]).toMatch(
+        /^\(key: the instance id\): expected InstanceId/,
+      );
     }
   });
 
