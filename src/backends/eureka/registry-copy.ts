@@ -225,7 +225,11 @@ const fullJob = (body: RawApplications, context: ErrorContext): CopyJob => {
   };
 };
 
-/** The copy made of a full `GET /apps`. */
+/**
+ * The copy made of a full `GET /apps`. Consumes `body`: each instance is
+ * dropped from it once visited (so the payload shrinks as the copy grows);
+ * decode a payload again to use it again.
+ */
 export const fullCopy = (body: RawApplications, context: ErrorContext): RegistryCopy => {
   const job = fullJob(body, context);
   while (!job.step(WHOLE));
@@ -313,7 +317,8 @@ const deltaJob = (copy: RegistryCopy, delta: RawApplications, context: ErrorCont
  * instance, DELETED removes it. Returns `copy` itself when nothing changed.
  * An instance replaced by one that decodes to an equal {@link Instance}
  * (a heartbeat, a replication, a field rxdisco does not read) keeps its
- * object: no change for the views.
+ * object: no change for the views. Consumes `delta`, as {@link fullCopy}
+ * consumes its payload.
  */
 export const applyDelta = (
   copy: RegistryCopy,
