@@ -8,7 +8,7 @@ import { ensureConsul } from './consul.js';
 import { ensureKnot } from './dns.js';
 import { etcdBinary } from './etcd.js';
 import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
-import { ensureZookeeper } from './zookeeper.js';
+import { ensureZookeeper, ensureZookeeperSpringClient } from './zookeeper.js';
 
 const timed = async (what: string, work: () => Promise<string> | string): Promise<void> => {
   const started = Date.now();
@@ -23,4 +23,5 @@ export default async function provision(): Promise<void> {
   await timed('consul', ensureConsul);
   await timed('knot (authoritative DNS)', ensureKnot);
   await timed('zookeeper', ensureZookeeper);
+  await timed('zookeeper spring client', ensureZookeeperSpringClient);
 }

@@ -13,14 +13,18 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -208,4 +212,132 @@ export const startZookeeper = async (size = 1, tickMs = 200): Promise<ZookeeperC
       rmSync(base, { recursive: true, force: true });
     },
   };
+};
+
+const SPRING_DIR = join(ROOT, 'test', 'interop', 'zk-spring');
+let springJar: Promise<string> | undefined;
+
+/**
+ * The Spring Cloud Zookeeper interop client jar (test/interop/zk-spring),
+ * built with Maven into `.cache/zookeeper/` once per version of its pom and
+ * sources. Idempotent.
+ */
+export const ensureZookeeperSpringClient = (): Promise<string> => {
+  springJar ??= (async () => {
+    const h = createHash('sha256');
+    const walk = (dir: string): string[] =>
+      readdirSync(dir)
+        .sort()
+        .flatMap((f) =>
+          statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)],
+        );
+    for (const f of [join(SPRING_DIR, 'pom.xml'), ...walk(join(SPRING_DIR, 'src'))]) {
+      h.update(f.slice(SPRING_DIR.length)).update('\0').update(readFileSync(f)).update('\0');
+    }
+    const jar = join(CACHE, `rxdisco-zk-spring-${h.digest('hex').slice(0, 16)}.jar`);
+    if (existsSync(jar)) return jar;
+    mkdirSync(CACHE, { recursive: true });
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        'mvn',
+        ['-q', '-B', 'package', '-DskipTests'],
+        { cwd: SPRING_DIR, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) =>
+          error
+            ? reject(new Error(`mvn package failed in ${SPRING_DIR}:\n${stdout}\n${stderr}`))
+            : resolve(),
+      ),
+    );
+    copyFileSync(join(CACHE, 'spring-build', 'rxdisco-zk-spring.jar'), `${jar}.tmp`);
+    renameSync(`${jar}.tmp`, jar);
+    return jar;
+  })();
+  return springJar;
+};
+
+/** A running Spring Cloud Zookeeper client: registered, and asked what it discovers. */
+export interface ZookeeperSpringClient {
+  readonly port: number;
+  readonly instanceId: string;
+  /** What its DiscoveryClient sees of `service`. */
+  seen(service: string): Promise<
+    {
+      instanceId: string;
+      host: string;
+      port: number;
+      secure: boolean;
+      metadata: Record<string, string>;
+    }[]
+  >;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const get = (port: number, path: string): Promise<{ status: number; text: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString('utf8');
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+
+/** Starts the Spring Cloud Zookeeper client registered as `name` under `root` of `connectString`. */
+export const startZookeeperSpringClient = async (
+  connectString: string,
+  name: string,
+  metadata: Readonly<Record<string, string>> = {},
+  root = '/services',
+): Promise<ZookeeperSpringClient> => {
+  const jar = await ensureZookeeperSpringClient();
+  const port = await freePort();
+  const instanceId = `${name}-java-${port}`;
+  const proc = startProcess(
+    'java',
+    [
+      ...JVM,
+      '-Xmx256m',
+      '-jar',
+      jar,
+      `--server.port=${port}`,
+      `--spring.application.name=${name}`,
+      `--spring.cloud.zookeeper.connect-string=${connectString}`,
+      `--spring.cloud.zookeeper.discovery.root=${root}`,
+      `--spring.cloud.zookeeper.discovery.instance-id=${instanceId}`,
+      ...Object.entries(metadata).map(
+        ([k, v]) => `--spring.cloud.zookeeper.discovery.metadata.${k}=${v}`,
+      ),
+    ],
+    { cwd: CACHE },
+  );
+  const seen = async (service: string) => {
+    const res = await get(port, `/seen/${service}`);
+    if (res.status !== 200)
+      throw new Error(`GET /seen/${service} answered ${res.status}: ${res.text}`);
+    return JSON.parse(res.text) as Awaited<ReturnType<ZookeeperSpringClient['seen']>>;
+  };
+  try {
+    await until(
+      async () => {
+        if (proc.exited) return true;
+        await seen('none');
+        return true;
+      },
+      90_000,
+      `the Spring Cloud Zookeeper client on port ${port}`,
+    );
+    if (proc.exited) throw new Error('the Spring Cloud Zookeeper client exited');
+  } catch (e) {
+    const out = proc.output();
+    await proc.stop(8000);
+    throw new Error(`${(e as Error).message}\n${out}`);
+  }
+  return { port, instanceId, seen, output: () => proc.output(), stop: () => proc.stop(8000) };
 };
