@@ -20,6 +20,7 @@ import {
   isServiceName,
   isWeight,
 } from './instance.js';
+import type { Interner } from './intern.js';
 
 /** The outcome of decoding one registry entry. */
 export type Decoded<A> =
@@ -410,21 +411,59 @@ export const toRecord = (i: Instance): InstanceRecord =>
     metadata: { ...i.metadata },
   }) as InstanceRecord;
 
-/** A decoded record as an {@link Instance} of `registry`. */
-export const fromRecord = (r: InstanceRecord, registry: string): Instance =>
-  freezeInstance({
-    id: r.id,
-    service: r.service,
-    host: r.host,
-    port: r.port,
-    secure: r.secure ?? false,
-    status: r.status ?? 'UP',
-    weight: r.weight ?? 1,
-    zone: r.zone,
-    tags: r.tags ?? [],
-    metadata: r.metadata ?? {},
-    registry,
-  });
+/**
+ * A decoded record as an {@link Instance} of `registry`. With `intern`,
+ * its tags, metadata and zone are shared with equal ones decoded before.
+ */
+export const fromRecord = (r: InstanceRecord, registry: string, intern?: Interner): Instance => {
+  if (intern === undefined) {
+    return freezeInstance({
+      id: r.id,
+      service: r.service,
+      host: r.host,
+      port: r.port,
+      secure: r.secure ?? false,
+      status: r.status ?? 'UP',
+      weight: r.weight ?? 1,
+      zone: r.zone,
+      tags: r.tags ?? [],
+      metadata: r.metadata ?? {},
+      registry,
+    });
+  }
+  // The record passed InstanceRecord, whose refinements are the rules of an Instance.
+  // Whole literals: an object built by spreading another one freezes into a slow, large one.
+  const tags = intern.tags(r.tags ?? []);
+  const metadata = intern.metadata(r.metadata === undefined ? {} : { ...r.metadata });
+  return Object.freeze(
+    r.zone === undefined
+      ? {
+          id: r.id,
+          service: r.service,
+          host: r.host,
+          port: r.port,
+          secure: r.secure ?? false,
+          status: r.status ?? 'UP',
+          weight: r.weight ?? 1,
+          tags,
+          metadata,
+          registry,
+        }
+      : {
+          id: r.id,
+          service: r.service,
+          host: r.host,
+          port: r.port,
+          secure: r.secure ?? false,
+          status: r.status ?? 'UP',
+          weight: r.weight ?? 1,
+          zone: intern.string(r.zone),
+          tags,
+          metadata,
+          registry,
+        },
+  );
+};
 
 /** Decodes an {@link InstanceRecord} value straight into an {@link Instance}. */
 export const decodeInstance = (
@@ -432,9 +471,10 @@ export const decodeInstance = (
   key: string,
   registry: string,
   service?: string,
+  intern?: Interner,
 ): Decoded<Instance> => {
   const d = decode(InstanceRecord, value, key, { registry, ...(service ? { service } : {}) });
-  return d.ok ? { ok: true, value: fromRecord(d.value, registry) } : d;
+  return d.ok ? { ok: true, value: fromRecord(d.value, registry, intern) } : d;
 };
 
 /**
@@ -533,14 +573,16 @@ export interface RecordKey {
 /**
  * Decodes an {@link InstanceRecord} stored under a key that names its
  * service and id (memory, etcd). A record whose `id` or `service` disagrees
- * with its key is a {@link DecodeError} listing each disagreement.
+ * with its key is a {@link DecodeError} listing each disagreement. With
+ * `intern`, repeated values are shared (see {@link fromRecord}).
  */
 export const decodeKeyedInstance = (
   value: unknown,
   at: RecordKey,
   registry: string,
+  intern?: Interner,
 ): Decoded<Instance> => {
-  const d = decodeInstance(value, at.key, registry, at.service);
+  const d = decodeInstance(value, at.key, registry, at.service, intern);
   if (!d.ok) return d;
   const problems: string[] = [];
   const against = (field: 'id' | 'service', expected: string): void => {

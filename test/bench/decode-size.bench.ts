@@ -31,6 +31,7 @@ import { decodeEntry } from '../../src/backends/etcd/codecs.js';
 import { decodeApplications } from '../../src/backends/eureka/codecs.js';
 import { parsePayload } from '../../src/backends/eureka/payload.js';
 import { fullCopySliced } from '../../src/backends/eureka/registry-copy.js';
+import { Interner } from '../../src/core/intern.js';
 import { gc, median, settledHeap, verdict } from './heap.js';
 
 const SIZES = [10_000, 100_000] as const;
@@ -206,14 +207,18 @@ const caseOf = (kind: Kind, text: string): Case => {
     name: 'etcd values',
     bytes: Buffer.byteLength(text) - values.length + 1,
     parse: () => values.map((v) => JSON.parse(v)),
-    decode: async () =>
-      values.map((v, i) =>
+    decode: async () => {
+      // As the source does: one interner per session.
+      const intern = new Interner();
+      return values.map((v, i) =>
         decodeEntry(
           { key: `/services/hello/hello-${i}`, service: 'hello', id: `hello-${i}` },
           v,
           'etcd://bench',
+          intern,
         ),
-      ),
+      );
+    },
   };
 };
 

@@ -26,6 +26,7 @@ import {
 } from '../../core/codecs.js';
 import { DecodeError } from '../../core/errors.js';
 import { type Instance, isLabel } from '../../core/instance.js';
+import type { Interner } from '../../core/intern.js';
 import { formatHostPort } from '../../core/url.js';
 import type { EtcdFormat } from './url.js';
 
@@ -196,19 +197,34 @@ const fromAddress = (
   metadata: Record<string, string> = NO_METADATA,
   zone: string | undefined = undefined,
 ): Decoded<Instance> => {
-  const base = {
-    id: entry.id,
-    service: entry.service,
-    host: a.host,
-    port: a.port,
-    secure: a.secure,
-    status: 'UP' as const,
-    weight: 1,
-  };
+  // Whole literals: an object built by spreading another one freezes into a slow, large one.
   const draft: InstanceDraft =
     zone === undefined
-      ? { ...base, tags: NO_TAGS, metadata, registry }
-      : { ...base, zone, tags: NO_TAGS, metadata, registry };
+      ? {
+          id: entry.id,
+          service: entry.service,
+          host: a.host,
+          port: a.port,
+          secure: a.secure,
+          status: 'UP',
+          weight: 1,
+          tags: NO_TAGS,
+          metadata,
+          registry,
+        }
+      : {
+          id: entry.id,
+          service: entry.service,
+          host: a.host,
+          port: a.port,
+          secure: a.secure,
+          status: 'UP',
+          weight: 1,
+          zone,
+          tags: NO_TAGS,
+          metadata,
+          registry,
+        };
   const r = admitInstance(draft, entry.key, { registry, service: entry.service }, PATHS);
   return r instanceof DecodeError ? { ok: false, error: r } : { ok: true, value: r };
 };
@@ -269,12 +285,15 @@ const decodeGoMicro = (
  * `naming/endpoints` endpoint, any other JSON object an rxdisco
  * {@link InstanceRecord}, anything else a go-kit plain address. A value
  * longer or nested deeper than {@link ENTRY_LIMITS} is a {@link DecodeError}
- * (never parsed past the limit, never thrown).
+ * (never parsed past the limit, never thrown). With `intern` (one per watch
+ * session), the tags, metadata and zones of JSON records are shared with
+ * equal ones decoded before.
  */
 export const decodeEntry = (
   entry: EntryKey,
   value: string,
   registry: string,
+  intern?: Interner,
 ): Decoded<Instance> => {
   const context = { registry, service: entry.service };
   const text = value.trim();
@@ -283,7 +302,7 @@ export const decodeEntry = (
     if (!json.ok) return json;
     if ('nodes' in json.value) return decodeGoMicro(entry, json.value, registry, context);
     if ('Addr' in json.value) return decodeGrpc(entry, json.value, registry, context);
-    return decodeKeyedInstance(json.value, entry, registry);
+    return decodeKeyedInstance(json.value, entry, registry, intern);
   }
   const a = decode(AddressString, text, entry.key, context, ENTRY_LIMITS);
   return a.ok ? fromAddress(entry, a.value, registry) : a;

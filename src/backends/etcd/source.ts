@@ -9,6 +9,7 @@ import type { IEvent, IKeyValue } from 'etcd3';
 import { Observable } from 'rxjs';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import { decodeEntry, parseKey, serviceOfKey } from './codecs.js';
 import { type EtcdCursor, type PrefixWatchDeps, watchPrefix } from './prefix-watch.js';
@@ -23,14 +24,16 @@ type Decoder = (
   kv: IKeyValue,
 ) => { id: string; instance?: Instance; skipped?: DecodeError } | undefined;
 
-const decoder =
-  (prefix: string, registry: string): Decoder =>
-  (kv) => {
+const decoder = (prefix: string, registry: string): Decoder => {
+  // One per session: equal tags, metadata and zones shared among its instances.
+  const intern = new Interner();
+  return (kv) => {
     const entry = parseKey(prefix, kv.key.toString());
     if (entry === undefined) return undefined;
-    const d = decodeEntry(entry, kv.value.toString('utf8'), registry);
+    const d = decodeEntry(entry, kv.value.toString('utf8'), registry, intern);
     return d.ok ? { id: entry.id, instance: d.value } : { id: entry.id, skipped: d.error };
   };
+};
 
 /**
  * The watch source of `service`: a snapshot of `<prefix><service>/` at

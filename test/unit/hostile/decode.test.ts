@@ -18,6 +18,7 @@ import { decodeApplications, decodeInstanceInfo } from '../../../src/backends/eu
 import { applyDelta, copyHashcode, fullCopy } from '../../../src/backends/eureka/registry-copy.js';
 import { decode, ENTRY_LIMITS, entryProblem } from '../../../src/core/codecs.js';
 import { isDecodeError } from '../../../src/core/errors.js';
+import { Interner } from '../../../src/core/intern.js';
 import { nested, recorded } from './fake-registry.js';
 
 const CONSUL = 'consul://127.0.0.1:8500';
@@ -246,6 +247,22 @@ describe('etcd values', () => {
         /^\(key: the instance id\): expected InstanceId/,
       );
     }
+  });
+
+  it('shares the tags and metadata of equal JSON records decoded with one interner', () => {
+    const intern = new Interner();
+    const value = (id: string) =>
+      `{"id":"${id}","service":"hello","host":"10.0.0.1","port":80,"zone":"z1","tags":["v2","a"],"metadata":{"version":"1"}}`;
+    const [a, b] = ['a', 'b'].map((id) =>
+      decodeEntry({ key: `/services/hello/${id}`, service: 'hello', id }, value(id), ETCD, intern),
+    );
+    expect(a?.ok && b?.ok).toBe(true);
+    if (!a?.ok || !b?.ok) return;
+    expect(a.value.tags).toEqual(['a', 'v2']);
+    expect(a.value.tags).toBe(b.value.tags);
+    expect(a.value.metadata).toBe(b.value.metadata);
+    expect(Object.isFrozen(a.value) && Object.isFrozen(a.value.metadata)).toBe(true);
+    expect(a.value).toEqual({ ...b.value, id: 'a' });
   });
 
   it('skips and reports a value over the size limit without parsing it', () => {
