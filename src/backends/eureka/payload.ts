@@ -25,6 +25,11 @@ export class UnparsedInstance {
     readonly what: string,
   ) {}
 
+  /** Characters of its JSON text. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
   /**
    * The instance, parsed.
    *
@@ -170,6 +175,10 @@ export const parsePayload = (text: string, what: string): unknown => {
     throw new SyntaxError('unexpected text after the payload');
   return value;
 };
+
+/** Characters of `raw`'s JSON text when it is an {@link UnparsedInstance}, else 0. */
+export const unparsedLength = (raw: unknown): number =>
+  raw instanceof UnparsedInstance ? raw.length : 0;
 
 /** `raw` parsed, when it is an {@link UnparsedInstance}. */
 export const parsedInstance = (raw: unknown): unknown =>

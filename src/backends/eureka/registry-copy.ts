@@ -22,7 +22,7 @@ import {
   type RawApplications,
   serviceName,
 } from './codecs.js';
-import { parsedInstance } from './payload.js';
+import { parsedInstance, unparsedLength } from './payload.js';
 
 /**
  * An instance that has an `instanceId` but does not decode (nested too
@@ -131,6 +131,7 @@ class Walk {
   step(slice: SliceBudget): boolean {
     const apps = this.body.apps;
     let n = 0;
+    let chars = 0;
     while (this.app < apps.length) {
       const a = apps[this.app]!;
       const name = a.name.toUpperCase();
@@ -140,7 +141,8 @@ class Walk {
       }
       const instances = a.instances as unknown[];
       while (this.index < instances.length) {
-        if (n++ >= slice.entries) return false;
+        if (n++ >= slice.entries || chars >= slice.chars) return false;
+        chars += unparsedLength(instances[this.index]);
         const raw = parsedInstance(instances[this.index]);
         instances[this.index] = undefined; // the parsed instance is not needed again
         this.decode(raw, name, this.index++);

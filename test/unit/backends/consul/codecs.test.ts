@@ -255,9 +255,11 @@ describe('decodeHealthSliced (a big answer in slices that yield)', () => {
       return d;
     });
     await Promise.resolve();
-    expect(done).toBe(false); // the first slice ran; the next ones wait for the scheduler
+    expect(done).toBe(false);
+    expect(scheduler.actions).toHaveLength(1); // the first slice ran; the next one waits for the scheduler
     scheduler.flush();
     const d = await result;
+    expect(scheduler.index + 1).toBe(2); // 3 slices: the first at once, 2 macrotasks
     const whole = decodeHealth(text, 'web', REGISTRY);
     expect(d.instances).toEqual(whole.instances);
     expect(d.instances).toHaveLength(SLICE.entries * 2 + 1);

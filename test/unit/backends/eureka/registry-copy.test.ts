@@ -6,6 +6,7 @@ import {
   type RawApplications,
   reconcileHashcode,
 } from '../../../../src/backends/eureka/codecs.js';
+import { parsePayload } from '../../../../src/backends/eureka/payload.js';
 import {
   applyDelta,
   applyDeltaSliced,
@@ -218,8 +219,11 @@ describe('the registry copy in slices', () => {
     });
     await Promise.resolve();
     expect(done).toBe(false);
+    expect(scheduler.actions).toHaveLength(1); // the next slice waits for the scheduler
     scheduler.flush();
     const copy = await sliced;
+    // A big payload waits a macrotask before its first slice too: 3 slices, 3 macrotasks.
+    expect(scheduler.index + 1).toBe(3);
     const whole = fullCopy(apps(many(n)), ctx);
     expect(ids(copy, 'HELLO')).toEqual(ids(whole, 'HELLO'));
     expect([...copy.apps.get('HELLO')!.instances.values()]).toEqual([
@@ -247,5 +251,28 @@ describe('the registry copy in slices', () => {
     ctl.abort();
     await expect(sliced).rejects.toThrow(/aborted/);
     expect(scheduler.actions).toHaveLength(0);
+  });
+});
+
+describe('the registry copy in slices, by size', () => {
+  it('ends a slice after SLICE.chars characters of instances, however few', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const big = (id: string) => ({
+      ...instance(id),
+      metadata: { pad: 'x'.repeat(Math.ceil(SLICE.chars * 0.6)) },
+    });
+    const text = JSON.stringify(body('UP_3_', { HELLO: [big('a'), big('b'), big('c')] }));
+    let done = false;
+    const sliced = fullCopySliced(apps(parsePayload(text, 'GET /apps')), ctx, scheduler).then(
+      (c) => {
+        done = true;
+        return c;
+      },
+    );
+    await Promise.resolve();
+    expect(done).toBe(false);
+    expect(scheduler.actions).toHaveLength(1); // a and b in the first slice; c waits for a macrotask
+    scheduler.flush();
+    expect(ids(await sliced, 'HELLO')).toEqual(['a', 'b', 'c']);
   });
 });
