@@ -20,6 +20,7 @@ import { run as grpcBench } from './grpc.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
 import { run as undici } from './undici.bench.js';
+import { run as zookeeperPropagation } from './zookeeper.bench.js';
 
 const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> = [
   ['pick', pick],
@@ -32,6 +33,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['consul-answer', consulAnswer],
   ['consul-idle', consulIdle],
   ['dns-idle', dns],
+  ['zookeeper-propagation', zookeeperPropagation],
   ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],

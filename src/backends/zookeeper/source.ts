@@ -6,8 +6,8 @@
  * ZooKeeper watches are one-shot: a notification says that something
  * changed, not what. So every notification re-lists the children (arming
  * the child watch again in the same request) and reads the data of every
- * new child and of every child whose data watch fired, then emits the whole
- * set; a notification that arrives meanwhile runs one more round. No change
+ * new child and of every child whose data watch fired, then emits what
+ * changed (the whole set first); a notification that arrives meanwhile runs one more round. No change
  * is lost between a watch firing and being set again, and the set is exact
  * once a burst is over. A dropped connection or an ended session errors the
  * session (the set turns stale); the core reopens it, which lists again.
@@ -109,36 +109,45 @@ export const zookeeperSource =
         }
       };
 
+      let first = true;
       const work = rounds(async () => {
         const s = session!;
         const children = (await listChildren(s, path)) ?? [];
         const present = new Set(children);
+        const removals: string[] = [];
         for (const name of [...known.keys()]) {
           if (!present.has(name)) {
             known.delete(name);
             dirty.delete(name);
             releases.get(`${path}/${name}`)?.();
             releases.delete(`${path}/${name}`);
+            removals.push(name);
           }
         }
         const toRead = children.filter((n) => !known.has(n) || dirty.has(n));
         for (const n of toRead) dirty.delete(n);
         const results = await Promise.all(toRead.map((n) => read(s, n)));
         const skipped: DecodeError[] = [];
+        const upserts: Instance[] = [];
         toRead.forEach((n, i) => {
           const r = results[i]!;
           if (r.gone) known.delete(n);
           else known.set(n, r.instance);
+          if (r.instance) upserts.push(r.instance);
+          // gone, or no longer decodes: out of the set
+          else removals.push(n);
           if (r.skipped) skipped.push(r.skipped);
         });
-        const instances: Instance[] = [];
-        for (const i of known.values()) if (i !== undefined) instances.push(i);
-        if (!subscriber.closed) {
-          subscriber.next({
-            type: 'snapshot',
-            instances,
-            ...(skipped.length > 0 ? { skipped } : {}),
-          });
+        if (subscriber.closed) return;
+        const extra = skipped.length > 0 ? { skipped } : {};
+        if (first) {
+          // A session starts with the whole set; later rounds send what they changed.
+          first = false;
+          const instances: Instance[] = [];
+          for (const i of known.values()) if (i !== undefined) instances.push(i);
+          subscriber.next({ type: 'snapshot', instances, ...extra });
+        } else if (upserts.length > 0 || removals.length > 0 || skipped.length > 0) {
+          subscriber.next({ type: 'changes', upserts, removals, ...extra });
         }
       }, fail);
 

@@ -45,6 +45,31 @@ const cb =
   (e: unknown, v: T): void =>
     e ? reject(e) : resolve(v);
 
+/**
+ * Runs one raw request with a deadline, retried (a few times) when it
+ * fails or does not answer: the raw client may be reconnecting after a
+ * test restarted the server. Every raw write is idempotent.
+ */
+const patiently = async <T>(op: () => Promise<T>, what: string): Promise<T> => {
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${what}: no answer within 3 s`)), 3000);
+        }),
+      ]);
+    } catch (e) {
+      last = e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw last;
+};
+
 /** Connects a raw client to `connectString`. */
 export const rawZk = async (connectString: string): Promise<RawZk> => {
   const client = zookeeper.createClient(connectString, {
@@ -63,17 +88,18 @@ export const rawZk = async (connectString: string): Promise<RawZk> => {
   const parent = (p: string): string => p.slice(0, p.lastIndexOf('/'));
   return {
     client,
-    put: async (path, data, ephemeral = false) => {
-      await mkdirp(parent(path));
-      await new Promise<void>((res, rej) =>
-        client.create(path, Buffer.from(data), ephemeral ? 1 : 0, (e) => {
-          if (e && (e as { getCode?: () => number }).getCode?.() === -110) {
-            client.setData(path, Buffer.from(data), -1, (e2) => (e2 ? rej(e2) : res()));
-          } else if (e) rej(e);
-          else res();
-        }),
-      );
-    },
+    put: (path, data, ephemeral = false) =>
+      patiently(async () => {
+        await mkdirp(parent(path));
+        await new Promise<void>((res, rej) =>
+          client.create(path, Buffer.from(data), ephemeral ? 1 : 0, (e) => {
+            if (e && (e as { getCode?: () => number }).getCode?.() === -110) {
+              client.setData(path, Buffer.from(data), -1, (e2) => (e2 ? rej(e2) : res()));
+            } else if (e) rej(e);
+            else res();
+          }),
+        );
+      }, `put ${path}`),
     createSequential: async (prefix, data) => {
       await mkdirp(parent(prefix));
       return new Promise((res, rej) => client.create(prefix, Buffer.from(data), 3, cb(res, rej)));
