@@ -43,7 +43,7 @@ for (let k = 0; k < 40; k++) {
         timer(slow ? 500 : 2).subscribe(() => resolve(`${instance.id} (${kind})`)),
       );
     },
-    { hedge: { afterMs: 20, maxExtraLoad: 0.5 } },
+    { hedge: { afterMs: 20, maxExtraLoadRatio: 0.5 } },
   );
   if (answer.endsWith('(hedge)')) console.log(`call ${k}: answered by ${answer}`);
 }

@@ -1,7 +1,7 @@
 /**
  * What hedged calls keep per call target (Finagle's backup requests): the
  * recent latencies of its attempts, for a delay set as a quantile, and the
- * extra-load allowance that keeps hedges under `maxExtraLoad` of the calls.
+ * extra-load allowance that keeps hedges under `maxExtraLoadRatio` of the calls.
  *
  * @module
  */
@@ -15,7 +15,7 @@ export interface HedgePlan {
   /** The quantile of recent attempt latencies used as the delay; `undefined` with `afterMs`. */
   readonly quantile: number | undefined;
   readonly max: number;
-  readonly maxExtraLoad: number;
+  readonly maxExtraLoadRatio: number;
 }
 
 /** Buckets 5 % wide from 0.01 ms: 400 of them reach 48 minutes. */
@@ -113,7 +113,7 @@ export class LatencyWindow {
 export class HedgeState {
   readonly latencies: LatencyWindow;
   readonly #now: () => number;
-  /** One allowance per `maxExtraLoad` used with this target (usually one). */
+  /** One allowance per `maxExtraLoadRatio` used with this target (usually one). */
   readonly #loads = new Map<number, RetryBudget>();
 
   constructor(now: () => number) {
@@ -122,19 +122,19 @@ export class HedgeState {
   }
 
   /**
-   * The allowance of hedges: at most `maxExtraLoad` × the calls of the last
+   * The allowance of hedges: at most `maxExtraLoadRatio` × the calls of the last
    * 10 s (a {@link retryBudget} with no per-second reserve).
    */
-  load(maxExtraLoad: number): RetryBudget {
-    let b = this.#loads.get(maxExtraLoad);
+  load(maxExtraLoadRatio: number): RetryBudget {
+    let b = this.#loads.get(maxExtraLoadRatio);
     if (b === undefined) {
       b = retryBudget({
-        ratio: maxExtraLoad,
+        ratio: maxExtraLoadRatio,
         minPerSecond: 0,
         windowMs: WINDOW_MS,
         now: this.#now,
       });
-      this.#loads.set(maxExtraLoad, b);
+      this.#loads.set(maxExtraLoadRatio, b);
     }
     return b;
   }

@@ -72,12 +72,12 @@ export type AttemptKind = 'first' | 'retry' | 'hedge';
  * instance; the first success wins and the others are cancelled (reported
  * to the balancer as cancelled, not as failures). Set the delay with
  * `afterMs` or `quantile`, not both. Hedges draw on the retry budget, and
- * never exceed `maxExtraLoad` of the calls (over the last 10 s) on a target.
+ * never exceed `maxExtraLoadRatio` of the calls (over the last 10 s) on a target.
  *
  * @example
  * ```ts
  * // A second attempt when the first is slower than 95 % of recent ones, at most 5 % more calls.
- * call(hello, getUser, { hedge: { quantile: 0.95, maxExtraLoad: 0.05 } });
+ * call(hello, getUser, { hedge: { quantile: 0.95, maxExtraLoadRatio: 0.05 } });
  * // Or after a fixed 50 ms.
  * call(hello, getUser, { hedge: { afterMs: 50 } });
  * ```
@@ -106,10 +106,10 @@ export interface HedgeOptions {
   /**
    * The largest share of extra calls hedges may add on a target, from 0 to
    * 10 (above 1 only makes sense with `max` above 1): within the last 10 s,
-   * hedges number at most `maxExtraLoad` × calls.
+   * hedges number at most `maxExtraLoadRatio` × calls.
    * @default 0.05
    */
-  readonly maxExtraLoad?: number;
+  readonly maxExtraLoadRatio?: number;
 }
 
 /**

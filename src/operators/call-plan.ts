@@ -138,7 +138,7 @@ const PICK_TIMEOUT: NumberRule = { infinite: true };
 const NO_RETRY_OPTIONS: RetryOptions = Object.freeze({});
 const HEDGE: Shape = {
   fits: (v) => typeof v === 'object' && v !== null,
-  rule: '{ afterMs | quantile, max, maxExtraLoad }',
+  rule: '{ afterMs | quantile, max, maxExtraLoadRatio }',
   fix: 'pass hedge: { afterMs: 50 } or hedge: { quantile: 0.95 }',
 };
 const HEDGE_AFTER: NumberRule = { above: 0 };
@@ -169,7 +169,12 @@ const hedgeOf = (hedge: HedgeOptions | undefined): HedgePlan | undefined => {
         ? undefined
         : numberOption('hedge.quantile', quantile, 0.95, HEDGE_QUANTILE),
     max: numberOption('hedge.max', hedge.max, 1, HEDGE_MAX),
-    maxExtraLoad: ratioOption('hedge.maxExtraLoad', hedge.maxExtraLoad, 0.05, HEDGE_LOAD),
+    maxExtraLoadRatio: ratioOption(
+      'hedge.maxExtraLoadRatio',
+      hedge.maxExtraLoadRatio,
+      0.05,
+      HEDGE_LOAD,
+    ),
   };
 };
 

@@ -158,7 +158,7 @@ export class CallRun<T> implements AttemptOwner<T> {
     const p = this.plan;
     p.budget?.deposit();
     const h = p.hedge;
-    if (h !== undefined) this.#hedging?.load(h.maxExtraLoad).deposit();
+    if (h !== undefined) this.#hedging?.load(h.maxExtraLoadRatio).deposit();
     const first = p.target.pick(p.key);
     if (first !== undefined) {
       this.#run(first, 'first');
@@ -252,7 +252,7 @@ export class CallRun<T> implements AttemptOwner<T> {
     const state = this.#hedging;
     const last = this.#inFlight.at(-1);
     if (this.#closed || h === undefined || state === undefined || last === undefined) return;
-    const load = state.load(h.maxExtraLoad);
+    const load = state.load(h.maxExtraLoadRatio);
     if (load.balance < 1) {
       this.#exhausted(last.instance, 'hedge', 'hedge_load');
       return;

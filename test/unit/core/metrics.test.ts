@@ -179,7 +179,7 @@ describe('OpenTelemetry metrics', () => {
     ).toBe(1);
   });
 
-  it('of hedged calls: hedges, cancelled attempts, hedges refused by maxExtraLoad', async () => {
+  it('of hedged calls: hedges, cancelled attempts, hedges refused by maxExtraLoadRatio', async () => {
     const h1 = inst('h1', { service: 'hedged' });
     const h2 = inst('h2', { service: 'hedged' });
     const inner = drive(roundRobin({ start: 'first' })).push(setOfService(h1, h2));
@@ -195,7 +195,7 @@ describe('OpenTelemetry metrics', () => {
     ts.run(({ cold }) => {
       for (let n = 0; n < 2; n++) {
         call$(target, (i) => cold(i.id === 'h1' ? '50ms (v|)' : '5ms (v|)', { v: i.id }), {
-          hedge: { afterMs: 10, maxExtraLoad: 0.5 },
+          hedge: { afterMs: 10, maxExtraLoadRatio: 0.5 },
           retry: { budget: false },
           scheduler: ts,
         }).subscribe();
@@ -216,7 +216,7 @@ describe('OpenTelemetry metrics', () => {
     const ts2 = new TestScheduler(() => undefined);
     ts2.run(({ cold }) => {
       call$(target, (i) => cold(i.id === 'h1' ? '50ms (v|)' : '5ms (v|)', { v: i.id }), {
-        hedge: { afterMs: 10, maxExtraLoad: 0.5 },
+        hedge: { afterMs: 10, maxExtraLoadRatio: 0.5 },
         retry: { budget: false },
         scheduler: ts2,
       }).subscribe();

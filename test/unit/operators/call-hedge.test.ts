@@ -57,7 +57,7 @@ describe('call() hedging', () => {
           return runs[i.id]!;
         },
         {
-          hedge: { afterMs: 20, maxExtraLoad: 1 },
+          hedge: { afterMs: 20, maxExtraLoadRatio: 1 },
           retry: { budget: false },
           detector,
           scheduler: ts,
@@ -80,7 +80,7 @@ describe('call() hedging', () => {
     ts.run(({ cold, expectObservable, flush }) => {
       const { balancer, log } = recording();
       const result = call$(balancer, () => cold('19ms (v|)', { v: 1 }), {
-        hedge: { afterMs: 20, maxExtraLoad: 1 },
+        hedge: { afterMs: 20, maxExtraLoadRatio: 1 },
         retry: { budget: false },
         scheduler: ts,
       });
@@ -99,7 +99,7 @@ describe('call() hedging', () => {
         b: cold('50ms (v|)', { v: 'b' }),
       };
       const result = call$(balancer, (i) => runs[i.id]!, {
-        hedge: { afterMs: 20, maxExtraLoad: 1 },
+        hedge: { afterMs: 20, maxExtraLoadRatio: 1 },
         retry: { budget: false },
         scheduler: ts,
       });
@@ -118,7 +118,7 @@ describe('call() hedging', () => {
         b: cold('40ms (v|)', { v: 'b' }),
       };
       const result = call$(balancer, (i) => runs[i.id]!, {
-        hedge: { afterMs: 20, maxExtraLoad: 1 },
+        hedge: { afterMs: 20, maxExtraLoadRatio: 1 },
         retry: { attempts: 1, budget: false },
         scheduler: ts,
       });
@@ -130,7 +130,7 @@ describe('call() hedging', () => {
     ts2.run(({ cold, expectObservable }) => {
       const { balancer } = recording();
       const result = call$(balancer, () => cold('30ms #', undefined, boom()), {
-        hedge: { afterMs: 20, maxExtraLoad: 1 },
+        hedge: { afterMs: 20, maxExtraLoadRatio: 1 },
         retry: { attempts: 1, budget: false },
         scheduler: ts2,
       });
@@ -147,7 +147,7 @@ describe('call() hedging', () => {
     ts.run(({ expectObservable, flush }) => {
       const { balancer, log } = recording();
       const result = call$(balancer, () => NEVER, {
-        hedge: { afterMs: 10, max: 2, maxExtraLoad: 2 },
+        hedge: { afterMs: 10, max: 2, maxExtraLoadRatio: 2 },
         retry: { budget: false },
         scheduler: ts,
       });
@@ -164,7 +164,7 @@ describe('call() hedging', () => {
     });
   });
 
-  it('never adds more than maxExtraLoad of the calls', () => {
+  it('never adds more than maxExtraLoadRatio of the calls', () => {
     const ts = testScheduler();
     ts.run(({ cold, flush }) => {
       const { balancer, log } = recording();
@@ -172,7 +172,7 @@ describe('call() hedging', () => {
       // 200 calls whose every first attempt is slow: only 5 % of them may be hedged.
       for (let k = 0; k < 200; k++) {
         call$(balancer, () => cold('50ms (v|)', { v: k }), {
-          hedge: { afterMs: 10, maxExtraLoad: 0.05 },
+          hedge: { afterMs: 10, maxExtraLoadRatio: 0.05 },
           retry: { budget: false },
           scheduler: ts,
         }).subscribe(() => done++);
@@ -191,7 +191,7 @@ describe('call() hedging', () => {
       expect(budget.balance).toBe(1);
       const { balancer, log } = recording();
       const options: CallOptions = {
-        hedge: { afterMs: 10, maxExtraLoad: 1 },
+        hedge: { afterMs: 10, maxExtraLoadRatio: 1 },
         retry: { budget },
         scheduler: ts,
       };
@@ -210,7 +210,7 @@ describe('call() hedging', () => {
     ts.run(({ cold, flush }) => {
       const { balancer, log } = recording([a, b]);
       const options: CallOptions = {
-        hedge: { quantile: 0.9, maxExtraLoad: 1 },
+        hedge: { quantile: 0.9, maxExtraLoadRatio: 1 },
         retry: { budget: false },
         scheduler: ts,
       };
@@ -253,7 +253,7 @@ describe('call() hedging', () => {
         c: cold('5ms (v|)', { v: 'c' }),
       };
       const result = call$(balancer, (i) => runs[i.id]!, {
-        hedge: { afterMs: 10, max: 2, maxExtraLoad: 2 },
+        hedge: { afterMs: 10, max: 2, maxExtraLoadRatio: 2 },
         retry: { budget: false },
         scheduler: ts,
       });
@@ -280,12 +280,12 @@ describe('call() hedging', () => {
       [{ quantile: 1 }, /hedge\.quantile must be a number > 0 and <= 0\.999 \(got 1\)/],
       [{ afterMs: 10, max: 0 }, /hedge\.max must be an integer from 1 to 10 \(got 0\)/],
       [
-        { afterMs: 10, maxExtraLoad: 20 },
-        /hedge\.maxExtraLoad must be a number from 0 to 10 \(got 20\)/,
+        { afterMs: 10, maxExtraLoadRatio: 20 },
+        /hedge\.maxExtraLoadRatio must be a number from 0 to 10 \(got 20\)/,
       ],
       [
         'soon' as never,
-        /hedge must be \{ afterMs \| quantile, max, maxExtraLoad \} \(got 'soon'\)/,
+        /hedge must be \{ afterMs \| quantile, max, maxExtraLoadRatio \} \(got 'soon'\)/,
       ],
     ];
     for (const [hedge, message] of bad) {
