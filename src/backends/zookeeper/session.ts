@@ -139,6 +139,8 @@ export class ZkSession {
     readonly client: ZkClient,
     private readonly requestTimeoutMs: number,
     private readonly context: ErrorContext,
+    /** Called when a request went unanswered on a connection that claims to be up. */
+    private readonly onStall: (error: RxdiscoError) => void = () => undefined,
   ) {}
 
   /** False once the session expired or was closed. */
@@ -233,14 +235,16 @@ export class ZkSession {
         if (error) reject(error);
         else resolve(value as T);
       };
-      deadline = timer(this.requestTimeoutMs).subscribe(() =>
-        done(
-          new RegistryUnavailableError(
-            `ZooKeeper did not answer ${what} within ${this.requestTimeoutMs} ms`,
-            this.context,
-          ),
-        ),
-      );
+      deadline = timer(this.requestTimeoutMs).subscribe(() => {
+        const error = new RegistryUnavailableError(
+          `ZooKeeper did not answer ${what} within ${this.requestTimeoutMs} ms`,
+          this.context,
+        );
+        done(error);
+        // node-zookeeper-client can stop answering on a connection it still calls up
+        // (seen after a server restart): nothing comes back on it, so a new session does.
+        if (this.#connected) this.onStall(error);
+      });
       if (settled) deadline.unsubscribe();
       try {
         op(done);
@@ -278,7 +282,14 @@ export const sessionHolder = (
       spinDelay: 100,
       retries: 0,
     });
-    const s = new ZkSession(client, options.requestTimeoutMs, context);
+    const s = new ZkSession(client, options.requestTimeoutMs, context, (error) =>
+      finish(
+        new RegistryUnavailableError(
+          `the ZooKeeper session ${s.id} stopped answering (${error.message}); opening a new one`,
+          context,
+        ),
+      ),
+    );
     session = s;
     let expiry: Subscription | undefined;
     const finish = (error: RxdiscoError): void => {

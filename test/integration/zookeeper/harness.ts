@@ -31,6 +31,7 @@ export const testDiscovery = (
 
 /** A raw client of another stack, connected. */
 export interface RawZk {
+  /** The current connection (a new one after a request went unanswered). */
   readonly client: ZkClient;
   put(path: string, data: string, ephemeral?: boolean): Promise<void>;
   createSequential(prefix: string, data: string): Promise<string>;
@@ -45,78 +46,107 @@ const cb =
   (e: unknown, v: T): void =>
     e ? reject(e) : resolve(v);
 
-/**
- * Runs one raw request with a deadline, retried (a few times) when it
- * fails or does not answer: the raw client may be reconnecting after a
- * test restarted the server. Every raw write is idempotent.
- */
-const patiently = async <T>(op: () => Promise<T>, what: string): Promise<T> => {
-  let last: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${what}: no answer within 3 s`)), 3000);
-        }),
-      ]);
-    } catch (e) {
-      last = e;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  throw last;
-};
+type RawClient = ZkClient & { once(event: 'connected', l: () => void): void };
 
-/** Connects a raw client to `connectString`. */
-export const rawZk = async (connectString: string): Promise<RawZk> => {
+const connectRaw = async (connectString: string): Promise<RawClient> => {
   const client = zookeeper.createClient(connectString, {
     sessionTimeout: 10_000,
     spinDelay: 100,
     retries: 0,
-  }) as ZkClient & {
-    once(event: 'connected', l: () => void): void;
-  };
+  }) as RawClient;
   await new Promise<void>((resolve) => {
     client.once('connected', resolve);
     client.connect();
   });
-  const mkdirp = (p: string): Promise<string> =>
-    new Promise((res, rej) => client.mkdirp(p, cb(res, rej)));
+  return client;
+};
+
+const codeOf = (e: unknown): number | undefined =>
+  (e as { getCode?: () => number } | null)?.getCode?.();
+
+/**
+ * Connects a raw client to `connectString`. Each request has a deadline;
+ * one that fails or gets no answer is retried (a few times) on a new
+ * connection: node-zookeeper-client can stop answering after the server
+ * restarts under it (seen in the outage test), and the raw writer must not
+ * be what fails a test. Every raw write is idempotent.
+ */
+export const rawZk = async (connectString: string): Promise<RawZk> => {
+  let client = await connectRaw(connectString);
+  const patiently = async <T>(what: string, op: (c: RawClient) => Promise<T>): Promise<T> => {
+    let last: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          op(client),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`${what}: no answer within 3 s`)), 3000);
+          }),
+        ]);
+      } catch (e) {
+        last = e;
+        client.close();
+        client = await connectRaw(connectString);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    throw last;
+  };
+  const mkdirp = (c: RawClient, p: string): Promise<string> =>
+    new Promise((res, rej) => c.mkdirp(p, cb(res, rej)));
   const parent = (p: string): string => p.slice(0, p.lastIndexOf('/'));
   return {
-    client,
+    get client() {
+      return client;
+    },
     put: (path, data, ephemeral = false) =>
-      patiently(async () => {
-        await mkdirp(parent(path));
+      patiently(`put ${path}`, async (c) => {
+        await mkdirp(c, parent(path));
         await new Promise<void>((res, rej) =>
-          client.create(path, Buffer.from(data), ephemeral ? 1 : 0, (e) => {
-            if (e && (e as { getCode?: () => number }).getCode?.() === -110) {
-              client.setData(path, Buffer.from(data), -1, (e2) => (e2 ? rej(e2) : res()));
-            } else if (e) rej(e);
+          c.create(path, Buffer.from(data), ephemeral ? 1 : 0, (e) => {
+            if (codeOf(e) === -110)
+              c.setData(path, Buffer.from(data), -1, (e2) => (e2 ? rej(e2) : res()));
+            else if (e) rej(e);
             else res();
           }),
         );
-      }, `put ${path}`),
-    createSequential: async (prefix, data) => {
-      await mkdirp(parent(prefix));
-      return new Promise((res, rej) => client.create(prefix, Buffer.from(data), 3, cb(res, rej)));
-    },
+      }),
+    createSequential: (prefix, data) =>
+      patiently(`create ${prefix}`, async (c) => {
+        await mkdirp(c, parent(prefix));
+        return new Promise<string>((res, rej) =>
+          c.create(prefix, Buffer.from(data), 3, cb(res, rej)),
+        );
+      }),
     remove: (path) =>
-      new Promise((res, rej) =>
-        client.remove(path, -1, (e) =>
-          e && (e as { getCode?: () => number }).getCode?.() !== -101 ? rej(e) : res(),
-        ),
+      patiently(
+        `remove ${path}`,
+        (c) =>
+          new Promise<void>((res, rej) =>
+            c.remove(path, -1, (e) => (e && codeOf(e) !== -101 ? rej(e) : res())),
+          ),
       ),
     children: (path) =>
-      new Promise((res) => client.getChildren(path, undefined as never, (e, c) => res(e ? [] : c))),
+      patiently(
+        `children ${path}`,
+        (c) =>
+          new Promise<string[]>((res, rej) =>
+            c.getChildren(path, undefined as never, (e, ch) =>
+              codeOf(e) === -101 ? res([]) : e ? rej(e) : res(ch),
+            ),
+          ),
+      ),
     get: (path) =>
-      new Promise((res, rej) =>
-        client.getData(path, undefined as never, (e, d) =>
-          e ? rej(e) : res(d?.toString('utf8') ?? ''),
-        ),
+      patiently(
+        `get ${path}`,
+        (c) =>
+          new Promise<string>((res, rej) =>
+            c.getData(path, undefined as never, (e, d) =>
+              e ? rej(e) : res(d?.toString('utf8') ?? ''),
+            ),
+          ),
       ),
     close: () => client.close(),
   };
