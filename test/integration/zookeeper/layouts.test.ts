@@ -75,6 +75,29 @@ describe('zk:// layouts', () => {
     }
   });
 
+  it('sees a node whose data changes (its data watch re-armed each time), and one whose data stops decoding go', async () => {
+    const d = testDiscovery(`zk://${zk.connectString}/layouts`);
+    try {
+      const set$ = d.instances$('changing');
+      const sub = set$.subscribe();
+      for (const port of [8081, 8082, 8083]) {
+        await raw.put(
+          '/layouts/changing/x1',
+          curatorJson({ id: 'x1', service: 'changing', host: '10.0.0.9', port }),
+        );
+        await waitFor(set$, (s) => s.get('x1')?.port === port, 10_000, `x1 on port ${port}`);
+      }
+      await raw.put(
+        '/layouts/changing/x1',
+        '{"name":"changing","id":"x1","address":"10.0.0.9","port":-1}',
+      );
+      await waitFor(set$, (s) => s.size === 0 && !s.stale, 10_000, 'x1 gone once malformed');
+      sub.unsubscribe();
+    } finally {
+      await d.close();
+    }
+  });
+
   it('writes a Spring Cloud Zookeeper ServiceInstance by default (curator)', async () => {
     const d = testDiscovery(`zk://${zk.connectString}/layouts`);
     const sub = await registered(d, {
