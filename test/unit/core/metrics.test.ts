@@ -53,7 +53,7 @@ const collect = async (): Promise<Map<string, Point[]>> => {
 };
 
 /** The value of `name` at the point whose attributes include `where` (0 when none). */
-const valueOf = (all: Map<string, Point[]>, name: string, where: Attributes): number => {
+const pointValue = (all: Map<string, Point[]>, name: string, where: Attributes): number => {
   const points = all.get(name) ?? [];
   const match = points.filter((p) =>
     Object.entries(where).every(([k, v]) => p.attributes[k] === v),
@@ -103,27 +103,27 @@ describe('OpenTelemetry metrics', () => {
     const subscription = set$.subscribe();
     sessions[0].next({ type: 'snapshot', instances: [a, b], skipped: [skipped], cursor: 1 });
     let all = await collect();
-    expect(valueOf(all, 'rxdisco.discovery.instances', SERVICE)).toBe(2);
-    expect(valueOf(all, 'rxdisco.discovery.stale', SERVICE)).toBe(0);
-    expect(valueOf(all, 'rxdisco.discovery.emissions', SERVICE)).toBe(1);
-    expect(valueOf(all, 'rxdisco.discovery.skipped_entries', SERVICE)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.instances', SERVICE)).toBe(2);
+    expect(pointValue(all, 'rxdisco.discovery.stale', SERVICE)).toBe(0);
+    expect(pointValue(all, 'rxdisco.discovery.emissions', SERVICE)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.skipped_entries', SERVICE)).toBe(1);
 
     sessions[0].error(new RegistryUnavailableError('down', { registry: REGISTRY }));
     all = await collect();
-    expect(valueOf(all, 'rxdisco.discovery.stale', SERVICE)).toBe(1);
-    expect(valueOf(all, 'rxdisco.discovery.reconnections', SERVICE)).toBe(0);
+    expect(pointValue(all, 'rxdisco.discovery.stale', SERVICE)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.reconnections', SERVICE)).toBe(0);
 
     scheduler.flush(); // the backoff wait: the session is reopened
     sessions[1].next({ type: 'changes', upserts: [], removals: ['b'], cursor: 2 });
     all = await collect();
-    expect(valueOf(all, 'rxdisco.discovery.reconnections', SERVICE)).toBe(1);
-    expect(valueOf(all, 'rxdisco.discovery.stale', SERVICE)).toBe(0);
-    expect(valueOf(all, 'rxdisco.discovery.instances', SERVICE)).toBe(1);
-    expect(valueOf(all, 'rxdisco.discovery.emissions', SERVICE)).toBe(3); // fresh, stale, fresh
+    expect(pointValue(all, 'rxdisco.discovery.reconnections', SERVICE)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.stale', SERVICE)).toBe(0);
+    expect(pointValue(all, 'rxdisco.discovery.instances', SERVICE)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.emissions', SERVICE)).toBe(3); // fresh, stale, fresh
 
     subscription.unsubscribe();
     all = await collect();
-    expect(valueOf(all, 'rxdisco.discovery.instances', SERVICE)).toBe(0); // taken back
+    expect(pointValue(all, 'rxdisco.discovery.instances', SERVICE)).toBe(0); // taken back
   });
 
   it('of calls: picks per instance, attempts by kind and outcome, retries, budget exhausted', async () => {
@@ -152,26 +152,26 @@ describe('OpenTelemetry metrics', () => {
       ),
     ).rejects.toMatchObject({ reason: 'budget' });
     const all = await collect();
-    expect(valueOf(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm1' })).toBe(2);
-    expect(valueOf(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm2' })).toBe(1);
+    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm1' })).toBe(2);
+    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm2' })).toBe(1);
     expect(
-      valueOf(all, 'rxdisco.call.picks', {
+      pointValue(all, 'rxdisco.call.picks', {
         'rxdisco.instance.id': 'm2',
         'server.address': 'm2.example',
         'server.port': 8080,
       }),
     ).toBe(1);
     const attempts = (kind: string, outcome: string) =>
-      valueOf(all, 'rxdisco.call.attempts', {
+      pointValue(all, 'rxdisco.call.attempts', {
         ...ATTRS,
         'rxdisco.attempt.kind': kind,
         'rxdisco.attempt.outcome': outcome,
       });
     expect(attempts('first', 'failure')).toBe(2);
     expect(attempts('retry', 'success')).toBe(1);
-    expect(valueOf(all, 'rxdisco.call.retries', ATTRS)).toBe(1);
+    expect(pointValue(all, 'rxdisco.call.retries', ATTRS)).toBe(1);
     expect(
-      valueOf(all, 'rxdisco.call.budget_exhausted', {
+      pointValue(all, 'rxdisco.call.budget_exhausted', {
         ...ATTRS,
         'rxdisco.attempt.kind': 'retry',
         'rxdisco.budget': 'retry',
@@ -205,9 +205,9 @@ describe('OpenTelemetry metrics', () => {
     const all = await collect();
     const ATTRS = { 'rxdisco.service': 'hedged' };
     // call 1 (balance 0.5): no hedge; call 2 picks h2 (fast); only one call had a slow first attempt
-    expect(valueOf(all, 'rxdisco.call.hedges', ATTRS)).toBe(0);
+    expect(pointValue(all, 'rxdisco.call.hedges', ATTRS)).toBe(0);
     expect(
-      valueOf(all, 'rxdisco.call.budget_exhausted', {
+      pointValue(all, 'rxdisco.call.budget_exhausted', {
         ...ATTRS,
         'rxdisco.attempt.kind': 'hedge',
         'rxdisco.budget': 'hedge_load',
@@ -223,16 +223,16 @@ describe('OpenTelemetry metrics', () => {
       ts2.flush();
     });
     const after = await collect();
-    expect(valueOf(after, 'rxdisco.call.hedges', ATTRS)).toBe(1);
+    expect(pointValue(after, 'rxdisco.call.hedges', ATTRS)).toBe(1);
     expect(
-      valueOf(after, 'rxdisco.call.attempts', {
+      pointValue(after, 'rxdisco.call.attempts', {
         ...ATTRS,
         'rxdisco.attempt.kind': 'first',
         'rxdisco.attempt.outcome': 'cancelled',
       }),
     ).toBe(1);
     expect(
-      valueOf(after, 'rxdisco.call.attempts', {
+      pointValue(after, 'rxdisco.call.attempts', {
         ...ATTRS,
         'rxdisco.attempt.kind': 'hedge',
         'rxdisco.attempt.outcome': 'success',
@@ -264,20 +264,20 @@ describe('OpenTelemetry metrics', () => {
 
     const all = await collect();
     expect(
-      valueOf(all, 'rxdisco.outlier.ejections', {
+      pointValue(all, 'rxdisco.outlier.ejections', {
         'rxdisco.service': 'outliers',
         'rxdisco.instance.id': 'o1',
         'rxdisco.ejection.reason': 'consecutive-failures',
       }),
     ).toBe(1);
     expect(
-      valueOf(all, 'rxdisco.outlier.refusals', {
+      pointValue(all, 'rxdisco.outlier.refusals', {
         'rxdisco.service': 'outliers',
         'rxdisco.instance.id': 'o2',
       }),
     ).toBe(1);
     expect(
-      valueOf(all, 'rxdisco.panic_guard.refusals', {
+      pointValue(all, 'rxdisco.panic_guard.refusals', {
         'rxdisco.registry': REGISTRY,
         'rxdisco.service': 'guarded',
       }),

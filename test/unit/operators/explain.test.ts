@@ -159,7 +159,8 @@ describe('live().explain()', () => {
         { tier: 'rest', up: 2, total: 2, members: ['b1', 'b2'] },
       ],
     });
-    expect((note?.detail.tiers as { share: number }[])[2]?.share).toBeCloseTo(0.3, 9);
+    const tiers = (note?.detail.tiers ?? []) as { share: number }[];
+    expect(tiers[2]?.share).toBeCloseTo(0.3, 9);
     hello.close();
 
     const many = Array.from({ length: 10 }, (_, k) => inst(`i${k}`));
