@@ -152,8 +152,12 @@ describe('OpenTelemetry metrics', () => {
       ),
     ).rejects.toMatchObject({ reason: 'budget' });
     const all = await collect();
-    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm1' })).toBe(2);
-    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm2' })).toBe(1);
+    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm1' })).toBe(
+      2,
+    );
+    expect(pointValue(all, 'rxdisco.call.picks', { ...ATTRS, 'rxdisco.instance.id': 'm2' })).toBe(
+      1,
+    );
     expect(
       pointValue(all, 'rxdisco.call.picks', {
         'rxdisco.instance.id': 'm2',
