@@ -34,6 +34,7 @@ const PROBE: Record<string, string> = {
   'rxdisco/undici': 'discoveryDispatcher',
   'rxdisco/grpc': 'registerRxdiscoResolver',
   'rxdisco/dns': 'dnsDiscovery',
+  'rxdisco/zookeeper': 'zookeeperDiscovery',
 };
 /** The entry points that need an optional peer dependency, and which. */
 const NEEDS = {
@@ -248,7 +249,7 @@ describe('the packed package', () => {
     expect(internal).toEqual([]);
   });
 
-  it('loads without the optional peers: only rxdisco/etcd and rxdisco/ky need theirs', async () => {
+  it('loads without the optional peers: only the entry points listed in NEEDS need theirs', async () => {
     for (const peer of Object.values(NEEDS)) {
       expect(existsSync(join(app, 'node_modules', peer)), peer).toBe(false);
     }
@@ -271,21 +272,20 @@ describe('the packed package', () => {
     });
   });
 
-  it('turns a missing dns-packet into a ConfigError naming the package to install', async () => {
-    const printed = await exec(
-      process.execPath,
-      ['missing-peer.mjs', 'dns+srv://127.0.0.1:1/'],
-      app,
-    );
+  it.each([
+    ['dns-packet', 'dns+srv://127.0.0.1:1/'],
+    ['node-zookeeper-client', 'zk://127.0.0.1:1/services'],
+  ])('turns a missing %s into a ConfigError naming the package to install', async (pkg, url) => {
+    const printed = await exec(process.execPath, ['missing-peer.mjs', url], app);
     expect(JSON.parse(printed)).toEqual({
       config: true,
       retryable: false,
-      field: 'dns-packet',
-      message: expect.stringContaining('npm install dns-packet'),
+      field: pkg,
+      message: expect.stringContaining(`npm install ${pkg}`),
     });
   });
 
-  describe('with etcd3 and ky installed', () => {
+  describe('with the optional peers of NEEDS installed', () => {
     beforeAll(async () => {
       await npm(['install', ...Object.values(NEEDS).map((p) => `${p}@${versionIn(p)}`)], app);
       await writeFile(join(app, 'consumer.ts'), CONSUMER);
