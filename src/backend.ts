@@ -22,6 +22,14 @@
 
 export type { EtcdFormat } from './backends/etcd/url.js';
 export {
+  type Catalog,
+  type CatalogEvent,
+  type CatalogRemoval,
+  type CatalogSource,
+  emptyCatalog,
+  watchCatalog,
+} from './core/catalog.js';
+export {
   type Decoded,
   decode,
   decodeInstance,

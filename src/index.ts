@@ -27,6 +27,7 @@ export {
   type ExponentialBackoffOptions,
   exponentialBackoff,
 } from './core/backoff.js';
+export type { Catalog } from './core/catalog.js';
 export type { Discovery, DiscoveryOptions, WatchParams } from './core/discovery.js';
 export {
   AuthenticationError,

@@ -17,6 +17,7 @@ import {
   takeUntil,
 } from 'rxjs';
 import type { BackoffPolicy } from './backoff.js';
+import { type Catalog, type CatalogSource, watchCatalog } from './catalog.js';
 import { ConfigError, closedError, isRxdiscoError, type RxdiscoError } from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
@@ -56,6 +57,14 @@ export interface Discovery {
   /** The live, sorted list of service names in the registry. */
   services$(): Observable<ServiceList>;
   /**
+   * The whole registry: every service with its set, the full {@link Catalog}
+   * first, then one per effective change (its `changed` names what moved),
+   * stale-marked while the registry is unreachable. Lazy and shared like
+   * `instances$()`. On a backend without a registry-wide watch it errors
+   * with a {@link ConfigError}.
+   */
+  catalog$(): Observable<Catalog>;
+  /**
    * Registers an instance while subscribed and emits its lifecycle. A lost
    * registration is registered again; unsubscribing deregisters (await
    * {@link Discovery.settled}); `options.until` deregisters then completes.
@@ -85,6 +94,11 @@ export interface Backend {
   instances(service: string, params: WatchParams): WatchSource<unknown>;
   /** Opens sessions that list the service names. */
   services(): (resume: unknown) => Observable<ServiceListEvent<unknown>>;
+  /**
+   * Opens registry-wide sessions (every service in one snapshot + changes);
+   * absent when the registry has no such watch.
+   */
+  catalog?(): CatalogSource<unknown>;
   /** Registers instances; absent for read-only registries. */
   readonly registrar: Registrar<unknown> | undefined;
   /** Releases the client (connections, pools). */
@@ -204,6 +218,7 @@ export const createDiscovery = (
   const closed$ = new Subject<void>();
   const watches = new Map<string, Observable<InstanceSet>>();
   let servicesWatch: Observable<ServiceList> | undefined;
+  let catalogWatch: Observable<Catalog> | undefined;
   let backend: Promise<Backend> | undefined;
   let isClosed = false;
   let closing: Promise<void> | undefined;
@@ -267,6 +282,28 @@ export const createDiscovery = (
     return whileOpen(() => watching);
   };
 
+  const catalog$ = (): Observable<Catalog> => {
+    if (catalogWatch === undefined) {
+      let opened: CatalogSource<unknown> | undefined;
+      const source: CatalogSource<unknown> = (resume) =>
+        withBackend((b) => {
+          if (b.catalog === undefined) {
+            throw new ConfigError(
+              'catalog$()',
+              'is not offered by this registry yet',
+              'watch services$() and instances$() per service, or use memory:// or etcd://',
+              { registry },
+            );
+          }
+          opened ??= b.catalog();
+          return opened(resume);
+        });
+      catalogWatch = shared(watchCatalog(registry, source, tuning));
+    }
+    const watching = catalogWatch;
+    return whileOpen(() => watching);
+  };
+
   const register = (
     spec: InstanceSpec,
     opts: RegisterOptions = {},
@@ -291,6 +328,7 @@ export const createDiscovery = (
     registry,
     instances$,
     services$,
+    catalog$,
     register,
     problems$: problems.asObservable(),
     settled: () => pending.settled(),

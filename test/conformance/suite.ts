@@ -5,6 +5,7 @@
  */
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../src/core/catalog.js';
 import type { Discovery } from '../../src/core/discovery.js';
 import { isConfigError, isDecodeError, type RxdiscoError } from '../../src/core/errors.js';
 import type { Instance } from '../../src/core/instance.js';
@@ -59,6 +60,12 @@ export interface Capabilities {
    * @default true
    */
   readonly listsServices?: boolean;
+  /**
+   * `catalog$()` watches the whole registry (the backend implements
+   * `Backend.catalog`).
+   * @default false
+   */
+  readonly catalog?: boolean;
 }
 
 let serial = 0;
@@ -337,6 +344,128 @@ export const conformance = (
         `${service} to leave the list`,
       );
     });
+
+    const catalogIds = (c: Catalog, service: string): string => {
+      const set = c.get(service);
+      return set === undefined ? '' : ids(set, harness());
+    };
+
+    itIf(capabilities.catalog === true)(
+      'catalog: a service appears, changes and disappears, each emission naming it as changed',
+      async () => {
+        const h = harness();
+        const d = client();
+        const service = uniqueService();
+        const other = uniqueService();
+        await h.writeRaw({ id: 'k0', service: other, host: '127.0.0.1', port: 18094 });
+        const catalog$ = d.catalog$();
+        const seen: Catalog[] = [];
+        const sub = catalog$.subscribe((c) => seen.push(c));
+        const first = await waitFor(catalog$, (c) => c.has(other), h.patience, `${other}`);
+        expect(first.stale).toBe(false);
+        expect(catalogIds(first, other)).toBe('k0');
+        const otherSet = first.get(other);
+        await h.writeRaw({ id: 'k1', service, host: '127.0.0.1', port: 18095 });
+        const appeared = await waitFor(catalog$, (c) => c.has(service), h.patience, 'appears');
+        expect(appeared.changed).toContain(service);
+        expect(appeared.changed).not.toContain(other);
+        expect(appeared.get(other)).toBe(otherSet); // untouched services keep their set
+        expect(appeared.names()).toContain(service);
+        await h.writeRaw({ id: 'k2', service, host: '127.0.0.1', port: 18096 });
+        const changed = await waitFor(
+          catalog$,
+          (c) => catalogIds(c, service) === 'k1,k2',
+          h.patience,
+          'k2 in the catalog',
+        );
+        expect(changed.changed).toContain(service);
+        await h.deleteRaw(service, 'k1');
+        await h.deleteRaw(service, 'k2');
+        const gone = await waitFor(catalog$, (c) => !c.has(service), h.patience, 'it to go');
+        expect(gone.changed).toContain(service);
+        expect(gone.names()).not.toContain(service);
+        // a late subscriber shares the upstream: the same catalog object at once
+        const late = await firstValueFrom(catalog$);
+        expect(late).toBe(seen[seen.length - 1]);
+        sub.unsubscribe();
+        for (let i = 1; i < seen.length; i++) {
+          expect(seen[i], `emission ${i} repeats emission ${i - 1}`).not.toBe(seen[i - 1]);
+          expect(seen[i]!.changed.length > 0 || seen[i]!.stale !== seen[i - 1]!.stale).toBe(true);
+        }
+      },
+    );
+
+    itIf(capabilities.catalog === true)(
+      'catalog: keeps the last catalog marked stale during an outage and resumes after it',
+      async () => {
+        const h = harness();
+        const d = client();
+        const service = uniqueService();
+        await h.writeRaw({ id: 'q1', service, host: '127.0.0.1', port: 18097 });
+        const catalog$ = d.catalog$();
+        const sub = catalog$.subscribe();
+        await waitFor(catalog$, (c) => c.has(service) && !c.stale, h.patience, 'q1');
+        try {
+          await h.outage();
+          const stale = await waitFor(catalog$, (c) => c.stale, h.patience, 'the catalog stale');
+          expect(catalogIds(stale, service)).toBe('q1');
+          expect(stale.get(service)!.stale).toBe(true);
+          expect(stale.error?.retryable).toBe(true);
+        } finally {
+          await h.recover();
+        }
+        const fresh = await waitFor(catalog$, (c) => !c.stale, h.patience * 3, 'fresh again');
+        expect(catalogIds(fresh, service)).toBe('q1');
+        expect(fresh.get(service)!.stale).toBe(false);
+        await h.writeRaw({ id: 'q2', service, host: '127.0.0.1', port: 18098 });
+        await waitFor(
+          catalog$,
+          (c) => catalogIds(c, service) === 'q1,q2',
+          h.patience,
+          'a change after the outage',
+        );
+        sub.unsubscribe();
+      },
+    );
+
+    itIf(capabilities.catalog === true)(
+      'catalog: skips and reports a malformed entry, keeping the rest',
+      async () => {
+        const h = harness();
+        const d = client();
+        const service = uniqueService();
+        const problems: RxdiscoError[] = [];
+        const psub = d.problems$.subscribe((p) => problems.push(p));
+        await h.writeRaw({ id: 'p1', service, host: '127.0.0.1', port: 18099 });
+        await h.writeMalformed(service, 'broken2');
+        const catalog$ = d.catalog$();
+        const first = await waitFor(catalog$, (c) => c.has(service), h.patience, 'p1');
+        expect(catalogIds(first, service)).toBe('p1');
+        await h.writeMalformed(service, 'broken3');
+        await h.writeRaw({ id: 'p2', service, host: '127.0.0.1', port: 18100 });
+        await waitFor(catalog$, (c) => catalogIds(c, service) === 'p1,p2', h.patience, 'p2');
+        const keys = problems.filter(isDecodeError).map((p) => p.key ?? '');
+        expect(keys.some((k) => k.includes('broken2'))).toBe(true);
+        expect(keys.some((k) => k.includes('broken3'))).toBe(true);
+        psub.unsubscribe();
+      },
+    );
+
+    itIf(capabilities.catalog === true)(
+      'catalog: close() completes the catalog stream and releases it; later subscribers get a typed error',
+      async () => {
+        const h = harness();
+        const d = harness().discovery();
+        const service = uniqueService();
+        await h.writeRaw({ id: 'r1', service, host: '127.0.0.1', port: 18101 });
+        const all = firstValueFrom(d.catalog$().pipe(toArray(), timeout(h.patience)));
+        await waitFor(d.catalog$(), (c) => c.has(service), h.patience, 'r1');
+        await d.close();
+        const emitted = await all; // completed by close(), not left open
+        expect(emitted.length).toBeGreaterThan(0);
+        await expect(firstValueFrom(d.catalog$())).rejects.toThrow(/is closed/);
+      },
+    );
 
     itIf(writable)(
       'releases the upstream after the last unsubscribe and close() deregisters what is left',

@@ -10,7 +10,7 @@ import { RegistrationLostError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { Registrar } from '../../core/registration.js';
 import { withWatchParams } from '../../core/watch-params.js';
-import { memoryServices, memorySource } from './source.js';
+import { memoryCatalog, memoryServices, memorySource } from './source.js';
 import { type MemoryRegistry, memoryRegistry } from './store.js';
 import { memoryUrl } from './url.js';
 
@@ -49,6 +49,7 @@ export const memoryBackend = (store: MemoryRegistry): Backend => {
   return {
     instances: (service) => memorySource(store, service, registry),
     services: () => memoryServices(store),
+    catalog: () => memoryCatalog(store, registry),
     registrar: memoryRegistrar(store, registry),
     close: async () => undefined,
   };

@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import type { CatalogEvent, CatalogSource } from '../../core/catalog.js';
 import { decodeKeyedInstance } from '../../core/codecs.js';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
@@ -85,4 +86,53 @@ export const memoryServices =
         change: () => subscriber.next({ names: store.serviceNames().names }),
         fail: (e) => subscriber.error(e),
       });
+    });
+
+/**
+ * The memory backend's registry-wide source: one read of every service at
+ * revision R, then one watch of the whole store from R + 1 (resumed from
+ * the cursor, or a re-read when it was compacted).
+ */
+export const memoryCatalog =
+  (store: MemoryRegistry, registry: string): CatalogSource<unknown> =>
+  (resume) =>
+    new Observable<CatalogEvent<number>>((subscriber) => {
+      let from = typeof resume === 'number' ? resume : undefined;
+      if (from === undefined || from <= store.compactedRevision) {
+        const { revision, services } = store.readAll();
+        const instances: Instance[] = [];
+        const skipped: DecodeError[] = [];
+        for (const [service, entries] of services) {
+          const s = snapshotOf(entries, service, registry);
+          instances.push(...s.instances);
+          skipped.push(...s.skipped);
+        }
+        subscriber.next({ type: 'snapshot', instances, skipped, cursor: revision + 1 });
+        from = revision + 1;
+      }
+      const stop = store.watch(null, from, {
+        change: (c) => {
+          const removal = { service: c.service, id: c.id };
+          if (c.deleted) {
+            subscriber.next({
+              type: 'changes',
+              upserts: [],
+              removals: [removal],
+              cursor: c.revision + 1,
+            });
+            return;
+          }
+          const r = decodeEntry(c, c.service, registry);
+          subscriber.next({
+            type: 'changes',
+            upserts: r.instance ? [r.instance] : [],
+            removals: r.instance ? [] : [removal],
+            cursor: c.revision + 1,
+            ...(r.skipped ? { skipped: [r.skipped] } : {}),
+          });
+        },
+        fail: (e) => subscriber.error(e),
+      });
+      subscriber.next({ type: 'progress', cursor: store.revision + 1 });
+      return stop;
     });

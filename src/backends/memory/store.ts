@@ -148,6 +148,17 @@ export class MemoryRegistry {
     };
   }
 
+  /** Every entry of every service, with the revision they were read at. */
+  readAll(): {
+    readonly revision: number;
+    readonly services: ReadonlyMap<string, readonly MemoryEntry[]>;
+  } {
+    this.#check();
+    const services = new Map<string, readonly MemoryEntry[]>();
+    for (const [name, entries] of this.#services) services.set(name, [...entries.values()]);
+    return { revision: this.#revision, services };
+  }
+
   /** The names of services with at least one entry, and the revision. */
   serviceNames(): { readonly revision: number; readonly names: readonly string[] } {
     this.#check();

@@ -36,6 +36,7 @@ const failing = (error: Error): Discovery => ({
   registry: 'etcd://127.0.0.1:2379/services/',
   instances$: () => throwError(() => error),
   services$: () => NEVER,
+  catalog$: () => throwError(() => error),
   register: () => throwError(() => error),
   problems$: EMPTY,
   settled: async () => undefined,
