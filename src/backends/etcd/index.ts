@@ -17,7 +17,7 @@ import { withWatchParams } from '../../core/watch-params.js';
 import { clientHolder, type EtcdOptions, resolveEtcdOptions } from './client.js';
 import type { OpenWatcher } from './prefix-watch.js';
 import { etcdRegistrar } from './registrar.js';
-import { etcdServices, etcdSource } from './source.js';
+import { etcdCatalog, etcdServices, etcdSource } from './source.js';
 import { type EtcdConfig, etcdUrl } from './url.js';
 
 /** Options of {@link etcdBackend}: the client tuning, and a watcher factory for tests. */
@@ -46,6 +46,7 @@ export const etcdBackend = (config: EtcdConfig, options: EtcdBackendOptions = {}
     instances: (service) =>
       etcdSource({ ...deps, context: { registry, service } }, config.prefix, service, registry),
     services: () => etcdServices(deps, config.prefix),
+    catalog: () => etcdCatalog(deps, config.prefix, registry),
     registrar: etcdRegistrar({
       clients,
       options: resolved,

@@ -7,6 +7,7 @@
  */
 import type { IEvent, IKeyValue } from 'etcd3';
 import { Observable } from 'rxjs';
+import type { CatalogEvent, CatalogRemoval, CatalogSource } from '../../core/catalog.js';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { Interner } from '../../core/intern.js';
@@ -22,7 +23,7 @@ const isCursor = (c: unknown): c is EtcdCursor =>
 
 type Decoder = (
   kv: IKeyValue,
-) => { id: string; instance?: Instance; skipped?: DecodeError } | undefined;
+) => { id: string; service: string; instance?: Instance; skipped?: DecodeError } | undefined;
 
 const decoder = (prefix: string, registry: string): Decoder => {
   // One per session: equal tags, metadata and zones shared among its instances.
@@ -31,7 +32,9 @@ const decoder = (prefix: string, registry: string): Decoder => {
     const entry = parseKey(prefix, kv.key.toString());
     if (entry === undefined) return undefined;
     const d = decodeEntry(entry, kv.value.toString('utf8'), registry, intern);
-    return d.ok ? { id: entry.id, instance: d.value } : { id: entry.id, skipped: d.error };
+    return d.ok
+      ? { id: entry.id, service: entry.service, instance: d.value }
+      : { id: entry.id, service: entry.service, skipped: d.error };
   };
 };
 
@@ -80,6 +83,63 @@ export const etcdSource =
           for (const [id, i] of last) {
             if (i === null) removals.push(id);
             else upserts.push(i);
+          }
+          subscriber.next({
+            type: 'changes',
+            upserts,
+            removals,
+            cursor,
+            ...(skipped.length > 0 ? { skipped } : {}),
+          });
+        },
+        progress: (cursor) => subscriber.next({ type: 'progress', cursor }),
+        fail: (e) => subscriber.error(e),
+      });
+    });
+
+/**
+ * The registry-wide source: one range read of the whole prefix at revision
+ * R, then one watch of the whole prefix from R + 1 (resumed from the cursor;
+ * a compacted start re-reads the prefix, as {@link watchPrefix} does for a
+ * service). Keys that are not `<prefix><service>/<id>` are ignored.
+ */
+export const etcdCatalog =
+  (deps: PrefixWatchDeps, prefix: string, registry: string): CatalogSource<unknown> =>
+  (resume) =>
+    new Observable<CatalogEvent<EtcdCursor>>((subscriber) => {
+      const decode = decoder(prefix, registry);
+      return watchPrefix(deps, prefix, isCursor(resume) ? resume : undefined, {
+        snapshot: (kvs, cursor) => {
+          const instances: Instance[] = [];
+          const skipped: DecodeError[] = [];
+          for (const kv of kvs) {
+            const d = decode(kv);
+            if (d?.instance) instances.push(d.instance);
+            if (d?.skipped) skipped.push(d.skipped);
+          }
+          subscriber.next({ type: 'snapshot', instances, skipped, cursor });
+        },
+        events: (events: readonly IEvent[], cursor) => {
+          // The last event of a key in a response wins.
+          const last = new Map<string, Instance | CatalogRemoval>();
+          const skipped: DecodeError[] = [];
+          for (const e of events) {
+            const key = e.kv.key.toString();
+            if (e.type === 'Delete') {
+              const entry = parseKey(prefix, key);
+              if (entry !== undefined) last.set(key, { service: entry.service, id: entry.id });
+              continue;
+            }
+            const d = decode(e.kv);
+            if (d === undefined) continue;
+            last.set(key, d.instance ?? { service: d.service, id: d.id });
+            if (d.skipped) skipped.push(d.skipped);
+          }
+          const upserts: Instance[] = [];
+          const removals: CatalogRemoval[] = [];
+          for (const v of last.values()) {
+            if ('host' in v) upserts.push(v);
+            else removals.push(v);
           }
           subscriber.next({
             type: 'changes',

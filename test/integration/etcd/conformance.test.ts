@@ -21,28 +21,32 @@ afterAll(async () => {
   await etcd?.destroy();
 });
 
-conformance('etcd://', () => ({
-  discovery: () => testDiscovery(`etcd://${etcd.endpoints[0]}${PREFIX}`),
-  writeRaw: async (r) => {
-    await raw.put(`${PREFIX}${r.service}/${r.id}`).value(jsonValue(r));
-  },
-  deleteRaw: async (service, id) => {
-    await raw.delete().key(`${PREFIX}${service}/${id}`);
-  },
-  writeMalformed: async (service, id) => {
-    await raw
-      .put(`${PREFIX}${service}/${id}`)
-      .value(JSON.stringify({ id, service, port: 'eighty' }));
-  },
-  dropRegistrations: async (service) => {
-    await revokeLeasesUnder(raw, `${PREFIX}${service}/`);
-  },
-  outage: async () => {
-    await etcd.members[0]!.kill();
-  },
-  recover: async () => {
-    await etcd.members[0]!.start();
-  },
-  ttlMs: 2000,
-  patience: 10_000,
-}));
+conformance(
+  'etcd://',
+  () => ({
+    discovery: () => testDiscovery(`etcd://${etcd.endpoints[0]}${PREFIX}`),
+    writeRaw: async (r) => {
+      await raw.put(`${PREFIX}${r.service}/${r.id}`).value(jsonValue(r));
+    },
+    deleteRaw: async (service, id) => {
+      await raw.delete().key(`${PREFIX}${service}/${id}`);
+    },
+    writeMalformed: async (service, id) => {
+      await raw
+        .put(`${PREFIX}${service}/${id}`)
+        .value(JSON.stringify({ id, service, port: 'eighty' }));
+    },
+    dropRegistrations: async (service) => {
+      await revokeLeasesUnder(raw, `${PREFIX}${service}/`);
+    },
+    outage: async () => {
+      await etcd.members[0]!.kill();
+    },
+    recover: async () => {
+      await etcd.members[0]!.start();
+    },
+    ttlMs: 2000,
+    patience: 10_000,
+  }),
+  { catalog: true },
+);
