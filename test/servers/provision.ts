@@ -8,6 +8,7 @@ import { ensureConsul } from './consul.js';
 import { ensureKnot } from './dns.js';
 import { etcdBinary } from './etcd.js';
 import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
+import { ensureKubernetes } from './kubernetes.js';
 import { ensureZookeeper, ensureZookeeperSpringClient } from './zookeeper.js';
 
 const timed = async (what: string, work: () => Promise<string> | string): Promise<void> => {
@@ -24,4 +25,8 @@ export default async function provision(): Promise<void> {
   await timed('knot (authoritative DNS)', ensureKnot);
   await timed('zookeeper', ensureZookeeper);
   await timed('zookeeper spring client', ensureZookeeperSpringClient);
+  await timed('kube-apiserver and kube-controller-manager', async () => {
+    const b = await ensureKubernetes();
+    return `${b.apiserver}, ${b.controllerManager}`;
+  });
 }
