@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import type { DecodeError, RxdiscoError } from './errors.js';
 import type { Instance } from './instance.js';
 import {
@@ -338,3 +338,110 @@ export const watchCatalog = <C>(
     },
     tuning,
   );
+
+type Listener = {
+  readonly next: (catalog: Catalog) => void;
+  readonly error: (e: unknown) => void;
+};
+
+/**
+ * Per-service streams as views of one catalog stream: one subscription to
+ * `catalog$` (made with the first view, dropped with the last), and each
+ * catalog handed only to the views of the services it names as `changed`
+ * (every view when the catalog's staleness flips), so a change costs
+ * O(views of the changed services), not O(views). A view emits the
+ * service's set from the catalog (the same object), or an empty set
+ * (stale with the catalog) while the service has no instance; never the
+ * same set twice in a row.
+ *
+ * @example
+ * ```ts
+ * const viewOf = catalogViews(registry.catalog$(), registry.registry);
+ * viewOf('hello').subscribe((set) => console.log(set.size));
+ * ```
+ */
+export const catalogViews = (
+  catalog$: Observable<Catalog>,
+  registry: string,
+): ((service: string) => Observable<InstanceSet>) => {
+  const listeners = new Map<string, Set<Listener>>();
+  let count = 0;
+  let upstream: Subscription | undefined;
+  let current: Catalog | undefined;
+
+  const all = (): Listener[] => [...listeners.values()].flatMap((l) => [...l]);
+  const stop = (): void => {
+    const u = upstream;
+    upstream = undefined;
+    current = undefined;
+    u?.unsubscribe();
+  };
+  const start = (): void => {
+    const s = catalog$.subscribe({
+      next: (c) => {
+        const previous = current;
+        current = c;
+        if (previous === undefined || previous.stale !== c.stale) {
+          for (const l of all()) l.next(c);
+          return;
+        }
+        for (const name of c.changed) {
+          const ls = listeners.get(name);
+          if (ls !== undefined) for (const l of [...ls]) l.next(c);
+        }
+      },
+      error: (e: unknown) => {
+        const ls = all();
+        listeners.clear();
+        count = 0;
+        upstream = undefined;
+        current = undefined;
+        for (const l of ls) l.error(e);
+      },
+    });
+    // An error delivered during subscribe() already ended it.
+    if (!s.closed && count > 0) upstream = s;
+    else s.unsubscribe();
+  };
+
+  return (service) =>
+    new Observable<InstanceSet>((subscriber) => {
+      let last: InstanceSet | undefined;
+      let empty: InstanceSet | undefined;
+      const listener: Listener = {
+        next: (c) => {
+          let set = c.get(service);
+          if (set === undefined) {
+            if (empty === undefined || empty.stale !== c.stale || empty.error !== c.error) {
+              empty = emptySet(
+                service,
+                registry,
+                c.stale ? { stale: true, since: c.staleSince!, error: c.error! } : FRESH,
+              );
+            }
+            set = empty;
+          }
+          if (set !== last) {
+            last = set;
+            subscriber.next(set);
+          }
+        },
+        error: (e) => subscriber.error(e),
+      };
+      let ls = listeners.get(service);
+      if (ls === undefined) {
+        ls = new Set();
+        listeners.set(service, ls);
+      }
+      ls.add(listener);
+      count++;
+      if (upstream === undefined) start();
+      else if (current !== undefined) listener.next(current);
+      return () => {
+        const mine = listeners.get(service);
+        if (mine === undefined || !mine.delete(listener)) return;
+        if (mine.size === 0) listeners.delete(service);
+        if (--count === 0) stop();
+      };
+    });
+};

@@ -17,11 +17,11 @@ import {
   takeUntil,
 } from 'rxjs';
 import type { BackoffPolicy } from './backoff.js';
-import { type Catalog, type CatalogSource, watchCatalog } from './catalog.js';
+import { type Catalog, type CatalogSource, catalogViews, watchCatalog } from './catalog.js';
 import { ConfigError, closedError, isRxdiscoError, type RxdiscoError } from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
-import { durationOption } from './options.js';
+import { durationOption, numberOption } from './options.js';
 import {
   PendingWork,
   type RegisterOptions,
@@ -124,6 +124,16 @@ export interface DiscoveryOptions {
    */
   readonly scheduler?: SchedulerLike;
   /**
+   * How many per-service watches (`instances$()` without params) one
+   * registry opens on their own upstream before new ones become views of
+   * the registry-wide `catalog$()` upstream, on a backend that has one
+   * (etcd, memory): past it, one more watched service costs no registry
+   * watch and no session, only its listener. `0`: every such watch is a
+   * view; `Infinity`: never. See docs/registries.md for the measurement.
+   * @default 64
+   */
+  readonly catalogViewsPast?: number;
+  /**
    * Where problems go when `problems$` has no subscriber.
    * @default a process warning, once per distinct message
    */
@@ -203,6 +213,18 @@ export const createDiscovery = (
 ): Discovery => {
   const grace = durationOption('graceMs', options.graceMs, 2000, {}, { registry });
   const scheduler = options.scheduler ?? asyncScheduler;
+  const viewsPast = numberOption(
+    'catalogViewsPast',
+    options.catalogViewsPast,
+    64,
+    {
+      min: 0,
+      integer: true,
+      infinite: true,
+      fix: 'pass a count of watches (0: always views, Infinity: never)',
+    },
+    { registry },
+  );
   const problems = new Subject<RxdiscoError>();
   const onProblem = options.onProblem ?? warnOnce;
   const report = (p: RxdiscoError): void => {
@@ -257,8 +279,13 @@ export const createDiscovery = (
         opened ??= b.instances(service, params);
         return opened(resume);
       });
+    const direct = watchInstances(service, registry, source, tuning);
+    const asView = watches.size >= viewsPast && Object.keys(params).length === 0;
+    const upstream = asView
+      ? withBackend((b) => (b.catalog === undefined ? direct : viewOf(service)))
+      : direct;
     const watch = shared(
-      watchInstances(service, registry, source, tuning).pipe(
+      upstream.pipe(
         finalize(() => {
           if (watches.get(key) === watch) watches.delete(key);
         }),
@@ -282,7 +309,18 @@ export const createDiscovery = (
     return whileOpen(() => watching);
   };
 
+  let views: ((service: string) => Observable<InstanceSet>) | undefined;
+  const viewOf = (service: string): Observable<InstanceSet> => {
+    views ??= catalogViews(sharedCatalog(), registry);
+    return views(service);
+  };
+
   const catalog$ = (): Observable<Catalog> => {
+    const watching = sharedCatalog();
+    return whileOpen(() => watching);
+  };
+
+  function sharedCatalog(): Observable<Catalog> {
     if (catalogWatch === undefined) {
       let opened: CatalogSource<unknown> | undefined;
       const source: CatalogSource<unknown> = (resume) =>
@@ -300,9 +338,8 @@ export const createDiscovery = (
         });
       catalogWatch = shared(watchCatalog(registry, source, tuning));
     }
-    const watching = catalogWatch;
-    return whileOpen(() => watching);
-  };
+    return catalogWatch;
+  }
 
   const register = (
     spec: InstanceSpec,
