@@ -23,6 +23,20 @@ export interface WatchCommand {
   readonly explain?: true;
 }
 
+/** `rxdisco watch URL --all [--json]`: the whole registry. */
+export interface WatchAllCommand {
+  readonly kind: 'watch-all';
+  readonly url: string;
+  readonly json: boolean;
+}
+
+/** `rxdisco services URL [--json]`: the live service names, once. */
+export interface ServicesCommand {
+  readonly kind: 'services';
+  readonly url: string;
+  readonly json: boolean;
+}
+
 /** `rxdisco register URL SERVICE HOST:PORT [options]` */
 export interface RegisterCommand {
   readonly kind: 'register';
@@ -44,18 +58,22 @@ export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | WatchCommand
+  | WatchAllCommand
+  | ServicesCommand
   | RegisterCommand
   | DemoCommand;
 
 /** The command names, as `rxdisco --help` lists them. */
-export const COMMANDS = ['watch', 'register', 'demo', 'help'] as const;
+export const COMMANDS = ['watch', 'services', 'register', 'demo', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 const WATCH_OPTIONS = {
   json: { type: 'boolean' },
   explain: { type: 'boolean' },
+  all: { type: 'boolean' },
 } as const satisfies Options;
+const SERVICES_OPTIONS = { json: { type: 'boolean' } } as const satisfies Options;
 const REGISTER_OPTIONS = {
   id: { type: 'string' },
   ttl: { type: 'string' },
@@ -104,6 +122,8 @@ const parse = <T extends Options>(command: string, args: readonly string[], opti
 
 const SYNOPSIS: Readonly<Record<string, string>> = {
   watch: 'rxdisco watch URL SERVICE [--json] [--explain]',
+  'watch-all': 'rxdisco watch URL --all [--json]',
+  services: 'rxdisco services URL [--json]',
   register: 'rxdisco register URL SERVICE HOST:PORT [options]',
   demo: 'rxdisco demo [--registry URL]',
 };
@@ -112,13 +132,14 @@ const positionals = (
   command: string,
   given: readonly string[],
   names: readonly string[],
+  synopsis: string = SYNOPSIS[command]!,
 ): readonly string[] => {
   if (given.length < names.length) {
     const missing = names.slice(given.length);
     throw new ConfigError(
       missing.join(' '),
       missing.length === 1 ? 'is missing' : 'are missing',
-      `write ${SYNOPSIS[command]} (see rxdisco --help)`,
+      `write ${synopsis} (see rxdisco --help)`,
     );
   }
   if (given.length > names.length) {
@@ -126,7 +147,7 @@ const positionals = (
     throw new ConfigError(
       extra.length === 1 ? 'argument' : 'arguments',
       `'${extra.join(' ')}' ${extra.length === 1 ? 'is' : 'are'} not expected by 'rxdisco ${command}'`,
-      `write ${SYNOPSIS[command]} (see rxdisco --help)`,
+      `write ${synopsis} (see rxdisco --help)`,
     );
   }
   return given;
@@ -144,8 +165,19 @@ const nonEmpty = (option: string, value: string): string => {
   return value;
 };
 
-const parseWatch = (args: readonly string[]): WatchCommand => {
+const parseWatch = (args: readonly string[]): WatchCommand | WatchAllCommand => {
   const { values, positionals: given } = parse('watch', args, WATCH_OPTIONS);
+  if (values.all === true) {
+    if (values.explain === true) {
+      throw new ConfigError(
+        '--explain',
+        'picks within one service, not with --all',
+        'write rxdisco watch URL SERVICE --explain',
+      );
+    }
+    const [u] = positionals('watch', given, ['URL'], SYNOPSIS['watch-all']) as [string];
+    return { kind: 'watch-all', url: url(u), json: values.json ?? false };
+  }
   const [u, s] = positionals('watch', given, ['URL', 'SERVICE']) as [string, string];
   return {
     kind: 'watch',
@@ -154,6 +186,12 @@ const parseWatch = (args: readonly string[]): WatchCommand => {
     json: values.json ?? false,
     ...(values.explain === true ? { explain: true } : {}),
   };
+};
+
+const parseServices = (args: readonly string[]): ServicesCommand => {
+  const { values, positionals: given } = parse('services', args, SERVICES_OPTIONS);
+  const [u] = positionals('services', given, ['URL']) as [string];
+  return { kind: 'services', url: url(u), json: values.json ?? false };
 };
 
 const parseRegister = (args: readonly string[]): RegisterCommand => {
@@ -215,6 +253,8 @@ export const parseCommand = (argv: readonly string[]): Command => {
   switch (command) {
     case 'watch':
       return parseWatch(rest);
+    case 'services':
+      return parseServices(rest);
     case 'register':
       return parseRegister(rest);
     case 'demo':

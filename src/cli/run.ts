@@ -6,6 +6,7 @@
  * @module
  */
 import { parseCommand } from './args.js';
+import { runServices, runWatchAll } from './catalog.js';
 import { type CliContext, EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from './context.js';
 import { runDemo } from './demo.js';
 import { runRegister } from './register.js';
@@ -53,6 +54,10 @@ export const run = async (
         return EXIT_OK;
       case 'watch':
         return await runWatch(command, ctx);
+      case 'watch-all':
+        return await runWatchAll(command, ctx);
+      case 'services':
+        return await runServices(command, ctx);
       case 'register':
         return await runRegister(command, ctx);
       case 'demo':

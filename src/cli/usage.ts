@@ -15,6 +15,14 @@ Commands:
       --explain         after each change, pick with roundRobin() and print
                         why (explain(): candidates, weights, notes)
 
+  watch URL --all [--json]
+      Print the whole registry: every service, then each service again
+      when it changes (or goes).
+      --json            one NDJSON line per changed service, as above
+
+  services URL [--json]
+      Print the live service names, one a line (--json: one JSON array).
+
   register URL SERVICE HOST:PORT [options]
       Register an instance, keep it alive, print its lifecycle events;
       on SIGINT/SIGTERM deregister it and exit 0.
