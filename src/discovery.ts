@@ -67,6 +67,11 @@ const openers: Openers = {
     });
     return attachEurekaHandle(d, handle);
   },
+  k8s: (config, options) =>
+    lazily(config, options, async () => {
+      const { openKubernetesBackend } = await import('./backends/kubernetes/index.js');
+      return openKubernetesBackend(config);
+    }),
   zookeeper: (config, options) =>
     lazily(config, options, async () => {
       const { openZookeeperBackend } = await import('./backends/zookeeper/index.js');
@@ -100,7 +105,7 @@ const openers: Openers = {
 
 /**
  * A {@link Discovery} for a registry URL: `memory://`, `static://h:p,h:p`,
- * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`, `dns+srv://resolver:port/`,
+ * `etcd://h:p/prefix/`, `consul://h:p`, `eureka://h:p/eureka`, `k8s://[h:p]?namespace=` (read-only), `dns+srv://resolver:port/`,
  * `dns://resolver:port/?port=8080` (both read-only).
  *
  * @throws {ConfigError} at once when the URL is malformed, names an unknown

@@ -2,7 +2,7 @@
  * Every registry URL `discovery()` and the CLI take, parsed by the grammar
  * its scheme belongs to (each backend's light `url.ts`):
  * `memory://`, `static://h:p,h:p`, `etcd[s]://h:p[,h:p]/prefix/`,
- * `consul[s]://h:p`, `eureka[s]://h:p[,h:p]/eureka`, `dns+srv://[resolver:port]/`,
+ * `consul[s]://h:p`, `eureka[s]://h:p[,h:p]/eureka`, `k8s://[h:p]?namespace=`, `dns+srv://[resolver:port]/`,
  * `dns://[resolver:port]/?port=8080`.
  *
  * @module
@@ -11,6 +11,7 @@ import { type ConsulConfig, consulUrl } from './backends/consul/url.js';
 import { type DnsConfig, type DnsSrvConfig, dnsSrvUrl, dnsUrl } from './backends/dns/url.js';
 import { type EtcdConfig, etcdUrl } from './backends/etcd/url.js';
 import { type EurekaConfig, eurekaUrl } from './backends/eureka/url.js';
+import { type KubernetesConfig, kubernetesUrl } from './backends/kubernetes/url.js';
 import { type MemoryConfig, memoryUrl } from './backends/memory/url.js';
 import { type StaticConfig, staticUrl } from './backends/static/url.js';
 import { type ZookeeperConfig, zookeeperUrl } from './backends/zookeeper/url.js';
@@ -23,6 +24,7 @@ export type RegistryConfig =
   | EtcdConfig
   | ConsulConfig
   | EurekaConfig
+  | KubernetesConfig
   | ZookeeperConfig
   | DnsSrvConfig
   | DnsConfig;
@@ -37,6 +39,7 @@ export type RegistryScheme =
   | 'consuls'
   | 'eureka'
   | 'eurekas'
+  | 'k8s'
   | 'zk'
   | 'dns+srv'
   | 'dns';
@@ -50,6 +53,7 @@ export const GRAMMARS: {
   etcd: etcdUrl,
   consul: consulUrl,
   eureka: eurekaUrl,
+  k8s: kubernetesUrl,
   zookeeper: zookeeperUrl,
   'dns+srv': dnsSrvUrl,
   dns: dnsUrl,

@@ -95,7 +95,7 @@ describe('the rxdisco entry point', () => {
       // discovery wrapper (watch-param checks and the read-only register)
       for (const f of files) {
         expect(f).not.toMatch(
-          /backends\/(etcd|consul|eureka|dns|zookeeper)\/(?!url\.js$|handle\.js$|dns-discovery\.js$)/,
+          /backends\/(etcd|consul|eureka|dns|zookeeper|kubernetes)\/(?!url\.js$|handle\.js$|dns-discovery\.js$)/,
         );
       }
     },

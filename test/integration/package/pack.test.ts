@@ -35,6 +35,7 @@ const PROBE: Record<string, string> = {
   'rxdisco/grpc': 'registerRxdiscoResolver',
   'rxdisco/dns': 'dnsDiscovery',
   'rxdisco/zookeeper': 'zookeeperDiscovery',
+  'rxdisco/kubernetes': 'kubernetesDiscovery',
 };
 /** The entry points that need an optional peer dependency, and which. */
 const NEEDS = {
@@ -275,6 +276,7 @@ describe('the packed package', () => {
   it.each([
     ['dns-packet', 'dns+srv://127.0.0.1:1/'],
     ['node-zookeeper-client', 'zk://127.0.0.1:1/services'],
+    ['@kubernetes/client-node', 'k8s://127.0.0.1:1?namespace=default'],
   ])('turns a missing %s into a ConfigError naming the package to install', async (pkg, url) => {
     const printed = await exec(process.execPath, ['missing-peer.mjs', url], app);
     expect(JSON.parse(printed)).toEqual({

@@ -1,0 +1,230 @@
+/**
+ * The io-ts codecs of what the backend reads (`discovery.k8s.io/v1`
+ * EndpointSlices, as the EndpointSlice controller writes them) and the
+ * mapping of a slice to instances: one per endpoint address on the chosen
+ * port, its status from the endpoint's conditions, its zone, its node, Pod
+ * and zone hints in metadata, an id stable across updates.
+ *
+ * Status: `ready` (or no conditions: Kubernetes says nil means ready) is UP;
+ * not ready but `serving` and `terminating` is OUT_OF_SERVICE (draining:
+ * not picked by `healthy()`, still shown); terminating and not serving is
+ * DOWN; not ready and not terminating (starting, or failing its readiness
+ * probe) is STARTING.
+ *
+ * @module
+ */
+import * as t from 'io-ts';
+import { decode } from '../../core/codecs.js';
+import { ConfigError, type DecodeError, type ErrorContext } from '../../core/errors.js';
+import {
+  freezeInstance,
+  type Instance,
+  type InstanceStatus,
+  isHost,
+  isPort,
+} from '../../core/instance.js';
+import { formatHostPort } from '../../core/url.js';
+
+const Port = t.refinement(t.number, isPort, 'Port');
+const Address = t.refinement(t.string, isHost, 'Address');
+const optional = <C extends t.Mixed>(c: C) => t.union([c, t.null, t.undefined]);
+
+/** One endpoint of a slice. */
+export const SliceEndpoint = t.intersection([
+  t.type({ addresses: t.array(Address) }),
+  t.partial({
+    conditions: optional(
+      t.partial({
+        ready: optional(t.boolean),
+        serving: optional(t.boolean),
+        terminating: optional(t.boolean),
+      }),
+    ),
+    hostname: optional(t.string),
+    nodeName: optional(t.string),
+    zone: optional(t.string),
+    targetRef: optional(
+      t.partial({ kind: t.string, name: t.string, namespace: t.string, uid: t.string }),
+    ),
+    hints: optional(t.partial({ forZones: optional(t.array(t.type({ name: t.string }))) })),
+  }),
+]);
+
+/**
+ * One port of a slice. Kubernetes lets a port leave out its number ("all
+ * ports"); rxdisco needs one to make `host:port`, so such a slice is
+ * skipped and reported.
+ */
+export const SlicePort = t.intersection([
+  t.type({ port: Port }),
+  t.partial({
+    name: optional(t.string),
+    protocol: optional(t.string),
+    appProtocol: optional(t.string),
+  }),
+]);
+
+/** A `discovery.k8s.io/v1` EndpointSlice (the fields rxdisco reads). */
+export const EndpointSlice = t.intersection([
+  t.type({
+    metadata: t.intersection([
+      t.type({ name: t.string }),
+      t.partial({
+        namespace: t.string,
+        resourceVersion: t.string,
+        labels: optional(t.record(t.string, t.string)),
+      }),
+    ]),
+    addressType: t.keyof({ IPv4: null, IPv6: null, FQDN: null }),
+  }),
+  t.partial({
+    endpoints: optional(t.array(SliceEndpoint)),
+    ports: optional(t.array(SlicePort)),
+  }),
+]);
+
+/** A decoded EndpointSlice. */
+export type EndpointSlice = t.TypeOf<typeof EndpointSlice>;
+type Endpoint = t.TypeOf<typeof SliceEndpoint>;
+type SlicePortT = t.TypeOf<typeof SlicePort>;
+
+/** The status of an endpoint from its conditions. */
+export const endpointStatus = (conditions: Endpoint['conditions']): InstanceStatus => {
+  const ready = conditions?.ready ?? true;
+  if (ready) return 'UP';
+  const terminating = conditions?.terminating ?? false;
+  if (terminating) return (conditions?.serving ?? false) ? 'OUT_OF_SERVICE' : 'DOWN';
+  return 'STARTING';
+};
+
+const portLabel = (p: SlicePortT): string =>
+  p.name !== undefined && p.name !== null && p.name !== '' ? p.name : String(p.port);
+
+/**
+ * The port of a slice that `wanted` names (a port name, or a number), or
+ * the only one. A slice without ports has none to offer (undefined).
+ *
+ * @throws {ConfigError} naming `params.port` when the slice has several
+ *   ports and none was asked, or none of its ports is the one asked.
+ */
+export const pickPort = (
+  ports: readonly SlicePortT[],
+  wanted: string | undefined,
+  context: ErrorContext,
+): SlicePortT | undefined => {
+  const usable = ports;
+  if (usable.length === 0) return undefined;
+  const names = usable.map(portLabel).join(', ');
+  if (wanted === undefined) {
+    if (usable.length === 1) return usable[0];
+    throw new ConfigError(
+      'params.port',
+      `must name one of the Service's ports (it has ${names})`,
+      `pass instances$(service, { port: '${portLabel(usable[0]!)}' })`,
+      context,
+    );
+  }
+  const found = usable.find((p) => p.name === wanted || String(p.port) === wanted);
+  if (found !== undefined) return found;
+  throw new ConfigError(
+    'params.port',
+    `'${wanted}' is not a port of the Service (it has ${names})`,
+    'pass one of those names',
+    context,
+  );
+};
+
+const secureName = (s: string | null | undefined): boolean =>
+  s === 'https' || s === 'grpcs' || s === 'tls' || (s ?? '').startsWith('https-');
+
+/** What one slice gives: its instances, or why it gives none. */
+export type SliceInstances =
+  | { readonly ok: true; readonly name: string; readonly instances: readonly Instance[] }
+  | { readonly ok: false; readonly name: string | undefined; readonly error: DecodeError };
+
+/**
+ * Decodes one slice object and maps it to instances of `service`.
+ *
+ * @throws {ConfigError} from {@link pickPort} (a permanent fault of the watch).
+ */
+export const sliceInstances = (
+  value: unknown,
+  service: string,
+  wantedPort: string | undefined,
+  registry: string,
+): SliceInstances => {
+  const context: ErrorContext = { registry, service };
+  const rawName = (value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  const key = `endpointslice ${typeof rawName === 'string' ? rawName : '?'}`;
+  const d = decode(EndpointSlice, value, key, context);
+  if (!d.ok) {
+    return { ok: false, name: typeof rawName === 'string' ? rawName : undefined, error: d.error };
+  }
+  const slice = d.value;
+  const port = pickPort(slice.ports ?? [], wantedPort, context);
+  const name = slice.metadata.name;
+  if (port === undefined) return { ok: true, name, instances: [] };
+  const secure = secureName(port.name) || secureName(port.appProtocol);
+  const instances: Instance[] = [];
+  for (const e of slice.endpoints ?? []) {
+    const ref = e.targetRef?.name ?? e.targetRef?.uid;
+    const status = endpointStatus(e.conditions);
+    const metadata: Record<string, string> = { addressType: slice.addressType };
+    if (e.nodeName) metadata.nodeName = e.nodeName;
+    if (e.hostname) metadata.hostname = e.hostname;
+    if (e.targetRef?.kind === 'Pod' && e.targetRef.name !== undefined)
+      metadata.pod = e.targetRef.name;
+    const zones = e.hints?.forZones;
+    if (zones && zones.length > 0) metadata.forZones = zones.map((z) => z.name).join(',');
+    const single = e.addresses.length === 1;
+    for (const host of e.addresses) {
+      const id =
+        ref === undefined
+          ? formatHostPort(host, port.port)
+          : single
+            ? slice.addressType === 'IPv6'
+              ? `${ref}/IPv6`
+              : ref
+            : `${ref}/${host}`;
+      instances.push(
+        freezeInstance({
+          id,
+          service,
+          host,
+          port: port.port,
+          secure,
+          status,
+          weight: 1,
+          zone: e.zone ?? undefined,
+          tags: [],
+          metadata: Object.freeze({ ...metadata }),
+          registry,
+        }),
+      );
+    }
+  }
+  return { ok: true, name, instances };
+};
+
+const RANK: Readonly<Record<InstanceStatus, number>> = {
+  UP: 0,
+  OUT_OF_SERVICE: 1,
+  STARTING: 2,
+  DOWN: 3,
+  UNKNOWN: 4,
+};
+
+/**
+ * The instances of several slices merged: an endpoint listed in two slices
+ * (while the controller moves it) once, its best status kept.
+ */
+export const mergeSlices = (slices: ReadonlyMap<string, readonly Instance[]>): Instance[] => {
+  const byId = new Map<string, Instance>();
+  for (const name of [...slices.keys()].sort()) {
+    for (const i of slices.get(name) ?? []) {
+      const had = byId.get(i.id);
+      if (had === undefined || RANK[i.status] < RANK[had.status]) byId.set(i.id, i);
+    }
+  }
+  return [...byId.values()];
+};

@@ -1,0 +1,109 @@
+/**
+ * Where the API server is and how to authenticate to it, loaded with
+ * `@kubernetes/client-node` (an optional peer dependency, imported on first
+ * use): the in-cluster service account (token, CA, `KUBERNETES_SERVICE_HOST`)
+ * when present and no `?context=` is asked, else the kubeconfig
+ * (`KUBECONFIG`, `~/.kube/config`) and its current (or named) context.
+ * client-node does only this: client certificates, bearer tokens, token file
+ * rotation and exec plugins are applied by its `applyToHTTPSOptions` before
+ * every request; the list+watch loop is rxdisco's own.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
+import { ConfigError } from '../../core/errors.js';
+import { formatHostPort } from '../../core/url.js';
+import type { KubernetesConfig } from './url.js';
+
+/** The slice of client-node's `KubeConfig` rxdisco uses. */
+interface KubeConfigLike {
+  loadFromDefault(): void;
+  loadFromCluster(): void;
+  getContexts(): ReadonlyArray<{ readonly name: string }>;
+  setCurrentContext(context: string): void;
+  getCurrentContext(): string;
+  getContextObject(name: string): { readonly namespace?: string } | null;
+  getCurrentCluster(): { readonly server: string } | null;
+  applyToHTTPSOptions(opts: RequestOptions): Promise<void>;
+}
+
+/** The API server of a backend and the credentials of its requests. */
+export interface KubernetesConnection {
+  /** `https://host:port` of the API server. */
+  readonly server: URL;
+  /** The namespace of unqualified service names. */
+  readonly namespace: string;
+  /**
+   * The TLS options and `Authorization` header of one request, freshly
+   * applied (tokens rotate, exec plugins refresh).
+   */
+  requestOptions(): Promise<RequestOptions>;
+}
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * Loads the connection of `config`.
+ *
+ * @throws {ConfigError} naming `url.context` for a context the kubeconfig
+ *   lacks, or `url` when there is neither a service account nor a kubeconfig cluster.
+ */
+export const loadConnection = async (config: KubernetesConfig): Promise<KubernetesConnection> => {
+  const { KubeConfig } = (await import('@kubernetes/client-node')) as unknown as {
+    KubeConfig: new () => KubeConfigLike;
+  };
+  const kc = new KubeConfig();
+  const inCluster =
+    config.context === undefined &&
+    (process.env.KUBERNETES_SERVICE_HOST ?? '') !== '' &&
+    existsSync(`${SA_DIR}/token`);
+  let namespace = config.namespace;
+  if (inCluster) {
+    kc.loadFromCluster();
+    if (namespace === undefined && existsSync(`${SA_DIR}/namespace`)) {
+      namespace = readFileSync(`${SA_DIR}/namespace`, 'utf8').trim();
+    }
+  } else {
+    kc.loadFromDefault();
+    if (config.context !== undefined) {
+      const names = kc.getContexts().map((c) => c.name);
+      if (!names.includes(config.context)) {
+        throw new ConfigError(
+          'url.context',
+          `'${config.context}' is not a context of the kubeconfig`,
+          names.length === 0
+            ? 'set KUBECONFIG to a kubeconfig file'
+            : `use one of ${names.join(', ')}`,
+          { registry: config.url },
+        );
+      }
+      kc.setCurrentContext(config.context);
+    }
+    namespace ??= kc.getContextObject(kc.getCurrentContext())?.namespace;
+  }
+  const cluster = kc.getCurrentCluster();
+  const server =
+    config.endpoint !== undefined
+      ? new URL(`https://${formatHostPort(config.endpoint.host, config.endpoint.port)}`)
+      : cluster !== null && cluster.server !== ''
+        ? new URL(cluster.server)
+        : undefined;
+  if (server === undefined) {
+    throw new ConfigError(
+      'url',
+      'names no API server and there is neither a service account nor a kubeconfig cluster',
+      'write k8s://host:port, run in a Pod, or set KUBECONFIG',
+      { registry: config.url },
+    );
+  }
+  return {
+    server,
+    namespace: namespace === undefined || namespace === '' ? 'default' : namespace,
+    requestOptions: async () => {
+      const opts: RequestOptions = { headers: {} };
+      await kc.applyToHTTPSOptions(opts);
+      return opts;
+    },
+  };
+};

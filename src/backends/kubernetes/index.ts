@@ -1,0 +1,83 @@
+/**
+ * `rxdisco/kubernetes`: the Kubernetes backend (`k8s://` URLs). A Service's
+ * endpoints are read from its `discovery.k8s.io/v1` EndpointSlices with
+ * rxdisco's own list+watch loop over `node:https` (resourceVersion resume,
+ * bookmarks, re-list on 410, a silent watch treated as dead); credentials
+ * come from the service account or the kubeconfig, loaded with
+ * `@kubernetes/client-node` (an optional peer dependency, imported on first
+ * use). Read-only for now: `register()` on `k8s://` is refused.
+ *
+ * @module
+ */
+import {
+  type Backend,
+  createDiscovery,
+  type Discovery,
+  type DiscoveryOptions,
+} from '../../core/discovery.js';
+import { configOf } from '../../core/url.js';
+import { withWatchParams } from '../../core/watch-params.js';
+import { kubernetesClient } from './client.js';
+import { type KubernetesConnection, loadConnection } from './credentials.js';
+import { type KubernetesOptions, resolveKubernetesOptions } from './options.js';
+import { endpointSliceSource, servicesSource } from './source.js';
+import { type KubernetesConfig, kubernetesUrl } from './url.js';
+
+/**
+ * The Kubernetes {@link Backend} for a parsed `k8s://` URL and a loaded
+ * connection. Nothing is contacted until a watch starts.
+ *
+ * @throws {ConfigError} for an option out of range.
+ */
+export const kubernetesBackend = (
+  config: KubernetesConfig,
+  connection: KubernetesConnection,
+  options: KubernetesOptions = {},
+): Backend => {
+  const timing = resolveKubernetesOptions(options, config.url);
+  const client = kubernetesClient(connection);
+  return {
+    instances: (service, params) =>
+      endpointSliceSource(client, service, params, connection.namespace, config.url, timing),
+    services: () => servicesSource(client, connection.namespace, config.url, timing),
+    registrar: undefined,
+    close: async () => client.close(),
+  };
+};
+
+/**
+ * Opens the backend: imports `@kubernetes/client-node` and loads the
+ * credentials (a missing package fails the load with a `ConfigError`
+ * naming the `npm install`).
+ */
+export const openKubernetesBackend = async (
+  config: KubernetesConfig,
+  options: KubernetesOptions = {},
+): Promise<Backend> => kubernetesBackend(config, await loadConnection(config), options);
+
+/**
+ * A {@link Discovery} over a Kubernetes API server. Options are checked now.
+ *
+ * @param url - `k8s://[host:port]?namespace=&context=`, or a parsed config.
+ * @throws {ConfigError} for a bad URL or an option out of range.
+ * @example
+ * ```ts
+ * import { kubernetesDiscovery } from 'rxdisco/kubernetes';
+ * const registry = kubernetesDiscovery('k8s://?namespace=shop');
+ * registry.instances$('hello', { port: 'http' }).subscribe((set) => console.log(set.instances));
+ * ```
+ */
+export const kubernetesDiscovery = (
+  url: string | KubernetesConfig,
+  options: DiscoveryOptions & KubernetesOptions = {},
+): Discovery => {
+  const config = configOf(kubernetesUrl, url);
+  resolveKubernetesOptions(options, config.url);
+  const d = createDiscovery(config.url, () => openKubernetesBackend(config, options), options);
+  return withWatchParams(d, kubernetesUrl);
+};
+
+export { EndpointSlice, endpointStatus, mergeSlices, SliceEndpoint, SlicePort } from './codecs.js';
+export type { KubernetesConnection } from './credentials.js';
+export type { KubernetesOptions } from './options.js';
+export type { KubernetesConfig } from './url.js';

@@ -1,0 +1,142 @@
+/**
+ * The watch sources of the Kubernetes backend: a Service's EndpointSlices
+ * (label `kubernetes.io/service-name=<svc>`) folded into its instance set,
+ * and the Services of the namespace folded into the service names, each on
+ * the list+watch loop of `list-watch.ts`.
+ *
+ * @module
+ */
+import { map, type Observable } from 'rxjs';
+import type { WatchParams } from '../../core/discovery.js';
+import { ConfigError, type DecodeError, type ErrorContext } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
+import type { KubernetesClient } from './client.js';
+import { mergeSlices, sliceInstances } from './codecs.js';
+import { type ListWatchCursor, type ListWatchTiming, listWatch } from './list-watch.js';
+import { isDnsLabel } from './url.js';
+
+/** The Service and namespace `instances$(name)` means: `hello`, or `hello.other`. */
+export const serviceRef = (
+  name: string,
+  namespace: string,
+  context: ErrorContext,
+): { readonly service: string; readonly namespace: string } => {
+  const parts = name.split('.');
+  const [service, ns = namespace] = parts;
+  if (parts.length > 2 || service === undefined || !isDnsLabel(service) || !isDnsLabel(ns)) {
+    throw new ConfigError(
+      'service',
+      `'${name}' is not a Kubernetes Service name (a DNS label, or <service>.<namespace>)`,
+      "name a Service such as 'hello', or 'hello.other' for another namespace",
+      context,
+    );
+  }
+  return { service, namespace: ns };
+};
+
+const nameOf = (o: unknown): string | undefined => {
+  const n = (o as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  return typeof n === 'string' ? n : undefined;
+};
+
+type Slices = ReadonlyMap<string, readonly Instance[]>;
+
+/** The instances of one Service, from its EndpointSlices. */
+export const endpointSliceSource = (
+  client: KubernetesClient,
+  name: string,
+  params: WatchParams,
+  defaultNamespace: string,
+  registry: string,
+  timing: ListWatchTiming,
+): WatchSource<unknown> => {
+  const context: ErrorContext = { registry, service: name };
+  const { service, namespace } = serviceRef(name, defaultNamespace, context);
+  const wanted = params.port === undefined ? undefined : String(params.port);
+  const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`;
+  const one = (
+    object: unknown,
+  ): { name: string | undefined; instances?: readonly Instance[]; skipped?: DecodeError } => {
+    const r = sliceInstances(object, name, wanted, registry);
+    return r.ok ? { name: r.name, instances: r.instances } : { name: r.name, skipped: r.error };
+  };
+  return (resume) =>
+    listWatch<Slices>(
+      client,
+      path,
+      { resource: 'endpointslices.discovery.k8s.io', namespace, context },
+      {
+        listed: (items) => {
+          const slices = new Map<string, readonly Instance[]>();
+          const skipped: DecodeError[] = [];
+          for (const item of items) {
+            const r = one(item);
+            if (r.skipped !== undefined) skipped.push(r.skipped);
+            else if (r.name !== undefined) slices.set(r.name, r.instances ?? []);
+          }
+          return { state: slices, skipped };
+        },
+        event: (state, type, object) => {
+          const next = new Map(state);
+          if (type === 'DELETED') {
+            const n = nameOf(object);
+            if (n !== undefined) next.delete(n);
+            return { state: next, skipped: [] };
+          }
+          const r = one(object);
+          // A slice that no longer decodes leaves the set (its last good content is not kept).
+          if (r.name !== undefined) {
+            if (r.skipped !== undefined) next.delete(r.name);
+            else next.set(r.name, r.instances ?? []);
+          }
+          return { state: next, skipped: r.skipped === undefined ? [] : [r.skipped] };
+        },
+      },
+      timing,
+      resume as ListWatchCursor<Slices> | undefined,
+    ).pipe(
+      map(
+        (e): SourceEvent<unknown> =>
+          e.type === 'alive'
+            ? { type: 'progress', cursor: e.cursor }
+            : {
+                type: 'snapshot',
+                instances: mergeSlices(e.cursor.state),
+                cursor: e.cursor,
+                ...(e.skipped.length > 0 ? { skipped: e.skipped } : {}),
+              },
+      ),
+    );
+};
+
+/** The names of the Services of `namespace`. */
+export const servicesSource =
+  (
+    client: KubernetesClient,
+    namespace: string,
+    registry: string,
+    timing: ListWatchTiming,
+  ): ((resume: unknown) => Observable<ServiceListEvent<unknown>>) =>
+  (resume) =>
+    listWatch<ReadonlySet<string>>(
+      client,
+      `/api/v1/namespaces/${namespace}/services`,
+      { resource: 'services', namespace, context: { registry } },
+      {
+        listed: (items) => ({
+          state: new Set(items.map(nameOf).filter((n): n is string => n !== undefined)),
+          skipped: [],
+        }),
+        event: (state, type, object) => {
+          const n = nameOf(object);
+          if (n === undefined) return { state, skipped: [] };
+          const next = new Set(state);
+          if (type === 'DELETED') next.delete(n);
+          else next.add(n);
+          return { state: next, skipped: [] };
+        },
+      },
+      timing,
+      resume as ListWatchCursor<ReadonlySet<string>> | undefined,
+    ).pipe(map((e) => ({ names: [...e.cursor.state], cursor: e.cursor })));
