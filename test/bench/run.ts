@@ -17,8 +17,10 @@ import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as grpcBench } from './grpc.bench.js';
+import { run as kubernetesPropagation } from './kubernetes.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
+import { run as scale } from './scale.bench.js';
 import { run as undici } from './undici.bench.js';
 import { run as zookeeperPropagation } from './zookeeper.bench.js';
 
@@ -34,6 +36,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['consul-idle', consulIdle],
   ['dns-idle', dns],
   ['zookeeper-propagation', zookeeperPropagation],
+  ['kubernetes-propagation', kubernetesPropagation],
   ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
@@ -42,6 +45,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['undici', undici],
   ['balancing', balancing],
   ['grpc', grpcBench],
+  ['scale', scale],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
