@@ -342,6 +342,7 @@ export const watchCatalog = <C>(
 type Listener = {
   readonly next: (catalog: Catalog) => void;
   readonly error: (e: unknown) => void;
+  readonly complete: () => void;
 };
 
 /**
@@ -398,6 +399,14 @@ export const catalogViews = (
         current = undefined;
         for (const l of ls) l.error(e);
       },
+      complete: () => {
+        const ls = all();
+        listeners.clear();
+        count = 0;
+        upstream = undefined;
+        current = undefined;
+        for (const l of ls) l.complete();
+      },
     });
     // An error delivered during subscribe() already ended it.
     if (!s.closed && count > 0) upstream = s;
@@ -427,6 +436,7 @@ export const catalogViews = (
           }
         },
         error: (e) => subscriber.error(e),
+        complete: () => subscriber.complete(),
       };
       let ls = listeners.get(service);
       if (ls === undefined) {

@@ -242,15 +242,23 @@ export const createDiscovery = (
   let servicesWatch: Observable<ServiceList> | undefined;
   let catalogWatch: Observable<Catalog> | undefined;
   let backend: Promise<Backend> | undefined;
+  /** The backend once loaded, for the synchronous choice of a view. */
+  let loaded: Backend | undefined;
   let isClosed = false;
   let closing: Promise<void> | undefined;
 
   /** `use(backend)`, the backend loaded on first use. */
   const withBackend = <T>(use: (b: Backend) => Observable<T>): Observable<T> => {
     // A loader that throws at once fails the same way as one that rejects.
-    backend ??= new Promise<Backend>((resolve) => resolve(load())).catch((e: unknown) => {
-      throw loadFailure(e, registry);
-    });
+    backend ??= new Promise<Backend>((resolve) => resolve(load())).then(
+      (b) => {
+        loaded = b;
+        return b;
+      },
+      (e: unknown) => {
+        throw loadFailure(e, registry);
+      },
+    );
     return from(backend).pipe(switchMap(use));
   };
   /** `make()` at subscribe time, unless this discovery is closed. */
@@ -279,13 +287,8 @@ export const createDiscovery = (
         opened ??= b.instances(service, params);
         return opened(resume);
       });
-    const direct = watchInstances(service, registry, source, tuning);
-    const asView = watches.size >= viewsPast && Object.keys(params).length === 0;
-    const upstream = asView
-      ? withBackend((b) => (b.catalog === undefined ? direct : viewOf(service)))
-      : direct;
     const watch = shared(
-      upstream.pipe(
+      watchInstances(service, registry, source, tuning).pipe(
         finalize(() => {
           if (watches.get(key) === watch) watches.delete(key);
         }),
@@ -298,7 +301,18 @@ export const createDiscovery = (
   const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
     checkServiceName(service, { registry });
     const key = `${service}\u0000${paramsKey(params)}`;
-    return whileOpen(() => watchOf(key, service, params));
+    return whileOpen(() => {
+      // Past the threshold, a new watch without params is a view of the
+      // catalog (no session, no shared subject of its own: a listener).
+      if (watches.has(key) || watches.size < viewsPast || Object.keys(params).length > 0)
+        return watchOf(key, service, params);
+      const b = loaded;
+      if (b !== undefined)
+        return b.catalog === undefined ? watchOf(key, service, params) : viewOf(service);
+      return withBackend((l) =>
+        l.catalog === undefined ? watchOf(key, service, params) : viewOf(service),
+      );
+    });
   };
 
   const services$ = (): Observable<ServiceList> => {

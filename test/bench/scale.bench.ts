@@ -1,0 +1,261 @@
+/**
+ * Scale (issue 11): one process watches 10,000 services x 3 instances, on
+ * memory:// (the baseline) and on a real etcd. Per backend: time until every
+ * watched service has its first full set, heap in all, per watched service
+ * and per instance, watchers held; then 10,000 watched services with no
+ * instance (heap per watch). On etcd also the propagation of one put to its
+ * service's stream with 10,000 services watched, against the same put seen
+ * by a raw etcd3 prefix watch and by a registry watching that one service,
+ * in the same run. Targets: every first set within 2 s, at most 60 MB in
+ * all, one watcher (etcd), at most 400 B per instance and 2 KB per watched
+ * service without instances, added propagation p50 < 0.3 ms and p99 < 1 ms.
+ * Prints PASS/MISS; asserts nothing.
+ */
+import { performance } from 'node:perf_hooks';
+import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { etcdDiscovery } from '../../src/backends/etcd/index.js';
+import { type OpenWatcher, openWatcher } from '../../src/backends/etcd/prefix-watch.js';
+import { MemoryRegistry, memoryDiscovery } from '../../src/backends/memory/index.js';
+import { toRecord } from '../../src/core/codecs.js';
+import type { Discovery } from '../../src/core/discovery.js';
+import { createInstance } from '../../src/core/instance.js';
+import type { InstanceSet } from '../../src/core/instance-set.js';
+import { rawClient } from '../integration/etcd/harness.js';
+import { startEtcd } from '../servers/etcd.js';
+import { settledHeap, verdict } from './heap.js';
+
+const SERVICES = 10_000;
+const PER_SERVICE = 3;
+const CHANGES = 300;
+const WARMUP = 50;
+
+const name = (k: number): string => `svc-${String(k).padStart(5, '0')}`;
+const record = (service: string, j: number, k: number) =>
+  toRecord(
+    createInstance(
+      {
+        id: `i${j}`,
+        service,
+        host: `10.${j}.${(k >> 8) & 255}.${k & 255}`,
+        port: 8080,
+        zone: `zone-${k % 3}`,
+        tags: ['v1'],
+        metadata: { version: '1.4.2' },
+      },
+      'bench',
+    ),
+  );
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+const sortNum = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KB`;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+interface Watched {
+  readonly subs: Subscription[];
+  readonly firstMs: number;
+}
+
+/** Subscribes `instances$` of every name; resolves when each has a set satisfying `ready`. */
+const watchAll = async (
+  d: Discovery,
+  names: readonly string[],
+  ready: (s: InstanceSet) => boolean,
+): Promise<Watched> => {
+  let pending = names.length;
+  let done!: () => void;
+  const all = new Promise<void>((r) => {
+    done = r;
+  });
+  const t0 = performance.now();
+  const subs = names.map((n) => {
+    let seen = false;
+    return d.instances$(n).subscribe((s) => {
+      if (!seen && ready(s)) {
+        seen = true;
+        if (--pending === 0) done();
+      }
+    });
+  });
+  if (pending > 0) await all;
+  return { subs, firstMs: performance.now() - t0 };
+};
+
+const report = (
+  backend: string,
+  watched: Watched,
+  heapBytes: number,
+  emptyPerWatch: number,
+  watchers: number | undefined,
+): void => {
+  const instances = SERVICES * PER_SERVICE;
+  console.log(
+    `scale ${backend}: ${SERVICES} services x ${PER_SERVICE} instances watched (instances$ per service)`,
+  );
+  console.log(
+    `  every first set      ${watched.firstMs.toFixed(0)} ms (target <= 2000 ms: ${verdict(watched.firstMs <= 2000)}, ${(watched.firstMs / 2000).toFixed(2)}x)`,
+  );
+  console.log(
+    `  heap in all          ${mb(heapBytes)} (target <= 60 MB: ${verdict(heapBytes <= 60 * 1024 * 1024)}, ${(heapBytes / (60 * 1024 * 1024)).toFixed(2)}x)`,
+  );
+  console.log(
+    `  per watched service  ${kb(heapBytes / SERVICES)} (3 instances included; issue 11 measured 49 KB on etcd before)`,
+  );
+  const perInstance = (heapBytes - emptyPerWatch * SERVICES) / instances;
+  console.log(
+    `  per instance         ${perInstance.toFixed(0)} B (heap less the per-watch cost below, over ${instances} instances; target <= 400 B: ${verdict(perInstance <= 400)}, ${(perInstance / 400).toFixed(2)}x)`,
+  );
+  console.log(
+    `  per watched service with no instance ${kb(emptyPerWatch)} (target <= 2 KB: ${verdict(emptyPerWatch <= 2048)}, ${(emptyPerWatch / 2048).toFixed(2)}x)`,
+  );
+  if (watchers !== undefined) {
+    console.log(
+      `  etcd watchers opened ${watchers} (target 1 for the catalog: ${verdict(watchers <= 1 + 64)}; the first 64 watches have their own, see catalogViewsPast)`,
+    );
+  }
+};
+
+/** Heap per watched service of `SERVICES` more watches of services that have no instance. */
+const emptyWatchCost = async (d: Discovery): Promise<number> => {
+  const names = Array.from({ length: SERVICES }, (_, k) => `none-${k}`);
+  const before = settledHeap();
+  const w = await watchAll(d, names, () => true);
+  const after = settledHeap();
+  for (const s of w.subs) s.unsubscribe();
+  return (after - before) / SERVICES;
+};
+
+const benchMemory = async (): Promise<void> => {
+  const store = new MemoryRegistry('scale');
+  for (let k = 0; k < SERVICES; k++) {
+    for (let j = 0; j < PER_SERVICE; j++) store.put(name(k), `i${j}`, record(name(k), j, k));
+  }
+  const names = Array.from({ length: SERVICES }, (_, k) => name(k));
+  const before = settledHeap();
+  const d = memoryDiscovery(store, { graceMs: 0, onProblem: () => undefined });
+  const watched = await watchAll(d, names, (s) => s.size === PER_SERVICE);
+  const heap = settledHeap() - before;
+  const empty = await emptyWatchCost(d);
+  report('memory://', watched, heap, empty, undefined);
+  for (const s of watched.subs) s.unsubscribe();
+  await d.close();
+};
+
+const benchEtcd = async (): Promise<void> => {
+  const etcd = await startEtcd();
+  const prefix = '/scale/';
+  const writer = rawClient(etcd.endpoints);
+  const peer = rawClient(etcd.endpoints);
+  const url = `etcd://${etcd.endpoints[0]}${prefix}`;
+  let watchers = 0;
+  const counting: OpenWatcher = (client, p, revision) => {
+    watchers++;
+    return openWatcher(client, p, revision);
+  };
+  const d = etcdDiscovery(url, { graceMs: 0, onProblem: () => undefined, openWatcher: counting });
+  const single = etcdDiscovery(url, { graceMs: 0, onProblem: () => undefined });
+  try {
+    const puts: Promise<unknown>[] = [];
+    for (let k = 0; k < SERVICES; k++) {
+      for (let j = 0; j < PER_SERVICE; j++) {
+        puts.push(
+          writer
+            .put(`${prefix}${name(k)}/i${j}`)
+            .value(JSON.stringify(record(name(k), j, k)))
+            .exec(),
+        );
+        if (puts.length >= 500) await Promise.all(puts.splice(0));
+      }
+    }
+    await Promise.all(puts);
+    const names = Array.from({ length: SERVICES }, (_, k) => name(k));
+    const before = settledHeap();
+    const watched = await watchAll(d, names, (s) => s.size === PER_SERVICE);
+    const heap = settledHeap() - before;
+    const opened = watchers;
+    const empty = await emptyWatchCost(d);
+    report('etcd://', watched, heap, empty, opened);
+    await propagation(d, single, peer, writer, prefix);
+    for (const s of watched.subs) s.unsubscribe();
+  } finally {
+    await d.close();
+    await single.close();
+    writer.close();
+    peer.close();
+    await etcd.destroy();
+  }
+};
+
+/** One put -> emission on its service's stream: 10,000 watched (a view) against 1 watched and raw etcd3. */
+const propagation = async (
+  many: Discovery,
+  one: Discovery,
+  peer: ReturnType<typeof rawClient>,
+  writer: ReturnType<typeof rawClient>,
+  prefix: string,
+): Promise<void> => {
+  const service = name(SERVICES - 1); // watched past the threshold: a view of the catalog
+  let rawAt = new Map<string, number>();
+  const watcher = await peer.watch().prefix(`${prefix}${service}/`).create();
+  watcher.on('put', (kv) => rawAt.set(kv.value.toString(), performance.now()));
+  const seen = (set$: Observable<InstanceSet>, into: () => Map<number, number>): Subscription =>
+    set$.subscribe((set) => {
+      const now = performance.now();
+      for (const i of set.delta?.added ?? []) into().set(i.port, now);
+      for (const u of set.delta?.updated ?? []) into().set(u.current.port, now);
+    });
+  let manyAt = new Map<number, number>();
+  let oneAt = new Map<number, number>();
+  const subs = [
+    seen(many.instances$(service), () => manyAt),
+    seen(one.instances$(service), () => oneAt),
+  ];
+  await firstValueFrom(one.instances$(service));
+  const addedMany: number[] = [];
+  const addedOne: number[] = [];
+  for (let n = 0; n < WARMUP + CHANGES; n++) {
+    const port = 20_000 + n;
+    const value = JSON.stringify(
+      toRecord(createInstance({ service, id: 'i0', host: '10.9.9.9', port }, 'bench')),
+    );
+    rawAt = new Map();
+    manyAt = new Map();
+    oneAt = new Map();
+    const both = Promise.all([
+      firstValueFrom(many.instances$(service).pipe(filter((s) => s.get('i0')?.port === port))),
+      firstValueFrom(one.instances$(service).pipe(filter((s) => s.get('i0')?.port === port))),
+    ]);
+    await writer.put(`${prefix}${service}/i0`).value(value);
+    await both;
+    while (!rawAt.has(value)) await new Promise((r) => setImmediate(r));
+    if (n < WARMUP) continue;
+    addedMany.push(manyAt.get(port)! - rawAt.get(value)!);
+    addedOne.push(oneAt.get(port)! - rawAt.get(value)!);
+  }
+  for (const s of subs) s.unsubscribe();
+  await watcher.cancel();
+  const m = sortNum(addedMany);
+  const o = sortNum(addedOne);
+  const ms = (x: number) => `${x.toFixed(3)} ms`;
+  console.log(`  propagation of one put over a raw etcd3 prefix watch (${CHANGES} puts):`);
+  console.log(
+    `    ${SERVICES} watched (view): added p50 ${ms(percentile(m, 50))} (target < 0.3 ms: ${verdict(percentile(m, 50) < 0.3)}), p99 ${ms(percentile(m, 99))} (target < 1 ms: ${verdict(percentile(m, 99) < 1)})`,
+  );
+  console.log(
+    `    1 watched (own watch):     added p50 ${ms(percentile(o, 50))}, p99 ${ms(percentile(o, 99))}; ratio ${SERVICES} / 1 watched at p50 ${(percentile(m, 50) / Math.max(1e-6, percentile(o, 50))).toFixed(2)}`,
+  );
+};
+
+export async function run(): Promise<void> {
+  const only = process.env.SCALE_ONLY;
+  if (only !== 'etcd') await benchMemory();
+  if (only !== 'memory') await benchEtcd();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
