@@ -24,7 +24,7 @@ import { rawClient } from '../integration/etcd/harness.js';
 import { startEtcd } from '../servers/etcd.js';
 import { settledHeap, verdict } from './heap.js';
 
-const SERVICES = 10_000;
+const SERVICES = Number(process.env.SCALE_SERVICES ?? 10_000);
 const PER_SERVICE = 3;
 const CHANGES = 300;
 const WARMUP = 50;
