@@ -13,6 +13,7 @@ import type { CallOptions, CallTarget, RetryOptions } from '../operators/call-op
 import { plan } from '../operators/call-plan.js';
 import { type LiveBalancer, live } from '../operators/live.js';
 import type { OutlierDetector } from '../operators/outlier-ejection.js';
+import { errorCode, IDEMPOTENT_METHODS, NOT_SENT_CODES } from './request-errors.js';
 
 /**
  * When a request is tried again on another instance (the `retry` option of
@@ -99,29 +100,8 @@ export type ServiceKy = KyInstance & {
 /** Stands for the balancer while kyFor() checks its options (never called). */
 const NO_TARGET: CallTarget = { pick: () => undefined, started() {}, finished() {} };
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Connection errors where the request cannot have reached the server. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-const codeOf = (e: unknown): string | undefined => {
-  let x: unknown = e;
-  for (let depth = 0; depth < 4 && x !== null && typeof x === 'object'; depth++) {
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    x = (x as { cause?: unknown }).cause;
-  }
-  return undefined;
-};
-
-const isNetworkError = (e: unknown): boolean => e instanceof TypeError || codeOf(e) !== undefined;
+const isNetworkError = (e: unknown): boolean =>
+  e instanceof TypeError || errorCode(e) !== undefined;
 
 const cancelBody = (r: Response): void => {
   if (r.body !== null && !r.bodyUsed) r.body.cancel().catch(() => undefined);
@@ -170,7 +150,7 @@ export const kyFor = (
       if (isUnsuccessfulValue(e)) {
         return idempotent && retryStatuses.has((e.value as Response).status);
       }
-      if (NOT_SENT.has(codeOf(e) ?? '')) return true;
+      if (NOT_SENT_CODES.has(errorCode(e) ?? '')) return true;
       return idempotent && (isAttemptTimeoutError(e) || isNetworkError(e));
     };
   const base = (idempotent: boolean): CallOptions => ({
@@ -195,7 +175,7 @@ export const kyFor = (
   const fetchVia = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
     const method = request.method.toUpperCase();
-    const idempotent = IDEMPOTENT.has(method);
+    const idempotent = IDEMPOTENT_METHODS.has(method);
     const body = request.body === null ? undefined : await request.arrayBuffer();
     const url = new URL(request.url);
     const path = `${url.pathname}${url.search}`;

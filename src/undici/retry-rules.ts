@@ -5,22 +5,11 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
+import { errorCode, IDEMPOTENT_METHODS, NOT_SENT_CODES } from '../http/request-errors.js';
 import { isUnsuccessfulValue } from '../operators/call-error.js';
 
 /** Errors that must not be retried: the response had started, or the caller gave up. */
 export const NOT_RETRYABLE = new WeakSet<object>();
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Connection errors where the request cannot have reached the instance. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /** undici's own refusals of a request: the same on every instance. */
 const REFUSED = new Set([
@@ -28,16 +17,6 @@ const REFUSED = new Set([
   'UND_ERR_NOT_SUPPORTED',
   'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
 ]);
-
-const codeOf = (e: unknown): string | undefined => {
-  let x: unknown = e;
-  for (let depth = 0; depth < 4 && x !== null && typeof x === 'object'; depth++) {
-    const code = (x as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    x = (x as { cause?: unknown }).cause;
-  }
-  return undefined;
-};
 
 /**
  * Whether a failed attempt may be tried on another instance: never a 5xx
@@ -51,9 +30,9 @@ export const retryableFor =
   (e: unknown): boolean => {
     if (isUnsuccessfulValue(e)) return false; // a 5xx response: the caller has it
     if (typeof e === 'object' && e !== null && NOT_RETRYABLE.has(e)) return false;
-    const code = codeOf(e) ?? '';
+    const code = errorCode(e) ?? '';
     if (REFUSED.has(code)) return false;
-    if (NOT_SENT.has(code)) return true;
+    if (NOT_SENT_CODES.has(code)) return true;
     return idempotent;
   };
 
@@ -63,4 +42,4 @@ export const replayable = (body: unknown): boolean =>
 
 /** GET, HEAD, OPTIONS, PUT, DELETE, TRACE, unless the dispatch option `idempotent` says otherwise. */
 export const defaultIdempotent = (opts: Dispatcher.DispatchOptions): boolean =>
-  opts.idempotent ?? IDEMPOTENT.has(opts.method.toUpperCase());
+  opts.idempotent ?? IDEMPOTENT_METHODS.has(opts.method.toUpperCase());
