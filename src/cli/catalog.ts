@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { catchError, firstValueFrom, ignoreElements, map, merge, of, take, tap } from 'rxjs';
+import { ignoreElements, map, tap } from 'rxjs';
 import type { Catalog } from '../core/catalog.js';
 import { emptySet, type InstanceSet } from '../core/instance-set.js';
 import type { ServicesCommand, WatchAllCommand } from './args.js';
@@ -15,8 +15,7 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   errorLine,
-  exitCodeFor,
-  keepAlive$,
+  untilStopped,
 } from './context.js';
 import { formatSet, setToJson } from './format-set.js';
 
@@ -50,33 +49,21 @@ export const runWatchAll = async (cmd: WatchAllCommand, ctx: CliContext): Promis
   const registry = ctx.discovery(cmd.url, cliDiscoveryOptions(ctx));
   let first = true;
   try {
-    return await firstValueFrom(
-      merge(
-        registry.catalog$().pipe(
-          tap((catalog) => {
-            if (first && catalog.size === 0 && !cmd.json) {
-              ctx.out(`(registry ${catalog.registry} is empty${catalog.stale ? ', STALE' : ''})`);
-            }
-            first = false;
-            for (const set of changedSets(catalog)) {
-              if (cmd.json) ctx.out(setToJson(set));
-              else for (const line of [...formatSet(set), '']) ctx.out(line);
-            }
-          }),
-          ignoreElements(),
-        ),
-        ctx.stop$.pipe(
-          take(1),
-          map(() => EXIT_OK),
-        ),
-        keepAlive$,
-      ).pipe(
-        catchError((e: unknown) => {
-          ctx.err(errorLine(e));
-          return of(exitCodeFor(e));
+    return await untilStopped(
+      registry.catalog$().pipe(
+        tap((catalog) => {
+          if (first && catalog.size === 0 && !cmd.json) {
+            ctx.out(`(registry ${catalog.registry} is empty${catalog.stale ? ', STALE' : ''})`);
+          }
+          first = false;
+          for (const set of changedSets(catalog)) {
+            if (cmd.json) ctx.out(setToJson(set));
+            else for (const line of [...formatSet(set), '']) ctx.out(line);
+          }
         }),
+        ignoreElements(),
       ),
-      { defaultValue: EXIT_OK },
+      ctx,
     );
   } finally {
     await registry.close();
@@ -94,31 +81,19 @@ export const runWatchAll = async (cmd: WatchAllCommand, ctx: CliContext): Promis
 export const runServices = async (cmd: ServicesCommand, ctx: CliContext): Promise<number> => {
   const registry = ctx.discovery(cmd.url, cliDiscoveryOptions(ctx));
   try {
-    return await firstValueFrom(
-      merge(
-        registry.services$().pipe(
-          map((list) => {
-            if (list.stale) {
-              ctx.err(errorLine(list.error ?? 'the registry is unreachable'));
-              return EXIT_FAILURE;
-            }
-            if (cmd.json) ctx.out(JSON.stringify(list.names));
-            else for (const name of list.names) ctx.out(name);
-            return EXIT_OK;
-          }),
-        ),
-        ctx.stop$.pipe(
-          take(1),
-          map(() => EXIT_OK),
-        ),
-        keepAlive$,
-      ).pipe(
-        catchError((e: unknown) => {
-          ctx.err(errorLine(e));
-          return of(exitCodeFor(e));
+    return await untilStopped(
+      registry.services$().pipe(
+        map((list) => {
+          if (list.stale) {
+            ctx.err(errorLine(list.error ?? 'the registry is unreachable'));
+            return EXIT_FAILURE;
+          }
+          if (cmd.json) ctx.out(JSON.stringify(list.names));
+          else for (const name of list.names) ctx.out(name);
+          return EXIT_OK;
         }),
       ),
-      { defaultValue: EXIT_OK },
+      ctx,
     );
   } finally {
     await registry.close();

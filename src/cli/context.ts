@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { interval, Observable } from 'rxjs';
+import { catchError, firstValueFrom, interval, map, merge, Observable, of, take } from 'rxjs';
 import type { Discovery, DiscoveryOptions } from '../core/discovery.js';
 import { isConfigError } from '../core/errors.js';
 
@@ -45,6 +45,31 @@ export const exitCodeFor = (e: unknown): number => (isConfigError(e) ? EXIT_USAG
 export const keepAlive$: Observable<never> = new Observable<never>((subscriber) =>
   interval(2 ** 30).subscribe({ error: (e: unknown) => subscriber.error(e) }),
 );
+
+/**
+ * The exit status of a command that runs until stopped: the first status
+ * `work$` emits, {@link EXIT_OK} when `ctx.stop$` fires, or, when `work$`
+ * fails, the status for its error (printed as one line). `work$` that
+ * completes without a status waits for the stop. Keeps the process alive
+ * meanwhile.
+ */
+export const untilStopped = (work$: Observable<number>, ctx: CliContext): Promise<number> =>
+  firstValueFrom(
+    merge(
+      work$,
+      ctx.stop$.pipe(
+        take(1),
+        map(() => EXIT_OK),
+      ),
+      keepAlive$,
+    ).pipe(
+      catchError((e: unknown) => {
+        ctx.err(errorLine(e));
+        return of(exitCodeFor(e));
+      }),
+    ),
+    { defaultValue: EXIT_OK },
+  );
 
 /** Discovery options for the CLI: problems go to stderr as warnings. */
 export const cliDiscoveryOptions = (ctx: CliContext): DiscoveryOptions => ({

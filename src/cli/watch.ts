@@ -5,30 +5,13 @@
  *
  * @module
  */
-import {
-  catchError,
-  firstValueFrom,
-  ignoreElements,
-  map,
-  merge,
-  of,
-  Subject,
-  take,
-  tap,
-} from 'rxjs';
+import { ignoreElements, Subject, tap } from 'rxjs';
 import type { InstanceSet } from '../core/instance-set.js';
 import { roundRobin } from '../operators/balancers/round-robin.js';
 import type { PickExplanation } from '../operators/explain.js';
 import { live } from '../operators/live.js';
 import type { WatchCommand } from './args.js';
-import {
-  type CliContext,
-  cliDiscoveryOptions,
-  EXIT_OK,
-  errorLine,
-  exitCodeFor,
-  keepAlive$,
-} from './context.js';
+import { type CliContext, cliDiscoveryOptions, untilStopped } from './context.js';
 import { formatSet, setToJson } from './format-set.js';
 
 /** The lines of `--explain` without `--json`. */
@@ -71,28 +54,16 @@ export const runWatch = async (cmd: WatchCommand, ctx: CliContext): Promise<numb
     else for (const line of [...formatExplanation(e), '']) ctx.out(line);
   };
   try {
-    return await firstValueFrom(
-      merge(
-        registry.instances$(cmd.service).pipe(
-          tap((set) => {
-            if (cmd.json) ctx.out(setToJson(set));
-            else for (const line of [...formatSet(set), '']) ctx.out(line);
-            explain(set);
-          }),
-          ignoreElements(),
-        ),
-        ctx.stop$.pipe(
-          take(1),
-          map(() => EXIT_OK),
-        ),
-        keepAlive$,
-      ).pipe(
-        catchError((e: unknown) => {
-          ctx.err(errorLine(e));
-          return of(exitCodeFor(e));
+    return await untilStopped(
+      registry.instances$(cmd.service).pipe(
+        tap((set) => {
+          if (cmd.json) ctx.out(setToJson(set));
+          else for (const line of [...formatSet(set), '']) ctx.out(line);
+          explain(set);
         }),
+        ignoreElements(),
       ),
-      { defaultValue: EXIT_OK },
+      ctx,
     );
   } finally {
     balancer?.close();
