@@ -38,6 +38,21 @@ const decoder = (prefix: string, registry: string): Decoder => {
   };
 };
 
+/** The instances of a range read, and the keys that did not decode. */
+const decodeAll = (
+  kvs: readonly IKeyValue[],
+  decode: Decoder,
+): { instances: Instance[]; skipped: DecodeError[] } => {
+  const instances: Instance[] = [];
+  const skipped: DecodeError[] = [];
+  for (const kv of kvs) {
+    const d = decode(kv);
+    if (d?.instance) instances.push(d.instance);
+    if (d?.skipped) skipped.push(d.skipped);
+  }
+  return { instances, skipped };
+};
+
 /**
  * The watch source of `service`: a snapshot of `<prefix><service>/` at
  * revision R, then changes from R + 1, each with the cursor to resume from.
@@ -53,16 +68,8 @@ export const etcdSource =
     new Observable<SourceEvent<EtcdCursor>>((subscriber) => {
       const decode = decoder(prefix, registry);
       return watchPrefix(deps, `${prefix}${service}/`, isCursor(resume) ? resume : undefined, {
-        snapshot: (kvs, cursor) => {
-          const instances: Instance[] = [];
-          const skipped: DecodeError[] = [];
-          for (const kv of kvs) {
-            const d = decode(kv);
-            if (d?.instance) instances.push(d.instance);
-            if (d?.skipped) skipped.push(d.skipped);
-          }
-          subscriber.next({ type: 'snapshot', instances, skipped, cursor });
-        },
+        snapshot: (kvs, cursor) =>
+          subscriber.next({ type: 'snapshot', ...decodeAll(kvs, decode), cursor }),
         events: (events: readonly IEvent[], cursor) => {
           // The last event of a key in a response wins.
           const last = new Map<string, Instance | null>();
@@ -109,16 +116,8 @@ export const etcdCatalog =
     new Observable<CatalogEvent<EtcdCursor>>((subscriber) => {
       const decode = decoder(prefix, registry);
       return watchPrefix(deps, prefix, isCursor(resume) ? resume : undefined, {
-        snapshot: (kvs, cursor) => {
-          const instances: Instance[] = [];
-          const skipped: DecodeError[] = [];
-          for (const kv of kvs) {
-            const d = decode(kv);
-            if (d?.instance) instances.push(d.instance);
-            if (d?.skipped) skipped.push(d.skipped);
-          }
-          subscriber.next({ type: 'snapshot', instances, skipped, cursor });
-        },
+        snapshot: (kvs, cursor) =>
+          subscriber.next({ type: 'snapshot', ...decodeAll(kvs, decode), cursor }),
         events: (events: readonly IEvent[], cursor) => {
           // The last event of a key in a response wins.
           const last = new Map<string, Instance | CatalogRemoval>();
