@@ -1,8 +1,22 @@
 import type { Observable } from 'rxjs';
 import { ConfigError, type RxdiscoError } from '../core/errors.js';
-import { freezeInstance, type Instance } from '../core/instance.js';
+import { freezeInstance, type Instance, isInstanceId } from '../core/instance.js';
 import { emptySet, type InstanceSet, replaceAll, type Staleness } from '../core/instance-set.js';
 import { combine } from './operate.js';
+
+/**
+ * `id@registry` for an id another source already used, made unique (`#2`,
+ * `#3`... when that is taken too) and cut to the 512 characters an id may
+ * have, keeping the suffix that makes it unique.
+ */
+const renamed = (i: Instance, taken: ReadonlySet<string>): string => {
+  const base = `${i.id}@${i.registry}`;
+  for (let n = 1; ; n++) {
+    const suffix = n === 1 ? '' : `#${n}`;
+    const id = base.slice(0, 512 - suffix.length) + suffix;
+    if (isInstanceId(id) && !taken.has(id)) return id;
+  }
+};
 
 /**
  * The union of several registries' sets for one service, one instance per
@@ -10,7 +24,8 @@ import { combine } from './operate.js';
  * `merge`. Sources come in order of precedence: when two list the same
  * `host:port`, the first source's instance is kept. Each instance keeps the
  * `registry` it came from (its tag). When two sources use the same id for
- * different addresses, the later one is renamed `id@registry`. The union is
+ * different addresses, the later one is renamed `id@registry` (made unique
+ * with `#2`, `#3`... and cut to 512 characters when needed). The union is
  * emitted once every source has emitted, then on every effective change; it
  * is stale only when every source is stale (a stale source still
  * contributes its last instances). An error of any source errors the union.
@@ -46,9 +61,7 @@ export const mergeRegistries = (...sources: Observable<InstanceSet>[]): Observab
           const address = `${i.host.toLowerCase()}:${i.port}`;
           if (byAddress.has(address)) continue;
           byAddress.add(address);
-          const instance = ids.has(i.id)
-            ? freezeInstance({ ...i, id: `${i.id}@${i.registry}` })
-            : i;
+          const instance = ids.has(i.id) ? freezeInstance({ ...i, id: renamed(i, ids) }) : i;
           ids.add(instance.id);
           union.push(instance);
         }

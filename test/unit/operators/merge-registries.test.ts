@@ -41,6 +41,30 @@ describe('mergeRegistries()', () => {
     expect(() => mergeRegistries()).toThrow(/at least one source/);
   });
 
+  it('keeps renamed ids unique and within 512 characters', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const long = 'x'.repeat(510);
+      const c1 = consul(
+        at('consul://c', long, '10.0.0.1'),
+        at('consul://c', 'a@eureka://e', '10.0.0.3'),
+      );
+      const e1 = eureka(at('eureka://e', long, '10.0.0.2'), at('eureka://e', 'a', '10.0.0.4'));
+      const e2 = eureka(at('eureka://e', 'a', '10.0.0.4'));
+      const e3 = instanceSet('hello', 'eureka://e', [at('eureka://e', 'a', '10.0.0.5')]);
+      const ids = (set: ReturnType<typeof consul>) => set.instances.map((i) => i.id);
+      expectObservable(
+        mergeRegistries(
+          cold('c', { c: c1 }),
+          cold('e', { e: e1 }),
+          cold('f', { f: e2 }),
+          cold('g', { g: e3 }),
+        ).pipe(map(ids)),
+      ).toBe('x', {
+        x: ['a', 'a@eureka://e', 'a@eureka://e#2', long, `${long}@e`],
+      });
+    });
+  });
+
   it('fails when a source fails, completes when all complete', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const c1 = consul(at('consul://c', 'a', '10.0.0.1'));
