@@ -9,12 +9,23 @@
 //	gomicro watch consul|etcd ADDR NAME
 //	    prints what go-micro's GetService returns, as one JSON line of nodes
 //	    (sorted by id) each time it changes, until stdin closes
+//	gomicro serve consul|etcd ADDR NAME VERSION ID [k=v ...]
+//	    runs a go-micro web service (go-micro.dev/v4/web): plain HTTP on
+//	    127.0.0.1 and a free port, registered under that address through
+//	    go-micro's registry as a go-micro server registers (TTL 6 s,
+//	    registered again every 2 s); prints "serving HOST:PORT", then
+//	    "registered". It answers GET /hello and GET /hello/<anything> with
+//	    the JSON {"service","version","id","path","query"}. When stdin closes
+//	    it stops as go-micro does (deregisters, closes its listener), then
+//	    lets the requests in flight finish; prints "deregistered".
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -22,7 +33,9 @@ import (
 
 	"github.com/go-micro/plugins/v4/registry/consul"
 	"github.com/go-micro/plugins/v4/registry/etcd"
+	"go-micro.dev/v4/logger"
 	"go-micro.dev/v4/registry"
+	"go-micro.dev/v4/web"
 )
 
 // node is one go-micro node as the tests compare it.
@@ -34,7 +47,7 @@ type node struct {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gomicro register consul|etcd ADDR NAME VERSION ID HOST:PORT [k=v ...] | watch consul|etcd ADDR NAME")
+	fmt.Fprintln(os.Stderr, "usage: gomicro register consul|etcd ADDR NAME VERSION ID HOST:PORT [k=v ...] | watch consul|etcd ADDR NAME | serve consul|etcd ADDR NAME VERSION ID [k=v ...]")
 	os.Exit(2)
 }
 
@@ -62,11 +75,7 @@ func main() {
 		if len(os.Args) < 8 {
 			usage()
 		}
-		metadata := map[string]string{}
-		for _, kv := range os.Args[8:] {
-			k, v, _ := strings.Cut(kv, "=")
-			metadata[k] = v
-		}
+		metadata := pairs(os.Args[8:])
 		svc := &registry.Service{
 			Name:    os.Args[4],
 			Version: os.Args[5],
@@ -125,7 +134,67 @@ func main() {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+	case "serve":
+		if len(os.Args) < 7 {
+			usage()
+		}
+		serve(reg, os.Args[4], os.Args[5], os.Args[6], pairs(os.Args[7:]), stdinClosed)
 	default:
 		usage()
 	}
+}
+
+// pairs reads k=v arguments into a map.
+func pairs(args []string) map[string]string {
+	metadata := map[string]string{}
+	for _, kv := range args {
+		k, v, _ := strings.Cut(kv, "=")
+		metadata[k] = v
+	}
+	return metadata
+}
+
+// serve runs one go-micro web service until stdin closes.
+func serve(reg registry.Registry, name, version, id string, metadata map[string]string, stop <-chan struct{}) {
+	logger.DefaultLogger = logger.NewLogger(logger.WithOutput(os.Stderr), logger.WithLevel(logger.WarnLevel))
+	httpServer := &http.Server{}
+	service := web.NewService(
+		web.Name(name),
+		web.Version(version),
+		web.Id(id),
+		web.Metadata(metadata),
+		web.Address("127.0.0.1:0"),
+		web.Registry(reg),
+		web.RegisterTTL(6*time.Second),
+		web.RegisterInterval(2*time.Second),
+		web.Server(httpServer),
+		web.HandleSignal(false),
+	)
+	hello := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"service": name, "version": version, "id": id, "path": r.URL.Path, "query": r.URL.RawQuery,
+		})
+	}
+	service.HandleFunc("/hello", hello)
+	service.HandleFunc("/hello/", hello)
+	if err := service.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		os.Exit(1)
+	}
+	fmt.Println("serving", service.Options().Address)
+	fmt.Println("registered")
+	<-stop
+	// go-micro's Stop: the registration loop ends, the node is deregistered,
+	// the listener closed; then the requests in flight finish.
+	if err := service.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop:", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
+	fmt.Println("deregistered")
 }
