@@ -125,6 +125,10 @@ export const clientOptions = (config: EtcdConfig, options: ResolvedEtcdOptions):
       'grpc.max_reconnect_backoff_ms': 2000,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5000,
+      // etcd's own client (clientv3) accepts answers up to 2 GiB: grpc-js's
+      // 4 MiB default refuses a watch catch-up or a range of a few thousand
+      // services (RESOURCE_EXHAUSTED, retried for ever)
+      'grpc.max_receive_message_length': 2 ** 31 - 1,
       ...options.grpcOptions,
     },
   };

@@ -78,6 +78,44 @@ export const prefixEnd = (prefix: string): Buffer => {
   return Buffer.from([0]);
 };
 
+/** Keys per range request of a snapshot read (as etcd's own clientv3 mirror reads). */
+export const READ_PAGE_KEYS = 1000;
+
+/**
+ * Every key under `prefix` at one revision, read in pages of
+ * {@link READ_PAGE_KEYS} keys (the first page sets the revision, the next
+ * ones read at it), so that no answer grows with the prefix: a whole
+ * registry in one range answer is past grpc-js's 4 MiB message limit at a
+ * few thousand services. A revision compacted between pages fails the read
+ * (retryable: the next session reads again). Undefined when `cancelled()`
+ * turned true between pages.
+ */
+export const readPrefix = async (
+  client: Etcd3,
+  prefix: string,
+  cancelled: () => boolean = () => false,
+): Promise<{ kvs: IKeyValue[]; revision: number } | undefined> => {
+  const end = prefixEnd(prefix);
+  const kvs: IKeyValue[] = [];
+  let key = Buffer.from(prefix);
+  let revision: number | undefined;
+  for (;;) {
+    const res = await client.kv.range({
+      key,
+      range_end: end,
+      limit: READ_PAGE_KEYS,
+      ...(revision === undefined ? {} : { revision }),
+    });
+    if (cancelled()) return undefined;
+    revision ??= Number(res.header.revision);
+    for (const kv of res.kvs) kvs.push(kv);
+    const last = res.kvs[res.kvs.length - 1];
+    if (!res.more || last === undefined) return { kvs, revision };
+    // The next page starts right after the last key read.
+    key = Buffer.concat([last.key, Buffer.from([0])]);
+  }
+};
+
 /**
  * The cursor after a watch response: `header.revision + 1`, except when the
  * response carries a full batch of revisions (etcd may then have more
@@ -143,17 +181,13 @@ export const watchPrefix = (
   };
 
   const read = (): void => {
-    client
-      .getAll()
-      .prefix(prefix)
-      .exec()
-      .then((res) => {
-        if (stopped) return;
-        const present = new Set(res.kvs.map((kv) => kv.key.toString()));
-        cursor = { revision: Number(res.header.revision) + 1, present };
-        handlers.snapshot(res.kvs, cursor);
-        if (!stopped) watch(cursor);
-      }, fail);
+    readPrefix(client, prefix, () => stopped).then((res) => {
+      if (stopped || res === undefined) return;
+      const present = new Set(res.kvs.map((kv) => kv.key.toString()));
+      cursor = { revision: res.revision + 1, present };
+      handlers.snapshot(res.kvs, cursor);
+      if (!stopped) watch(cursor);
+    }, fail);
   };
 
   const check = (): void => {
