@@ -99,6 +99,13 @@ export interface Backend {
    * absent when the registry has no such watch.
    */
   catalog?(): CatalogSource<unknown>;
+  /**
+   * True when the catalog lists `service` under that very name, so that a
+   * watch of it may be a view of the catalog (Eureka lists application
+   * `HELLO` as `hello`: a watch of `Hello` keeps a stream of its own).
+   * Absent: every name.
+   */
+  catalogLists?(service: string): boolean;
   /** Registers instances; absent for read-only registries. */
   readonly registrar: Registrar<unknown> | undefined;
   /** Releases the client (connections, pools). */
@@ -306,12 +313,11 @@ export const createDiscovery = (
       // catalog (no session, no shared subject of its own: a listener).
       if (watches.has(key) || watches.size < viewsPast || Object.keys(params).length > 0)
         return watchOf(key, service, params);
+      const viewable = (l: Backend): boolean =>
+        l.catalog !== undefined && l.catalogLists?.(service) !== false;
       const b = loaded;
-      if (b !== undefined)
-        return b.catalog === undefined ? watchOf(key, service, params) : viewOf(service);
-      return withBackend((l) =>
-        l.catalog === undefined ? watchOf(key, service, params) : viewOf(service),
-      );
+      if (b !== undefined) return viewable(b) ? viewOf(service) : watchOf(key, service, params);
+      return withBackend((l) => (viewable(l) ? viewOf(service) : watchOf(key, service, params)));
     });
   };
 
