@@ -1,7 +1,8 @@
 /**
  * `rxdisco/eureka`: the Eureka backend (`eureka://` and `eurekas://` URLs)
  * over `node:http`. One registry poller per backend (full fetch, then deltas with a
- * hashcode check) shared by every service stream; registration with
+ * hashcode check) shared by every service stream and by the catalog
+ * (`catalog$()`, and the per-service views of it); registration with
  * heartbeats; Eureka's status override through {@link setEurekaStatus}.
  * Service `hello` is Eureka application `HELLO`; instances keep the
  * service name you asked for.
@@ -18,13 +19,14 @@ import { ConfigError } from '../../core/errors.js';
 import { INSTANCE_STATUSES } from '../../core/instance.js';
 import { configOf } from '../../core/url.js';
 import { withWatchParams } from '../../core/watch-params.js';
+import { eurekaCatalog } from './catalog.js';
 import {
   type EurekaClient,
   type EurekaOptions,
   eurekaClient,
   resolveEurekaOptions,
 } from './client.js';
-import { appName, type EurekaStatus } from './codecs.js';
+import { appName, type EurekaStatus, serviceName } from './codecs.js';
 import { attachEurekaHandle, type EurekaHandle, eurekaHandle, eurekaHandleOf } from './handle.js';
 import { type RefreshReport, registryPoller } from './poller.js';
 import { eurekaRegistrar, leaseKey, putStatus } from './registrar.js';
@@ -61,6 +63,9 @@ export const eurekaBackend = (
   return {
     instances: (service) => eurekaSource(copies, service, registry),
     services: () => eurekaServices(copies),
+    catalog: () => eurekaCatalog(copies),
+    // The catalog names application HELLO `hello`: a watch of `Hello` keeps its own stream.
+    catalogLists: (service) => service === serviceName(appName(service)),
     registrar: eurekaRegistrar(client, resolved, handle.overrides),
     close: async () => {
       if (handle.client === client) handle.client = undefined;

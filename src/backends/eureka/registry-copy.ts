@@ -349,7 +349,7 @@ export const applyDeltaSliced = async (
  * The same instance again: an equal Instance, or the same problem with
  * the same status (not reported twice).
  */
-const sameEntry = (old: CopyInstance, next: CopyInstance): boolean => {
+export const sameEntry = (old: CopyInstance, next: CopyInstance): boolean => {
   const a = isUnusable(old);
   const b = isUnusable(next);
   if (!a && !b) return sameInstance(old, next);

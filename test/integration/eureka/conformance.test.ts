@@ -21,7 +21,7 @@ import {
   testDiscovery,
 } from './harness.js';
 
-vi.setConfig({ testTimeout: 60_000 });
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
 expectNoLeakedHandles();
 
 let server: EurekaServer;
@@ -59,35 +59,39 @@ const nextHeartbeat = async (app: string, id: string): Promise<void> => {
   await until(async () => (await renewedAt()) !== first, 30_000, `a heartbeat of ${app}/${id}`);
 };
 
-conformance('eureka://', () => ({
-  discovery: () => testDiscovery(server.url),
-  writeRaw: (r: RawRecord) => write(r.service, r.id, rawInstanceInfo(r)),
-  deleteRaw: async (service, id) => {
-    written.delete(keyOf(service, id));
-    await deleteInstance(server.base, appName(service), id);
-  },
-  writeMalformed: async (service, id) => {
-    // Eureka stores any integer as a port; rxdisco's codec refuses 99999.
-    const body = rawInstanceInfo({ service, id, host: '127.0.0.1', port: 8080 });
-    body.instance.port = { $: 99_999, '@enabled': 'true' };
-    await write(service, id, body);
-  },
-  dropRegistrations: async (service) => {
-    const app = appName(service);
-    for (const id of await serverIds(server.base, app)) {
-      if (written.has(`${app}/${id}`)) continue;
-      // Delete right after a heartbeat, so that the next one (the one that
-      // gets the 404) comes a whole renewal later: a poller then sees the
-      // instance gone before it is registered again, as the suite expects.
-      await nextHeartbeat(app, id);
-      await deleteInstance(server.base, app, id);
-    }
-  },
-  outage: () => server.stop(),
-  recover: async () => {
-    await server.start();
-    for (const [key, body] of written) await postInstance(server.base, key.split('/')[0]!, body);
-  },
-  ttlMs: 15_000,
-  patience: 15_000,
-}));
+conformance(
+  'eureka://',
+  () => ({
+    discovery: () => testDiscovery(server.url),
+    writeRaw: (r: RawRecord) => write(r.service, r.id, rawInstanceInfo(r)),
+    deleteRaw: async (service, id) => {
+      written.delete(keyOf(service, id));
+      await deleteInstance(server.base, appName(service), id);
+    },
+    writeMalformed: async (service, id) => {
+      // Eureka stores any integer as a port; rxdisco's codec refuses 99999.
+      const body = rawInstanceInfo({ service, id, host: '127.0.0.1', port: 8080 });
+      body.instance.port = { $: 99_999, '@enabled': 'true' };
+      await write(service, id, body);
+    },
+    dropRegistrations: async (service) => {
+      const app = appName(service);
+      for (const id of await serverIds(server.base, app)) {
+        if (written.has(`${app}/${id}`)) continue;
+        // Delete right after a heartbeat, so that the next one (the one that
+        // gets the 404) comes a whole renewal later: a poller then sees the
+        // instance gone before it is registered again, as the suite expects.
+        await nextHeartbeat(app, id);
+        await deleteInstance(server.base, app, id);
+      }
+    },
+    outage: () => server.stop(),
+    recover: async () => {
+      await server.start();
+      for (const [key, body] of written) await postInstance(server.base, key.split('/')[0]!, body);
+    },
+    ttlMs: 15_000,
+    patience: 15_000,
+  }),
+  { catalog: true },
+);
