@@ -18,6 +18,7 @@ import {
   transport,
 } from '../transport.js';
 import { httpError, transportError } from './errors.js';
+import { connectionSlots, type SlotKind } from './slots.js';
 import type { ConsulConfig } from './url.js';
 
 export type { ConsulConfig } from './url.js';
@@ -58,6 +59,12 @@ export interface ConsulRequest {
   readonly context: ErrorContext;
   /** Statuses to hand back instead of turning into errors (e.g. 404). */
   readonly accept?: readonly number[];
+  /**
+   * Which connection slots the request takes (see `slots.ts`): `blocking`
+   * for a query with an `index`, `read` for one that does not block.
+   * @default 'write' (registrations and renewals: served first)
+   */
+  readonly kind?: SlotKind;
 }
 
 /** The client every part of the backend shares. */
@@ -85,15 +92,26 @@ const aclPolicyOf = (value: string | null): 'allow' | 'deny' | undefined => {
   return v === 'allow' || v === 'deny' ? v : undefined;
 };
 
+/** How many requests one client sends at once (see `slots.ts`). */
+export interface ConnectionCap {
+  /** Requests (so sockets) in flight at most. */
+  readonly max: number;
+  /** Blocking queries in flight at most (below `max`). */
+  readonly maxBlocking: number;
+}
+
 /**
  * Creates the client for `config`. `token` (from the options) wins over the
- * URL's `?token=`.
+ * URL's `?token=`. At most `cap.max` requests are in flight at once, so at
+ * most that many sockets are open to the agents.
  */
 export const consulClient = (
   config: ConsulConfig,
   token: string | undefined,
   limits: ResolvedAnswerLimits = DEFAULT_ANSWER_LIMITS,
+  cap: ConnectionCap = { max: 64, maxBlocking: 48 },
 ): ConsulClient => {
+  const slots = connectionSlots(cap.max, cap.maxBlocking);
   const scheme = config.tls ? 'https' : 'http';
   const bases = config.endpoints.map((e) => `${scheme}://${formatHostPort(e.host, e.port)}`);
   let pool: Transport | undefined;
@@ -103,6 +121,11 @@ export const consulClient = (
 
   const request = async (req: ConsulRequest): Promise<ConsulAnswer> => {
     if (closed) {
+      throw closedError(config.url);
+    }
+    const release = await slots.acquire(req.kind ?? 'write', req.signal);
+    if (closed) {
+      release();
       throw closedError(config.url);
     }
     pool ??= transport(readTls(config), limits);
@@ -126,6 +149,8 @@ export const consulClient = (
       // The agent cannot be reached: the next request goes to the next one.
       if (!req.signal?.aborted && current === at) current = at + 1;
       throw req.signal?.aborted ? e : transportError(e, what, req.context);
+    } finally {
+      release();
     }
     const ok = answer.status >= 200 && answer.status < 300;
     if (!ok && !(req.accept ?? []).includes(answer.status)) {

@@ -408,7 +408,69 @@ export const decodeHealthSliced = async (
 };
 
 /** Decodes `/v1/catalog/services` into sorted service names. */
-export const decodeCatalogServices = (text: string, registry: string): string[] => {
+export const decodeCatalogServices = (text: string, registry: string): string[] =>
+  [...decodeCatalogServiceTags(text, registry).keys()].sort();
+
+/** The fingerprint of a decoded answer (equal content, equal fingerprint). */
+export const fingerprintOf = (decoded: DecodedHealth): string => decoded.fingerprint;
+
+/** One check of `/v1/health/state/any`: what the catalog watch needs of it. */
+export const StateCheck = struct(
+  { Node: t.string, CheckID: t.string, ServiceName: t.string, ModifyIndex: NonNegative },
+  { CreateIndex: NonNegative },
+  'StateCheck',
+);
+
+/** A check of the whole registry, by node and check ID. */
+export interface RegistryCheck {
+  /** `node\0checkId`: unique in a datacenter. */
+  readonly key: string;
+  /** The service it checks; `''` for a node check (it counts for every service of its node). */
+  readonly service: string;
+  readonly modifyIndex: number;
+  readonly createIndex: number;
+}
+
+/**
+ * Decodes `/v1/health/state/any` (every check of the datacenter). A check
+ * that does not decode is skipped and reported; a body that is not a JSON
+ * array is a (retryable) {@link RegistryUnavailableError}.
+ */
+export const decodeStateChecks = (
+  text: string,
+  registry: string,
+): { checks: RegistryCheck[]; skipped: DecodeError[] } => {
+  const body = parseJson(text, 'the checks of the registry', registry);
+  if (!Array.isArray(body)) {
+    throw new RegistryUnavailableError(
+      `Consul answered /v1/health/state/any with ${body === null ? 'null' : typeof body}, not a list`,
+      { registry },
+    );
+  }
+  const checks: RegistryCheck[] = [];
+  const skipped: DecodeError[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const d = decode(StateCheck, body[i], `health/state/any#${i}`, { registry });
+    if (!d.ok) {
+      skipped.push(d.error);
+      continue;
+    }
+    const c = d.value;
+    checks.push({
+      key: `${c.Node}\u0000${c.CheckID}`,
+      service: c.ServiceName,
+      modifyIndex: c.ModifyIndex,
+      createIndex: c.CreateIndex ?? c.ModifyIndex,
+    });
+  }
+  return { checks, skipped };
+};
+
+/**
+ * Decodes `/v1/catalog/services` into service name → its tags (sorted,
+ * joined), for telling which services a change of the catalog touched.
+ */
+export const decodeCatalogServiceTags = (text: string, registry: string): Map<string, string> => {
   const body = parseJson(text, 'the service catalog', registry);
   const d = decode(CatalogServices, body, 'catalog/services', { registry });
   if (!d.ok) {
@@ -417,8 +479,7 @@ export const decodeCatalogServices = (text: string, registry: string): string[] 
       { registry, cause: d.error },
     );
   }
-  return Object.keys(d.value).sort();
+  const tags = new Map<string, string>();
+  for (const name in d.value) tags.set(name, [...(d.value[name] ?? [])].sort().join('\n'));
+  return tags;
 };
-
-/** The fingerprint of a decoded answer (equal content, equal fingerprint). */
-export const fingerprintOf = (decoded: DecodedHealth): string => decoded.fingerprint;

@@ -2,13 +2,17 @@
  * `rxdisco/consul`: the Consul backend (`consul://` and `consuls://` URLs)
  * over `node:http` (the backends' own transport, `../transport.ts`; no ky,
  * no fetch). Watches are blocking queries on `/v1/health/service/<name>` and
- * `/v1/catalog/services`; registrations are agent services with a TTL check
- * that rxdisco passes. One HTTP connection pool per backend, created on
- * first use and released by `close()`.
+ * `/v1/catalog/services`; the catalog (`catalog$()`, and the per-service
+ * watches past `consulViewsPast`) is two blocking queries plus reads of the
+ * services that changed (`catalog.ts`); registrations are agent services
+ * with a TTL check that rxdisco passes. One HTTP connection pool per
+ * backend, created on first use and released by `close()`, with at most
+ * `maxConnections` requests in flight (`slots.ts`).
  *
  * @module
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import type { CatalogSource } from '../../core/catalog.js';
 import {
   type Backend,
   createDiscovery,
@@ -17,7 +21,8 @@ import {
 } from '../../core/discovery.js';
 import { configOf } from '../../core/url.js';
 import { withWatchParams } from '../../core/watch-params.js';
-import { consulClient } from './client.js';
+import { consulCatalog } from './catalog.js';
+import { type ConnectionCap, consulClient } from './client.js';
 import { type ConsulOptions, resolveConsulOptions } from './options.js';
 import { consulRegistrar } from './registrar.js';
 import { consulServices, consulSource } from './source.js';
@@ -42,8 +47,8 @@ export const consulBackend = (
   config: ConsulConfig,
   options: ConsulBackendOptions = {},
 ): Backend => {
-  const resolved = resolveConsulOptions(options, config.url, config.token);
-  const client = consulClient(config, resolved.token, resolved.answers);
+  const resolved = resolveConsulOptions(options, config.url, config.token, config.maxConnections);
+  const client = consulClient(config, resolved.token, resolved.answers, resolved.connections);
   const deps = {
     client,
     config,
@@ -53,10 +58,20 @@ export const consulBackend = (
   return {
     instances: (service, params) => consulSource(deps, service, params),
     services: () => consulServices(deps),
+    catalog: () => consulCatalog(deps) as CatalogSource<unknown>,
     registrar: consulRegistrar({ client, options: resolved, registry: config.url }),
     close: async () => client.close(),
   };
 };
+
+/**
+ * How many per-service watches a Consul discovery keeps on blocking
+ * queries of their own before new ones are views of `catalog$()`: what the
+ * blocking slots hold besides the catalog's two queries and `services$()`
+ * (45 with the default 64 connections). Past it a per-service blocking
+ * query would wait for a slot (up to `waitMs`) and miss changes meanwhile.
+ */
+export const consulViewsPast = (cap: ConnectionCap): number => Math.max(0, cap.maxBlocking - 3);
 
 /**
  * A {@link Discovery} over Consul. Options are checked now, and the params
@@ -79,8 +94,11 @@ export const consulDiscovery = (
 ): Discovery => {
   const config = configOf(consulUrl, url);
   // Check the options now, not on first subscribe.
-  resolveConsulOptions(options, config.url, config.token);
-  const d = createDiscovery(config.url, async () => consulBackend(config, options), options);
+  const resolved = resolveConsulOptions(options, config.url, config.token, config.maxConnections);
+  const d = createDiscovery(config.url, async () => consulBackend(config, options), {
+    ...options,
+    catalogViewsPast: options.catalogViewsPast ?? consulViewsPast(resolved.connections),
+  });
   return withWatchParams(d, consulUrl);
 };
 
@@ -89,6 +107,7 @@ export {
   AnswerTooLargeError,
   isAnswerTooLargeError,
 } from '../transport.js';
+export type { ConsulCatalogCursor } from './catalog.js';
 export type { ConsulConsistency } from './client.js';
 export { decodeHealth } from './codecs.js';
 export { decodeGoMicroTags, encodeGoMicroTags, type GoMicroTags } from './gomicro.js';

@@ -8,7 +8,8 @@ import type { Instance } from '../../core/instance.js';
 import { durationOption, enumOption, numberOption } from '../../core/options.js';
 import { type AnswerLimits, type ResolvedAnswerLimits, resolveAnswerLimits } from '../transport.js';
 import type { BlockingTuning } from './blocking.js';
-import type { ConsulConsistency } from './client.js';
+import type { ConnectionCap, ConsulConsistency } from './client.js';
+import { MAX_CONNECTIONS_FIX } from './url.js';
 
 /**
  * The health check a registration carries. `ttl` (the default): rxdisco
@@ -96,6 +97,19 @@ export interface ConsulOptions extends AnswerLimits {
    * @default 60_000
    */
   readonly deregisterCriticalAfterMs?: number;
+  /**
+   * HTTP connections (requests in flight) one discovery opens to its agents
+   * at most, whatever the number of watches (also `?maxConnections=` in the
+   * URL; this option wins). Keep it below the agent's
+   * `limits.http_max_conns_per_client` (200 by default) divided by the
+   * discoveries one host runs, or the agent answers 429. A quarter of them
+   * (at least 2) are kept from blocking queries, for registrations,
+   * renewals and reads; past the number of per-service watches the rest can
+   * hold, new `instances$()` watches are views of `catalog$()` (see
+   * docs/consul.md). 4 to 10,000.
+   * @default 64
+   */
+  readonly maxConnections?: number;
 }
 
 /** {@link ConsulOptions} with every default applied. */
@@ -108,12 +122,23 @@ export interface ResolvedConsulOptions {
   readonly check: (instance: Instance) => ConsulCheck;
   /** Seconds, as Consul's `DeregisterCriticalServiceAfter` is written. */
   readonly deregisterCriticalAfter: number;
+  /** Requests in flight at most, and blocking queries among them. */
+  readonly connections: ConnectionCap;
 }
 
 /**
+ * The connection cap from `maxConnections`: a quarter (at least 2) kept
+ * from blocking queries.
+ */
+export const connectionCap = (max: number): ConnectionCap => ({
+  max,
+  maxBlocking: max - Math.max(2, Math.ceil(max / 4)),
+});
+
+/**
  * Applies the defaults of {@link ConsulOptions} and checks them (a `check`
- * given as a function is checked when it is called); `urlToken` is the
- * URL's `?token=`.
+ * given as a function is checked when it is called); `urlToken` and
+ * `urlMaxConnections` are the URL's `?token=` and `?maxConnections=`.
  *
  * @throws {ConfigError} naming the option out of range.
  */
@@ -121,6 +146,7 @@ export const resolveConsulOptions = (
   o: ConsulOptions,
   registry: string,
   urlToken: string | undefined,
+  urlMaxConnections?: number,
 ): ResolvedConsulOptions => {
   const context = { registry };
   const consistency = enumOption(
@@ -170,6 +196,20 @@ export const resolveConsulOptions = (
         { min: 1000, max: 86_400_000 * 365 },
         context,
       ) / 1000,
+    connections: connectionCap(
+      numberOption(
+        'maxConnections',
+        o.maxConnections ?? urlMaxConnections,
+        64,
+        {
+          integer: true,
+          min: 4,
+          max: 10_000,
+          fix: MAX_CONNECTIONS_FIX,
+        },
+        context,
+      ),
+    ),
   };
 };
 

@@ -59,7 +59,8 @@ export const healthQuery = (
   return q;
 };
 
-const blockingParams = (index: number, waitMs: number): Array<[string, string]> =>
+/** The `index` and `wait` of a blocking query (none for the first, which does not block). */
+export const blockingParams = (index: number, waitMs: number): Array<[string, string]> =>
   index > 0
     ? [
         ['index', String(index)],
@@ -87,6 +88,7 @@ export const anonymousMayRead = async (
       path: '/v1/internal/acl/authorize',
       json: [{ Resource: 'service', Segment: service, Access: 'read' }],
       signal,
+      kind: 'read',
       timeout: deps.options.blocking.requestTimeoutMs,
       context,
       accept: [401, 403, 404, 405],
@@ -139,6 +141,7 @@ export const consulSource =
           signal,
           timeout,
           context,
+          kind: index > 0 ? 'blocking' : 'read',
         });
         const value = await decodeHealthSliced(
           answer.text,
@@ -167,6 +170,14 @@ export const consulSource =
       );
     });
 
+/** The query string of registry-wide reads: the URL's `dc` and the `consistency` option. */
+export const catalogParams = (
+  deps: Pick<SourceDeps, 'config' | 'options'>,
+): Array<[string, string]> => [
+  ...(deps.config.dc === undefined ? [] : [['dc', deps.config.dc] as [string, string]]),
+  ...consistencyParams(deps.options.consistency),
+];
+
 /** The watch source of the service names (`/v1/catalog/services`). */
 export const consulServices =
   (deps: SourceDeps) =>
@@ -174,10 +185,7 @@ export const consulServices =
     defer(() => {
       const registry = deps.config.url;
       const context = { registry };
-      const base: Array<[string, string]> = [
-        ...(deps.config.dc === undefined ? [] : [['dc', deps.config.dc] as [string, string]]),
-        ...consistencyParams(deps.options.consistency),
-      ];
+      const base = catalogParams(deps);
       const read: BlockingRead<string[]> = async (index, waitMs, signal, timeout) => {
         const answer = await deps.client.request({
           method: 'GET',
@@ -186,6 +194,7 @@ export const consulServices =
           signal,
           timeout,
           context,
+          kind: index > 0 ? 'blocking' : 'read',
         });
         const names = decodeCatalogServices(answer.text, registry);
         return { index: answer.index, value: names, fingerprint: names.join('\n') };

@@ -8,12 +8,14 @@
  */
 import type { WatchParams } from '../../core/discovery.js';
 import { ConfigError, type ErrorContext } from '../../core/errors.js';
+import { numberOption } from '../../core/options.js';
 import {
   type Endpoint,
   noPath,
   parseEndpoints,
   type UrlCommon,
   type UrlGrammar,
+  type UrlParts,
   urlError,
 } from '../../core/url.js';
 
@@ -28,6 +30,8 @@ export interface ConsulConfig extends UrlCommon {
   readonly dc: string | undefined;
   /** `?token=`: the ACL token (never logged). */
   readonly token: string | undefined;
+  /** `?maxConnections=`: the connection cap (the `maxConnections` option wins). */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -44,6 +48,10 @@ export const CONSUL_WATCH_PARAMS = [
   'consistent',
   'filter',
 ] as const;
+
+/** How to fix a connection cap out of range (the option's and the URL's). */
+export const MAX_CONNECTIONS_FIX =
+  "pass a whole number of connections below the agent's limits.http_max_conns_per_client (200 by default)";
 
 /** The params of one Consul watch, checked, in the terms of the health query. */
 export interface ConsulWatch {
@@ -119,6 +127,17 @@ export const consulWatch = (params: WatchParams, context: ErrorContext): ConsulW
   return { passing, tags, near, dc, filter, consistency };
 };
 
+/** `?maxConnections=`: a whole number from 4 to 10,000, checked as the option is. */
+const maxConnectionsOf = (text: string, parts: UrlParts): number =>
+  numberOption(
+    'url.maxConnections',
+    // Text that is not a whole number is shown as given, quoted.
+    /^\d+$/.test(text.trim()) ? Number(text) : (text as unknown as number),
+    64,
+    { integer: true, min: 4, max: 10_000, fix: MAX_CONNECTIONS_FIX },
+    { registry: parts.common.url },
+  );
+
 /** The `consul://` / `consuls://` grammar. */
 export const consulUrl: UrlGrammar<ConsulConfig> = {
   kind: 'consul',
@@ -127,13 +146,13 @@ export const consulUrl: UrlGrammar<ConsulConfig> = {
     consul: {
       tls: false,
       port: 8500,
-      params: ['dc', 'token'],
+      params: ['dc', 'token', 'maxConnections'],
       noUserinfo: 'pass an ACL token as ?token=...',
     },
     consuls: {
       tls: true,
       port: 8501,
-      params: ['dc', 'token', 'ca', 'cert', 'key'],
+      params: ['dc', 'token', 'maxConnections', 'ca', 'cert', 'key'],
       noUserinfo: 'pass an ACL token as ?token=...',
     },
   },
@@ -144,8 +163,17 @@ export const consulUrl: UrlGrammar<ConsulConfig> = {
   parse: (parts) => {
     const endpoints = parseEndpoints(parts);
     noPath(parts, 'write consul://host:port?dc=dc1');
-    const { dc, token } = parts.common.params;
+    const { dc, token, maxConnections } = parts.common.params;
     if (dc === '') urlError(parts.raw, 'url.dc', 'is empty', 'name the datacenter or remove dc=');
-    return { ...parts.common, kind: 'consul', tls: parts.spec.tls, endpoints, dc, token };
+    const cap = maxConnections === undefined ? undefined : maxConnectionsOf(maxConnections, parts);
+    return {
+      ...parts.common,
+      kind: 'consul',
+      tls: parts.spec.tls,
+      endpoints,
+      dc,
+      token,
+      ...(cap === undefined ? {} : { maxConnections: cap }),
+    };
   },
 };

@@ -19,16 +19,21 @@ afterAll(async () => {
   await agent?.destroy();
 });
 
-conformance('consul://', () => ({
-  discovery: () => testDiscovery(agent.url),
-  writeRaw: (r) => registerRaw(agent, r),
-  deleteRaw: (_service, id) => deregisterRaw(agent, id),
-  // Consul stores a service without a port (Port 0, as JSON: no Port at all);
-  // an instance needs one from 1 to 65535.
-  writeMalformed: (service, id) => registerRaw(agent, { id, service, host: '127.0.0.1', port: 0 }),
-  dropRegistrations: (service) => dropService(agent, service),
-  outage: () => agent.kill(),
-  recover: () => agent.start(),
-  ttlMs: 2000,
-  patience: 15_000,
-}));
+conformance(
+  'consul://',
+  () => ({
+    discovery: () => testDiscovery(agent.url),
+    writeRaw: (r) => registerRaw(agent, r),
+    deleteRaw: (_service, id) => deregisterRaw(agent, id),
+    // Consul stores a service without a port (Port 0, as JSON: no Port at all);
+    // an instance needs one from 1 to 65535.
+    writeMalformed: (service, id) =>
+      registerRaw(agent, { id, service, host: '127.0.0.1', port: 0 }),
+    dropRegistrations: (service) => dropService(agent, service),
+    outage: () => agent.kill(),
+    recover: () => agent.start(),
+    ttlMs: 2000,
+    patience: 15_000,
+  }),
+  { catalog: true },
+);
