@@ -66,6 +66,12 @@ export interface Capabilities {
    * @default false
    */
   readonly catalog?: boolean;
+  /**
+   * The host the registration cases register (Kubernetes refuses loopback
+   * addresses in EndpointSlices; nothing connects to it in those cases).
+   * @default '127.0.0.1'
+   */
+  readonly registerHost?: string;
 }
 
 let serial = 0;
@@ -104,6 +110,7 @@ export const conformance = (
   capabilities: Capabilities = {},
 ): void => {
   const writable = capabilities.readOnly !== true;
+  const registerHost = capabilities.registerHost ?? '127.0.0.1';
   // A case the backend cannot run is not registered at all (never a skipped test).
   const itIf = (run: boolean): typeof it =>
     run ? it : ((() => undefined) as unknown as typeof it);
@@ -139,7 +146,7 @@ export const conformance = (
         const set$ = d.instances$(service);
         const reg = d
           .register(
-            { service, host: '127.0.0.1', port: 18080, id: 'a1', metadata: { version: '1.2.3' } },
+            { service, host: registerHost, port: 18080, id: 'a1', metadata: { version: '1.2.3' } },
             { ttlMs: h.ttlMs },
           )
           .subscribe();
@@ -153,7 +160,7 @@ export const conformance = (
         expect(seen.instances[0]).toMatchObject({
           id: 'a1',
           service,
-          host: '127.0.0.1',
+          host: registerHost,
           port: 18080,
           status: 'UP',
           metadata: { version: '1.2.3' },
@@ -254,7 +261,7 @@ export const conformance = (
         const service = uniqueService();
         const events: RegistrationEvent[] = [];
         const reg = d
-          .register({ service, host: '127.0.0.1', port: 18087, id: 'l1' }, { ttlMs: h.ttlMs })
+          .register({ service, host: registerHost, port: 18087, id: 'l1' }, { ttlMs: h.ttlMs })
           .subscribe((e) => events.push(e));
         const set$ = d.instances$(service);
         await waitFor(set$, (s) => s.size === 1, h.patience, 'l1 registered');
@@ -474,7 +481,7 @@ export const conformance = (
         const d = harness().discovery();
         const service = uniqueService();
         d.register(
-          { service, host: '127.0.0.1', port: 18093, id: 'c1' },
+          { service, host: registerHost, port: 18093, id: 'c1' },
           { ttlMs: h.ttlMs },
         ).subscribe();
         const observer = client();

@@ -84,8 +84,17 @@ export type WatchLine =
 
 /** The HTTP client of one backend. */
 export interface KubernetesClient {
-  /** GETs `path` and parses the JSON answer. */
+  /** GETs `path` and parses the JSON answer (a non-200 status rejects with its typed error). */
   list(path: string, purpose: RequestPurpose, timeoutMs: number): Promise<unknown>;
+  /** Sends one request; resolves with any status (the caller maps it), rejects on socket faults. */
+  send(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    purpose: RequestPurpose,
+    timeoutMs: number,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ readonly status: number; readonly text: string; readonly body: unknown }>;
   /** GETs a watch `path`: `OPEN` once the answer is 200, then one value per JSON line; completes when the server ends it. */
   watch(path: string, purpose: RequestPurpose): Observable<WatchLine>;
   /** Destroys every socket. */
@@ -94,6 +103,18 @@ export interface KubernetesClient {
 
 /** A client of the API server of `conn`. */
 export const kubernetesClient = (conn: KubernetesConnection): KubernetesClient => {
+  const client = sendingClient(conn);
+  return {
+    ...client,
+    list: async (path, purpose, timeoutMs) => {
+      const r = await client.send('GET', path, purpose, timeoutMs);
+      if (r.status !== 200) throw statusError(r.status, r.text, purpose);
+      return r.body;
+    },
+  };
+};
+
+const sendingClient = (conn: KubernetesConnection): Omit<KubernetesClient, 'list'> => {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const base = {
     host: conn.server.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -109,16 +130,23 @@ export const kubernetesClient = (conn: KubernetesConnection): KubernetesClient =
         );
 
   return {
-    list: async (path, purpose, timeoutMs) => {
+    send: async (method, path, purpose, timeoutMs, body, contentType = 'application/json') => {
       const opts = await conn.requestOptions();
+      const payload = body === undefined ? undefined : JSON.stringify(body);
       return new Promise((resolve, reject) => {
         const req = request(
           {
             ...opts,
             ...base,
-            method: 'GET',
+            method,
             path,
-            headers: { ...opts.headers, accept: 'application/json' },
+            headers: {
+              ...opts.headers,
+              accept: 'application/json',
+              ...(payload === undefined
+                ? {}
+                : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+            },
           },
           (res) => {
             const chunks: Buffer[] = [];
@@ -127,18 +155,19 @@ export const kubernetesClient = (conn: KubernetesConnection): KubernetesClient =
             res.on('end', () => {
               const text = Buffer.concat(chunks).toString('utf8');
               const status = res.statusCode ?? 0;
-              if (status !== 200) return reject(statusError(status, text, purpose));
+              let parsed: unknown;
               try {
-                resolve(JSON.parse(text));
+                parsed = text === '' ? undefined : JSON.parse(text);
               } catch (e) {
-                reject(unavailable(e, purpose));
+                if (status >= 200 && status < 300) return reject(unavailable(e, purpose));
               }
+              resolve({ status, text, body: parsed });
             });
           },
         );
         req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
         req.on('error', (e) => reject(unavailable(e, purpose)));
-        req.end();
+        req.end(payload);
       });
     },
     watch: (path, purpose) =>

@@ -24,6 +24,7 @@ import {
   isPort,
 } from '../../core/instance.js';
 import { formatHostPort } from '../../core/url.js';
+import { isManaged, managedRecord } from './managed.js';
 
 const Port = t.refinement(t.number, isPort, 'Port');
 const Address = t.refinement(t.string, isHost, 'Address');
@@ -73,6 +74,7 @@ export const EndpointSlice = t.intersection([
         namespace: t.string,
         resourceVersion: t.string,
         labels: optional(t.record(t.string, t.string)),
+        annotations: optional(t.record(t.string, t.string)),
       }),
     ]),
     addressType: t.keyof({ IPv4: null, IPv6: null, FQDN: null }),
@@ -139,11 +141,24 @@ const secureName = (s: string | null | undefined): boolean =>
 
 /** What one slice gives: its instances, or why it gives none. */
 export type SliceInstances =
-  | { readonly ok: true; readonly name: string; readonly instances: readonly Instance[] }
+  | {
+      readonly ok: true;
+      readonly name: string;
+      readonly instances: readonly Instance[];
+      /**
+       * In a slice rxdisco manages: when each registered instance's renewal
+       * runs out (by id); past it the instance shows DOWN.
+       */
+      readonly expiries?: ReadonlyMap<string, number>;
+      /** Endpoints skipped (an rxdisco annotation that does not decode), reported. */
+      readonly skipped?: readonly DecodeError[];
+    }
   | { readonly ok: false; readonly name: string | undefined; readonly error: DecodeError };
 
 /**
- * Decodes one slice object and maps it to instances of `service`.
+ * Decodes one slice object and maps it to instances of `service`. In a
+ * slice managed by rxdisco, an endpoint with its annotation takes the id,
+ * tags, weight and metadata registered, and its expiry is returned.
  *
  * @throws {ConfigError} from {@link pickPort} (a permanent fault of the watch).
  */
@@ -165,7 +180,11 @@ export const sliceInstances = (
   const name = slice.metadata.name;
   if (port === undefined) return { ok: true, name, instances: [] };
   const secure = secureName(port.name) || secureName(port.appProtocol);
+  const managed = isManaged(slice.metadata.labels);
+  const annotations = slice.metadata.annotations;
   const instances: Instance[] = [];
+  const expiries = new Map<string, number>();
+  const skipped: DecodeError[] = [];
   for (const e of slice.endpoints ?? []) {
     const ref = e.targetRef?.name ?? e.targetRef?.uid;
     const status = endpointStatus(e.conditions);
@@ -178,14 +197,23 @@ export const sliceInstances = (
     if (zones && zones.length > 0) metadata.forZones = zones.map((z) => z.name).join(',');
     const single = e.addresses.length === 1;
     for (const host of e.addresses) {
+      const own = managed ? managedRecord(annotations, host, key, context) : undefined;
+      if (own !== undefined && !own.ok) {
+        skipped.push(own.error);
+        continue;
+      }
+      const record = own?.value;
       const id =
-        ref === undefined
-          ? formatHostPort(host, port.port)
-          : single
-            ? slice.addressType === 'IPv6'
-              ? `${ref}/IPv6`
-              : ref
-            : `${ref}/${host}`;
+        record !== undefined
+          ? record.id
+          : ref === undefined
+            ? formatHostPort(host, port.port)
+            : single
+              ? slice.addressType === 'IPv6'
+                ? `${ref}/IPv6`
+                : ref
+              : `${ref}/${host}`;
+      if (record !== undefined) expiries.set(id, record.renewedAt + record.ttlMs);
       instances.push(
         freezeInstance({
           id,
@@ -194,16 +222,43 @@ export const sliceInstances = (
           port: port.port,
           secure,
           status,
-          weight: 1,
+          weight: record?.weight ?? 1,
           zone: e.zone ?? undefined,
-          tags: [],
-          metadata: Object.freeze({ ...metadata }),
+          tags: record?.tags ?? [],
+          metadata: Object.freeze(
+            record?.metadata === undefined ? { ...metadata } : { ...record.metadata, ...metadata },
+          ),
           registry,
         }),
       );
     }
   }
-  return { ok: true, name, instances };
+  return {
+    ok: true,
+    name,
+    instances,
+    ...(expiries.size > 0 ? { expiries } : {}),
+    ...(skipped.length > 0 ? { skipped } : {}),
+  };
+};
+
+/** What a source keeps of one slice. */
+export interface SliceEntry {
+  readonly instances: readonly Instance[];
+  /** Expiry of each rxdisco-registered instance, by id (see {@link SliceInstances}). */
+  readonly expiries?: ReadonlyMap<string, number>;
+}
+
+/** The earliest expiry after `now` among `entries`, if any. */
+export const nextExpiry = (entries: Iterable<SliceEntry>, now: number): number | undefined => {
+  let next: number | undefined;
+  for (const e of entries) {
+    if (e.expiries === undefined) continue;
+    for (const at of e.expiries.values()) {
+      if (at > now && (next === undefined || at < next)) next = at;
+    }
+  }
+  return next;
 };
 
 const RANK: Readonly<Record<InstanceStatus, number>> = {
@@ -216,12 +271,22 @@ const RANK: Readonly<Record<InstanceStatus, number>> = {
 
 /**
  * The instances of several slices merged: an endpoint listed in two slices
- * (while the controller moves it) once, its best status kept.
+ * (while the controller moves it) once, its best status kept. An
+ * rxdisco-registered instance whose renewal ran out by `now` is DOWN.
  */
-export const mergeSlices = (slices: ReadonlyMap<string, readonly Instance[]>): Instance[] => {
+export const mergeSlices = (
+  slices: ReadonlyMap<string, SliceEntry>,
+  now: number = Date.now(),
+): Instance[] => {
   const byId = new Map<string, Instance>();
   for (const name of [...slices.keys()].sort()) {
-    for (const i of slices.get(name) ?? []) {
+    const entry = slices.get(name);
+    for (const found of entry?.instances ?? []) {
+      const at = entry?.expiries?.get(found.id);
+      const i =
+        at !== undefined && at <= now && found.status !== 'DOWN'
+          ? freezeInstance({ ...found, status: 'DOWN' })
+          : found;
       const had = byId.get(i.id);
       if (had === undefined || RANK[i.status] < RANK[had.status]) byId.set(i.id, i);
     }

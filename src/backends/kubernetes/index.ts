@@ -5,7 +5,9 @@
  * bookmarks, re-list on 410, a silent watch treated as dead); credentials
  * come from the service account or the kubeconfig, loaded with
  * `@kubernetes/client-node` (an optional peer dependency, imported on first
- * use). Read-only for now: `register()` on `k8s://` is refused.
+ * use). `register()` adds the instance as an endpoint of an EndpointSlice
+ * managed by rxdisco in a Service without a selector; `catalog()` is one
+ * list+watch of every EndpointSlice of the namespace.
  *
  * @module
  */
@@ -15,11 +17,14 @@ import {
   type Discovery,
   type DiscoveryOptions,
 } from '../../core/discovery.js';
+import type { Registrar } from '../../core/registration.js';
 import { configOf } from '../../core/url.js';
 import { withWatchParams } from '../../core/watch-params.js';
+import { kubernetesCatalog } from './catalog.js';
 import { kubernetesClient } from './client.js';
 import { type KubernetesConnection, loadConnection } from './credentials.js';
 import { type KubernetesOptions, resolveKubernetesOptions } from './options.js';
+import { kubernetesRegistrar } from './registrar.js';
 import { endpointSliceSource, servicesSource } from './source.js';
 import { type KubernetesConfig, kubernetesUrl } from './url.js';
 
@@ -40,7 +45,15 @@ export const kubernetesBackend = (
     instances: (service, params) =>
       endpointSliceSource(client, service, params, connection.namespace, config.url, timing),
     services: () => servicesSource(client, connection.namespace, config.url, timing),
-    registrar: undefined,
+    catalog: () => kubernetesCatalog(client, connection.namespace, config.url, timing),
+    registrar: kubernetesRegistrar({
+      client,
+      namespace: connection.namespace,
+      registry: config.url,
+      createService: options.createService ?? false,
+      requestTimeoutMs: timing.requestTimeoutMs,
+      now: () => Date.now(),
+    }) as Registrar<unknown>,
     close: async () => client.close(),
   };
 };
@@ -79,5 +92,14 @@ export const kubernetesDiscovery = (
 
 export { EndpointSlice, endpointStatus, mergeSlices, SliceEndpoint, SlicePort } from './codecs.js';
 export type { KubernetesConnection } from './credentials.js';
+export {
+  ENDPOINT_ANNOTATION_PREFIX,
+  endpointAnnotation,
+  MANAGED_BY,
+  ManagedRecord,
+  managedSliceName,
+  RXDISCO_MANAGER,
+} from './managed.js';
 export type { KubernetesOptions } from './options.js';
+export type { KubernetesLease } from './registrar.js';
 export type { KubernetesConfig } from './url.js';

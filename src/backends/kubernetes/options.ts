@@ -30,6 +30,13 @@ export interface KubernetesOptions {
    */
   readonly requestTimeoutMs?: number;
   /**
+   * `register()` into a Service that does not exist creates it (without a
+   * selector, one port named `http`, or `https` for a secure instance);
+   * otherwise it errors with a `ConfigError`.
+   * @default false
+   */
+  readonly createService?: boolean;
+  /**
    * Scheduler of the silence timer (TestScheduler in tests).
    * @default asyncScheduler
    */

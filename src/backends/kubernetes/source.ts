@@ -6,13 +6,21 @@
  *
  * @module
  */
-import { map, type Observable } from 'rxjs';
+import {
+  concat,
+  map,
+  Observable,
+  of,
+  type SchedulerLike,
+  type Subscription,
+  switchMap,
+  timer,
+} from 'rxjs';
 import type { WatchParams } from '../../core/discovery.js';
 import { ConfigError, type DecodeError, type ErrorContext } from '../../core/errors.js';
-import type { Instance } from '../../core/instance.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import type { KubernetesClient } from './client.js';
-import { mergeSlices, sliceInstances } from './codecs.js';
+import { mergeSlices, nextExpiry, type SliceEntry, sliceInstances } from './codecs.js';
 import { type ListWatchCursor, type ListWatchTiming, listWatch } from './list-watch.js';
 import { isDnsLabel } from './url.js';
 
@@ -40,7 +48,32 @@ const nameOf = (o: unknown): string | undefined => {
   return typeof n === 'string' ? n : undefined;
 };
 
-type Slices = ReadonlyMap<string, readonly Instance[]>;
+type Slices = ReadonlyMap<string, SliceEntry>;
+
+/**
+ * `at(now)` each time an rxdisco-registered instance of `entries()` runs out
+ * of renewal (it turns DOWN), re-armed from the next expiry; nothing when
+ * none is due. Unsubscribing cancels the timer.
+ */
+export const expiryTicks = <T>(
+  entries: () => Iterable<SliceEntry>,
+  scheduler: SchedulerLike,
+  at: (now: number) => T,
+): Observable<T> =>
+  new Observable<T>((subscriber) => {
+    let pending: Subscription | undefined;
+    const arm = (): void => {
+      const now = scheduler.now();
+      const next = nextExpiry(entries(), now);
+      if (next === undefined) return;
+      pending = timer(next - now, scheduler).subscribe(() => {
+        subscriber.next(at(scheduler.now()));
+        arm();
+      });
+    };
+    arm();
+    return () => pending?.unsubscribe();
+  });
 
 /** The instances of one Service, from its EndpointSlices. */
 export const endpointSliceSource = (
@@ -57,9 +90,14 @@ export const endpointSliceSource = (
   const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`;
   const one = (
     object: unknown,
-  ): { name: string | undefined; instances?: readonly Instance[]; skipped?: DecodeError } => {
+  ): { name: string | undefined; entry?: SliceEntry; skipped: readonly DecodeError[] } => {
     const r = sliceInstances(object, name, wanted, registry);
-    return r.ok ? { name: r.name, instances: r.instances } : { name: r.name, skipped: r.error };
+    if (!r.ok) return { name: r.name, skipped: [r.error] };
+    const entry: SliceEntry =
+      r.expiries === undefined
+        ? { instances: r.instances }
+        : { instances: r.instances, expiries: r.expiries };
+    return { name: r.name, entry, skipped: r.skipped ?? [] };
   };
   return (resume) =>
     listWatch<Slices>(
@@ -68,12 +106,12 @@ export const endpointSliceSource = (
       { resource: 'endpointslices.discovery.k8s.io', namespace, context },
       {
         listed: (items) => {
-          const slices = new Map<string, readonly Instance[]>();
+          const slices = new Map<string, SliceEntry>();
           const skipped: DecodeError[] = [];
           for (const item of items) {
             const r = one(item);
-            if (r.skipped !== undefined) skipped.push(r.skipped);
-            else if (r.name !== undefined) slices.set(r.name, r.instances ?? []);
+            skipped.push(...r.skipped);
+            if (r.name !== undefined && r.entry !== undefined) slices.set(r.name, r.entry);
           }
           return { state: slices, skipped };
         },
@@ -87,26 +125,35 @@ export const endpointSliceSource = (
           const r = one(object);
           // A slice that no longer decodes leaves the set (its last good content is not kept).
           if (r.name !== undefined) {
-            if (r.skipped !== undefined) next.delete(r.name);
-            else next.set(r.name, r.instances ?? []);
+            if (r.entry === undefined) next.delete(r.name);
+            else next.set(r.name, r.entry);
           }
-          return { state: next, skipped: r.skipped === undefined ? [] : [r.skipped] };
+          return { state: next, skipped: r.skipped };
         },
       },
       timing,
       resume as ListWatchCursor<Slices> | undefined,
     ).pipe(
-      map(
-        (e): SourceEvent<unknown> =>
+      // Each event re-arms the expiry timer of the registrations in its state.
+      switchMap((e): Observable<SourceEvent<unknown>> => {
+        const slices = e.cursor.state;
+        const snapshot = (now: number): SourceEvent<unknown> => ({
+          type: 'snapshot',
+          instances: mergeSlices(slices, now),
+          cursor: e.cursor,
+        });
+        const first: SourceEvent<unknown> =
           e.type === 'alive'
             ? { type: 'progress', cursor: e.cursor }
             : {
-                type: 'snapshot',
-                instances: mergeSlices(e.cursor.state),
-                cursor: e.cursor,
+                ...snapshot(timing.scheduler.now()),
                 ...(e.skipped.length > 0 ? { skipped: e.skipped } : {}),
-              },
-      ),
+              };
+        return concat(
+          of(first),
+          expiryTicks(() => slices.values(), timing.scheduler, snapshot),
+        );
+      }),
     );
 };
 

@@ -5,6 +5,7 @@ import {
   pickPort,
   sliceInstances,
 } from '../../../../src/backends/kubernetes/codecs.js';
+import { endpointAnnotation, MANAGED_BY } from '../../../../src/backends/kubernetes/managed.js';
 import { isConfigError } from '../../../../src/core/errors.js';
 
 const REGISTRY = 'k8s://127.0.0.1:6443';
@@ -131,10 +132,85 @@ describe('EndpointSlice to instances', () => {
     );
     const merged = mergeSlices(
       new Map([
-        ['a', a],
-        ['b', b],
+        ['a', { instances: a }],
+        ['b', { instances: b }],
       ]),
     );
     expect(merged.map((i) => `${i.id}:${i.status}`).sort()).toEqual(['p1:UP', 'p2:UP']);
+  });
+});
+
+describe('EndpointSlices rxdisco manages', () => {
+  const managed = (annotations: Record<string, string>) =>
+    slice(
+      'hello-rxdisco-ipv4-8080',
+      [{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.2'] }, { addresses: ['10.0.0.3'] }],
+      {
+        metadata: {
+          name: 'hello-rxdisco-ipv4-8080',
+          labels: { 'kubernetes.io/service-name': 'hello', [MANAGED_BY]: 'rxdisco' },
+          annotations,
+        },
+      },
+    );
+
+  it('takes id, tags, weight and metadata from each endpoint annotation, and its expiry', () => {
+    const r = sliceInstances(
+      managed({
+        [endpointAnnotation('10.0.0.1')]: JSON.stringify({
+          id: 'a',
+          renewedAt: 1000,
+          ttlMs: 500,
+          tags: ['blue'],
+          weight: 3,
+          metadata: { version: '2' },
+        }),
+      }),
+      'hello',
+      undefined,
+      REGISTRY,
+    );
+    if (!r.ok) throw r.error;
+    expect(r.instances.map((i) => i.id)).toEqual(['a', '10.0.0.2:8080', '10.0.0.3:8080']);
+    expect(r.instances[0]).toMatchObject({ tags: ['blue'], weight: 3 });
+    expect(r.instances[0]?.metadata).toMatchObject({ version: '2', addressType: 'IPv4' });
+    expect(r.expiries).toEqual(new Map([['a', 1500]]));
+  });
+
+  it('skips and reports an endpoint whose annotation does not decode, keeping the others', () => {
+    const r = sliceInstances(
+      managed({
+        [endpointAnnotation('10.0.0.2')]: '{"id":"b","renewedAt":"soon","ttlMs":500}',
+        [endpointAnnotation('10.0.0.3')]: 'not json',
+      }),
+      'hello',
+      undefined,
+      REGISTRY,
+    );
+    if (!r.ok) throw r.error;
+    expect(r.instances.map((i) => i.id)).toEqual(['10.0.0.1:8080']);
+    expect(r.skipped?.map((e) => e.key)).toEqual([
+      'endpointslice hello-rxdisco-ipv4-8080 annotation of 10.0.0.2',
+      'endpointslice hello-rxdisco-ipv4-8080 annotation of 10.0.0.3',
+    ]);
+  });
+
+  it('shows a registration DOWN from its expiry on, and only it', () => {
+    const r = sliceInstances(
+      managed({
+        [endpointAnnotation('10.0.0.1')]: JSON.stringify({ id: 'a', renewedAt: 1000, ttlMs: 500 }),
+      }),
+      'hello',
+      undefined,
+      REGISTRY,
+    );
+    if (!r.ok) throw r.error;
+    const slices = new Map([['s', { instances: r.instances, expiries: r.expiries }]]);
+    const at = (now: number) =>
+      mergeSlices(slices, now)
+        .map((i) => `${i.id}:${i.status}`)
+        .join(',');
+    expect(at(1499)).toBe('a:UP,10.0.0.2:8080:UP,10.0.0.3:8080:UP');
+    expect(at(1500)).toBe('a:DOWN,10.0.0.2:8080:UP,10.0.0.3:8080:UP');
   });
 });

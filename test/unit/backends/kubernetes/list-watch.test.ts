@@ -14,6 +14,7 @@ const fold: ListWatchFold<number> = {
 /** A client whose watches are the given observables, in turn; lists are not expected. */
 const client = (watches: Array<Observable<WatchLine>>, paths: string[]): KubernetesClient => ({
   list: () => Promise.reject(new Error('no list expected')),
+  send: () => Promise.reject(new Error('no request expected')),
   watch: (path) => {
     paths.push(path);
     return watches.shift() ?? NEVER;
