@@ -15,7 +15,8 @@ import type { CallOptions, CallTarget } from '../operators/call-options.js';
 import { plan } from '../operators/call-plan.js';
 import { healthy } from '../operators/healthy.js';
 import type { OutlierDetector } from '../operators/outlier-ejection.js';
-import { callerOf } from './caller.js';
+import { type Caller, callerOf } from './caller.js';
+import { DISPATCH_SERVICE, FORGET_SERVICE } from './hooks.js';
 import {
   type DiscoveryDispatcherOptions,
   type DispatcherRetryOptions,
@@ -138,17 +139,54 @@ export class DiscoveryDispatcher extends Dispatcher {
     handler: Dispatcher.DispatchHandler,
   ): boolean {
     const caller = callerOf(handler);
-    if (this.#closed) {
-      caller.error(
-        Object.assign(new Error('the discovery dispatcher is closed'), { code: 'UND_ERR_CLOSED' }),
-      );
-      return false;
-    }
+    if (this.#closed) return this.#refuse(caller);
     const origin = opts.origin === undefined ? '' : String(opts.origin);
+    let service: string | undefined;
+    try {
+      service = this.#recognise(origin);
+    } catch (e) {
+      // A throwing `service` callback fails this request only.
+      caller.error(e instanceof Error ? e : new Error(String(e)));
+      return true;
+    }
+    if (service === undefined) return this.#fallbackDispatcher().dispatch(opts, handler);
+    return this.#run(service, origin.startsWith('https:'), opts, caller);
+  }
+
+  /** Internal (the gateway): sends a request to `service`, whatever its origin. */
+  [DISPATCH_SERVICE](
+    service: string,
+    opts: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): boolean {
+    const caller = callerOf(handler);
+    if (this.#closed) return this.#refuse(caller);
+    return this.#run(service, false, opts, caller);
+  }
+
+  /** Internal (the gateway): drops the route of a service gone from the registry (its pools close gracefully). */
+  [FORGET_SERVICE](service: string): Promise<void> {
+    const route = this.#routes.get(service);
+    if (route === undefined) return Promise.resolve();
+    this.#routes.delete(service);
+    return route.close(false);
+  }
+
+  #refuse(caller: Caller): false {
+    caller.error(
+      Object.assign(new Error('the discovery dispatcher is closed'), { code: 'UND_ERR_CLOSED' }),
+    );
+    return false;
+  }
+
+  #run(
+    service: string,
+    secure: boolean,
+    opts: Dispatcher.DispatchOptions,
+    caller: Caller,
+  ): boolean {
     let run: RequestRun;
     try {
-      const service = this.#recognise(origin);
-      if (service === undefined) return this.#fallbackDispatcher().dispatch(opts, handler);
       const key = this.#key?.(opts);
       const common = !replayable(opts.body)
         ? this.#calls.once
@@ -159,14 +197,14 @@ export class DiscoveryDispatcher extends Dispatcher {
         {
           route: this.#route(service),
           options: key === undefined ? common : { ...common, key },
-          secure: origin.startsWith('https:'),
+          secure,
           timed: this.#timed,
         },
         opts,
         caller,
       );
     } catch (e) {
-      // A throwing callback (service, key, idempotent, balancer) fails this request only.
+      // A throwing callback (key, idempotent, balancer) fails this request only.
       caller.error(e instanceof Error ? e : new Error(String(e)));
       return true;
     }

@@ -36,6 +36,7 @@ const PROBE: Record<string, string> = {
   'rxdisco/dns': 'dnsDiscovery',
   'rxdisco/zookeeper': 'zookeeperDiscovery',
   'rxdisco/kubernetes': 'kubernetesDiscovery',
+  'rxdisco/gateway': 'gateway',
 };
 /** The entry points that need an optional peer dependency, and which. */
 const NEEDS = {
@@ -43,6 +44,7 @@ const NEEDS = {
   'rxdisco/ky': 'ky',
   'rxdisco/undici': 'undici',
   'rxdisco/grpc': '@grpc/grpc-js',
+  'rxdisco/gateway': 'undici',
 } as const;
 const PATIENCE = 120_000;
 

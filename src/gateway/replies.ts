@@ -1,0 +1,86 @@
+/**
+ * The gateway's own answers: a JSON body naming what went wrong, on a
+ * `ServerResponse` or, before there is one (a request the parser refused,
+ * an upgrade), written raw on the socket.
+ *
+ * @module
+ */
+import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** One answer of the gateway: its status, extra headers and JSON body. */
+export interface Reply {
+  readonly status: number;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** `400`: the request is refused before anything is forwarded. */
+export const badRequest = (reason: string): Reply => ({
+  status: 400,
+  body: { error: 'bad request', reason },
+});
+
+const payload = (reply: Reply): Buffer => Buffer.from(`${JSON.stringify(reply.body)}\n`);
+
+/** Writes `reply` on `res` (when it has not started), then ends it. */
+export const send = (res: ServerResponse, reply: Reply): void => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = payload(reply);
+  res.writeHead(reply.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(body.length),
+    'cache-control': 'no-store',
+    ...reply.headers,
+  });
+  res.end(body);
+};
+
+/** Writes `reply` as a whole HTTP/1.1 response on a raw socket and closes it. */
+export const sendRaw = (socket: Duplex, reply: Reply): void => {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = payload(reply);
+  const head = [
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${body.length}`,
+    'cache-control: no-store',
+    'connection: close',
+    ...Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ].join('\r\n');
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+};
+
+/** Why Node's HTTP parser refused a request, for the 400 body. */
+const PARSE_REASONS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: 'the header block is too large',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'conflicting Content-Length and Transfer-Encoding',
+  HPE_INVALID_TRANSFER_ENCODING: 'an invalid Transfer-Encoding',
+  HPE_INVALID_CONTENT_LENGTH: 'an invalid or repeated Content-Length',
+  HPE_INVALID_HEADER_TOKEN: 'an invalid character in a header (CR or LF inside a value?)',
+  HPE_LF_EXPECTED: 'a CR not followed by LF (CR or LF inside a header value?)',
+  HPE_CR_EXPECTED: 'an LF not preceded by CR (CR or LF inside a header value?)',
+  HPE_INVALID_METHOD: 'an invalid method',
+  HPE_INVALID_URL: 'an invalid request target',
+  HPE_INVALID_VERSION: 'an invalid HTTP version',
+  HPE_INVALID_CHUNK_SIZE: 'an invalid chunk size',
+};
+
+/**
+ * The answer to a request Node's parser refused (`clientError`): 400 with
+ * the reason (also for an oversized header block, which Node alone answers
+ * 431), or nothing when the client is gone.
+ */
+export const parseErrorReply = (error: Error & { code?: string }): Reply =>
+  badRequest(
+    PARSE_REASONS[error.code ?? ''] ??
+      `the request could not be parsed (${error.code ?? error.message})`,
+  );

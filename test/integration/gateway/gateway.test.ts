@@ -1,0 +1,491 @@
+/**
+ * gateway() against real upstream servers on loopback, over the memory
+ * registry's catalog: routing, the JSON error answers, headers, streaming,
+ * Expect: 100-continue, WebSocket upgrades, the counters and the release
+ * of everything on close().
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Discovery } from '../../../src/core/discovery.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { gateway } from '../../../src/gateway/index.js';
+import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
+import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
+import { closedPort, echo, startServer, type TestServer } from '../undici/servers.js';
+import { get, memory, type Running, startGateway } from './harness.js';
+
+expectNoLeakedHandles();
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const upstream = async (behaviour: Parameters<typeof startServer>[0]): Promise<TestServer> => {
+  const s = await startServer(behaviour);
+  cleanups.push(() => s.close());
+  return s;
+};
+
+const started = async (
+  d: Discovery,
+  options: Parameters<typeof startGateway>[1] = {},
+): Promise<Running> => {
+  const g = await startGateway(d, options);
+  cleanups.push(() => g.close());
+  return g;
+};
+
+const setup = () => {
+  const m = memory();
+  cleanups.push(() => m.discovery.close());
+  return m;
+};
+
+/** A server of our own (for streaming and upgrades), closed after the test. */
+const own = async (server: Server): Promise<number> => {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+};
+
+describe('gateway: routing', () => {
+  it('sends /<service>/<rest>?<query> to /<rest>?<query> on an instance, over round robin', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    const b = await upstream(echo('b'));
+    m.add('users', 'a', a.port);
+    m.add('users', 'b', b.port);
+    const g = await started(m.discovery);
+    const first = await get(g.port, '/users/42/profile?full=1&x=%2F');
+    const second = await get(g.port, '/users/42/profile?full=1&x=%2F');
+    expect([first.body, second.body].sort()).toEqual([
+      'a GET /42/profile?full=1&x=%2F',
+      'b GET /42/profile?full=1&x=%2F',
+    ]);
+    expect((await get(g.port, '/users')).body).toMatch(/^[ab] GET \/$/);
+    expect((await get(g.port, '/users?q=1')).body).toMatch(/^[ab] GET \/\?q=1$/);
+  });
+
+  it('routes a service as soon as it registers, and answers 404 naming it before', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    const g = await started(m.discovery);
+    const before = await get(g.port, '/billing/x');
+    expect(before.status).toBe(404);
+    expect(before.headers['content-type']).toMatch(/^application\/json/);
+    expect(before.json()).toMatchObject({
+      error: 'unknown service',
+      service: 'billing',
+      registry: m.registry,
+    });
+    m.add('billing', 'a', a.port);
+    const after = await get(g.port, '/billing/x');
+    expect(after.status).toBe(200);
+    expect(after.body).toBe('a GET /x');
+  });
+
+  it('answers 404 once a service left the registry, and forgets its route and counters', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    expect((await get(g.port, '/users/1')).status).toBe(200);
+    expect(g.gw.status.stats('users', 'a')).toEqual({
+      picks: 1,
+      inFlight: 0,
+      ejected: false,
+      ejections: 0,
+    });
+    m.remove('users', 'a');
+    expect((await get(g.port, '/users/1')).status).toBe(404);
+    expect(g.gw.status.stats('users', 'a')).toBeUndefined();
+    await eventually(() => a.open.size === 0, 5000, 'the pool of the gone instance to close');
+  });
+
+  it('answers 503 with Retry-After when the service has no instance to pick', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port, { status: 'DOWN' });
+    const g = await started(m.discovery, { retryAfterMs: 2500 });
+    const r = await get(g.port, '/users/1');
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('3');
+    expect(r.json()).toMatchObject({
+      error: 'no instance',
+      service: 'users',
+      registry: m.registry,
+    });
+    expect(a.seen).toEqual([]);
+  });
+
+  it('answers 502 naming the service and the last error once the retries are spent', async () => {
+    const m = setup();
+    m.add('users', 'a', await closedPort());
+    m.add('users', 'b', await closedPort());
+    const g = await started(m.discovery, { detector: false });
+    const r = await get(g.port, '/users/1');
+    expect(r.status).toBe(502);
+    const body = r.json();
+    expect(body).toMatchObject({ error: 'bad gateway', service: 'users' });
+    expect(String(body.message)).toMatch(/ECONNREFUSED/);
+    expect(String(body.message)).toMatch(/after 2 attempts/);
+  });
+
+  it('passes a 5xx answer of the upstream on as it is', async () => {
+    const m = setup();
+    const a = await upstream((_req, res) => {
+      res.statusCode = 500;
+      res.end('broken');
+    });
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery, { detector: false });
+    const r = await get(g.port, '/users/1');
+    expect(r.status).toBe(500);
+    expect(r.body).toBe('broken');
+  });
+
+  it('answers 504 past timeoutMs and aborts the upstream request', async () => {
+    const m = setup();
+    const a = await upstream(() => undefined); // never answers
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery, { timeoutMs: 300 });
+    const r = await get(g.port, '/users/slow');
+    expect(r.status).toBe(504);
+    expect(r.json()).toMatchObject({ error: 'gateway timeout', service: 'users' });
+    expect(a.seen.map((s) => s.url)).toEqual(['/slow']);
+    await eventually(() => a.open.size === 0, 5000, 'the upstream request to be aborted');
+  });
+
+  it('answers /-/healthy for probes, and 404 for a path with no service', async () => {
+    const m = setup();
+    const g = await started(m.discovery);
+    const healthy = await get(g.port, '/-/healthy');
+    expect(healthy.status).toBe(200);
+    expect(healthy.json()).toMatchObject({ status: 'ok' });
+    expect((await get(g.port, '/')).status).toBe(404);
+    expect((await get(g.port, '/-/nothing')).status).toBe(404);
+  });
+
+  it('checks its options with one wording', () => {
+    const m = setup();
+    expect(() => gateway(m.discovery, { timeoutMs: -1 })).toThrow(ConfigError);
+    expect(() => gateway(m.discovery, { timeoutMs: -1 })).toThrow(/timeoutMs must be/);
+    expect(() => gateway(m.discovery, { balancer: 'fastest' as unknown as 'random' })).toThrow(
+      /balancer must be one of 'round-robin'/,
+    );
+  });
+});
+
+describe('gateway: headers', () => {
+  it('drops hop-by-hop headers both ways and sets X-Forwarded-For, -Proto and -Host', async () => {
+    const m = setup();
+    const a = await upstream((req, res) => {
+      res.setHeader('x-seen', JSON.stringify(req.headers));
+      res.setHeader('keep-alive', 'timeout=77');
+      res.setHeader('x-private', 'hop');
+      res.setHeader('connection', 'x-private');
+      res.setHeader('x-end', 'kept');
+      res.end('ok');
+    });
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    const r = await get(g.port, '/users/h', {
+      headers: {
+        host: 'api.example.com',
+        connection: 'x-hop',
+        'x-hop': 'dropped',
+        'keep-alive': 'timeout=1',
+        'proxy-authorization': 'Basic secret',
+        te: 'trailers',
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-host': 'forged',
+        'x-kept': 'yes',
+      },
+    });
+    const seen = JSON.parse(String(r.headers['x-seen'])) as Record<string, string>;
+    for (const h of ['x-hop', 'keep-alive', 'proxy-authorization', 'te', 'upgrade', 'expect']) {
+      expect(seen[h], h).toBeUndefined();
+    }
+    expect(seen['x-kept']).toBe('yes');
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen['x-forwarded-host']).toBe('api.example.com');
+    expect(seen.host).toBe(`127.0.0.1:${a.port}`);
+    expect(r.headers['x-private']).toBeUndefined();
+    expect(r.headers['keep-alive']).not.toBe('timeout=77');
+    expect(r.headers['x-end']).toBe('kept');
+  });
+
+  it('with trustProxy, appends the peer to X-Forwarded-For and keeps the client proxy values', async () => {
+    const m = setup();
+    const a = await upstream((req, res) => res.end(JSON.stringify(req.headers)));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery, { trustProxy: true });
+    const r = await get(g.port, '/users/h', {
+      headers: {
+        'x-forwarded-for': '10.1.2.3',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'edge',
+      },
+    });
+    const seen = r.json();
+    expect(seen['x-forwarded-for']).toBe('10.1.2.3, 127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('https');
+    expect(seen['x-forwarded-host']).toBe('edge');
+  });
+});
+
+describe('gateway: bodies', () => {
+  it('streams a request body: the upstream has its first chunk before the client sent the rest', async () => {
+    const m = setup();
+    let firstChunk: (() => void) | undefined;
+    const gotFirst = new Promise<void>((r) => {
+      firstChunk = r;
+    });
+    let received = 0;
+    const port = await own(
+      createServer((req, res) => {
+        req.once('data', () => firstChunk?.());
+        req.on('data', (c: Buffer) => {
+          received += c.length;
+        });
+        req.on('end', () => res.end(`got ${received}`));
+      }),
+    );
+    m.add('upload', 'a', port);
+    const g = await started(m.discovery);
+    const answer = new Promise<string>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: g.port, path: '/upload/f', method: 'POST', agent: false },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve(body));
+        },
+      );
+      req.on('error', reject);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      req.write(chunk);
+      // The rest is sent only once the upstream has seen the first chunk.
+      void gotFirst.then(() => {
+        for (let i = 0; i < 63; i++) req.write(chunk);
+        req.end();
+      });
+    });
+    expect(await answer).toBe(`got ${64 * 64 * 1024}`);
+  });
+
+  it('streams a response body: the client has its first chunk before the upstream sent the rest', async () => {
+    const m = setup();
+    let sendRest: (() => void) | undefined;
+    const port = await own(
+      createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(16 * 1024, 2));
+        sendRest = () => {
+          for (let i = 0; i < 255; i++) res.write(Buffer.alloc(16 * 1024, 2));
+          res.end();
+        };
+      }),
+    );
+    m.add('download', 'a', port);
+    const g = await started(m.discovery);
+    const total = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: g.port, path: '/download/f', agent: false },
+        (res) => {
+          let n = 0;
+          res.once('data', () => sendRest?.());
+          res.on('data', (c: Buffer) => {
+            n += c.length;
+          });
+          res.on('end', () => resolve(n));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(total).toBe(256 * 16 * 1024);
+  });
+
+  it('answers Expect: 100-continue once routed, then forwards the body', async () => {
+    const m = setup();
+    const a = await upstream((req, res, body) =>
+      res.end(`${req.headers.expect ?? 'no expect'} ${body}`),
+    );
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    const result = await new Promise<{ continued: boolean; body: string }>((resolve, reject) => {
+      let continued = false;
+      const req = request({
+        host: '127.0.0.1',
+        port: g.port,
+        path: '/users/u',
+        method: 'PUT',
+        agent: false,
+        headers: { expect: '100-continue', 'content-length': '5' },
+      });
+      req.on('continue', () => {
+        continued = true;
+        req.end('hello');
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ continued, body }));
+      });
+      req.on('error', reject);
+    });
+    expect(result).toEqual({ continued: true, body: 'no expect hello' });
+  });
+
+  it('answers 404 to Expect: 100-continue for an unknown service without inviting the body', async () => {
+    const m = setup();
+    const g = await started(m.discovery);
+    const result = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false;
+      const req = request({
+        host: '127.0.0.1',
+        port: g.port,
+        path: '/nobody/u',
+        method: 'PUT',
+        agent: false,
+        headers: { expect: '100-continue', 'content-length': '5' },
+      });
+      req.on('continue', () => {
+        continued = true;
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+    });
+    expect(result).toEqual({ continued: false, status: 404 });
+  });
+});
+
+describe('gateway: upgrades', () => {
+  it('passes a WebSocket upgrade through and pipes both ways', async () => {
+    const m = setup();
+    const server = createServer((_req, res) => res.end('not upgraded'));
+    server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: for-${req.headers['sec-websocket-key']}\r\nX-Path: ${req.url}\r\n\r\n`,
+      );
+      if (head.length > 0) socket.write(head);
+      socket.pipe(socket); // echo
+    });
+    const port = await own(server);
+    m.add('chat', 'a', port);
+    const g = await started(m.discovery);
+    const result = await new Promise<{
+      status: number;
+      headers: Record<string, unknown>;
+      echo: string;
+    }>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port: g.port,
+        path: '/chat/room/1',
+        agent: false,
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-key': 'k1',
+          'sec-websocket-version': '13',
+        },
+      });
+      req.on('upgrade', (res, socket: Socket) => {
+        socket.write('ping');
+        socket.once('data', (c: Buffer) => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, echo: c.toString() });
+          socket.destroy();
+        });
+      });
+      req.on('response', () => reject(new Error('not upgraded')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(result.status).toBe(101);
+    expect(result.headers['sec-websocket-accept']).toBe('for-k1');
+    expect(result.headers['x-path']).toBe('/room/1');
+    expect(result.headers.upgrade).toBe('websocket');
+    expect(result.echo).toBe('ping');
+  });
+
+  it('answers an upgrade for an unknown service with a 404', async () => {
+    const m = setup();
+    const g = await started(m.discovery);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port: g.port,
+        path: '/nobody/ws',
+        agent: false,
+        headers: { connection: 'Upgrade', upgrade: 'websocket' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('upgrade', () => reject(new Error('upgraded')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(404);
+  });
+});
+
+describe('gateway: counters', () => {
+  it('counts picks and requests in flight per instance, and ejections', async () => {
+    const m = setup();
+    let release: (() => void) | undefined;
+    const a = await upstream((_req, res) => {
+      release = () => res.end('a');
+    });
+    const b = await upstream((_req, res) => {
+      res.statusCode = 503;
+      res.end('b');
+    });
+    m.add('users', 'a', a.port);
+    m.add('users', 'b', b.port);
+    const detector = createOutlierDetector({ consecutiveFailures: 1 });
+    const g = await started(m.discovery, { detector });
+    const pending = get(g.port, '/users/1');
+    await eventually(() => release !== undefined, 5000, 'the request to reach a');
+    expect(g.gw.status.stats('users', 'a')).toMatchObject({ picks: 1, inFlight: 1 });
+    expect((await get(g.port, '/users/2')).status).toBe(503); // b fails: ejected
+    expect(g.gw.status.stats('users', 'b')).toEqual({
+      picks: 1,
+      inFlight: 0,
+      ejected: true,
+      ejections: 1,
+    });
+    release?.();
+    expect((await pending).status).toBe(200);
+    expect(g.gw.status.stats('users', 'a')).toMatchObject({
+      picks: 1,
+      inFlight: 0,
+      ejected: false,
+    });
+  });
+});
