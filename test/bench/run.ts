@@ -16,6 +16,7 @@ import { run as dns } from './dns.bench.js';
 import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
+import { run as eurekaScale } from './eureka-scale.bench.js';
 import { run as grpcBench } from './grpc.bench.js';
 import { run as kubernetesPropagation } from './kubernetes.bench.js';
 import { run as memory } from './memory.bench.js';
@@ -46,6 +47,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['balancing', balancing],
   ['grpc', grpcBench],
   ['scale', scale],
+  ['eureka-scale', eurekaScale],
 ];
 
 // `npm run bench -- etcd pick` runs the benches whose names contain one of the words.
