@@ -4,6 +4,7 @@
  * race to install or build). What is built is cached in `.cache/`; a later
  * run reuses it.
  */
+import { ensureChromium } from './chromium.js';
 import { ensureConsul } from './consul.js';
 import { ensureKnot } from './dns.js';
 import { etcdBinary } from './etcd.js';
@@ -23,6 +24,7 @@ export default async function provision(): Promise<void> {
   await timed('eureka java client', ensureEurekaClient);
   await timed('consul', ensureConsul);
   await timed('knot (authoritative DNS)', ensureKnot);
+  await timed('chromium (headless browser)', ensureChromium);
   await timed('zookeeper', ensureZookeeper);
   await timed('zookeeper spring client', ensureZookeeperSpringClient);
   await timed('kube-apiserver and kube-controller-manager', async () => {

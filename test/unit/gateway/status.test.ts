@@ -21,6 +21,10 @@ import { type InstanceSet, instanceSet } from '../../../src/core/instance-set.js
 import { type StatusPageOptions, statusPage } from '../../../src/gateway/status.js';
 import type { InstanceStats, StatusSource } from '../../../src/gateway/status-source.js';
 import type { StatusState } from '../../../src/gateway/status-state.js';
+import { expectNoLeakedHandles } from '../../helpers/handles.js';
+
+// No timer, socket or server of the page outlives the tests.
+expectNoLeakedHandles();
 
 // ---- test data: a memory registry and the gateway's counters, set by hand ----
 
