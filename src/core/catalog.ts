@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { DecodeError, RxdiscoError } from './errors.js';
 import type { Instance } from './instance.js';
 import {
@@ -24,6 +24,7 @@ import {
   restale,
   type Staleness,
 } from './instance-set.js';
+import { type Attributes, type Instruments, instruments, serviceAttributes } from './metrics.js';
 import { resilientWatch, type WatchTuning } from './watch.js';
 
 /** One instance removed from the registry: its service and id. */
@@ -339,11 +340,101 @@ export const watchCatalog = <C>(
     tuning,
   );
 
-type Listener = {
-  readonly next: (catalog: Catalog) => void;
-  readonly error: (e: unknown) => void;
-  readonly complete: () => void;
-};
+/**
+ * The metrics of one viewed service, as a per-service watch records them
+ * (instances and stale taken back when its last view ends, emissions,
+ * reconnections and skipped entries), with `rxdisco.registry` and
+ * `rxdisco.service`.
+ */
+class ViewMeter {
+  readonly attributes: Attributes;
+  size = 0;
+  stale = false;
+
+  constructor(
+    readonly m: Instruments,
+    registry: string,
+    service: string,
+  ) {
+    this.attributes = serviceAttributes(registry, service);
+  }
+
+  emitted(set: InstanceSet): void {
+    const { m, attributes } = this;
+    m.emissions.add(1, attributes);
+    if (set.size !== this.size) m.instances.add(set.size - this.size, attributes);
+    this.size = set.size;
+    if (set.stale !== this.stale) m.stale.add(set.stale ? 1 : -1, attributes);
+    this.stale = set.stale;
+  }
+
+  end(): void {
+    if (this.size !== 0) this.m.instances.add(-this.size, this.attributes);
+    if (this.stale) this.m.stale.add(-1, this.attributes);
+    this.size = 0;
+    this.stale = false;
+  }
+}
+
+/**
+ * The views of one service: the set they all emitted last (a view that
+ * joins gets it at once) and their subscribers (one alone, the usual case,
+ * or several). One small object per watched service: no Subject, no
+ * operator, so thousands of them cost little more than their subscribers.
+ */
+class ServiceViews {
+  last: InstanceSet | undefined;
+  /** The empty set shown while the service has no instance (per staleness). */
+  empty: InstanceSet | undefined;
+
+  constructor(
+    readonly service: string,
+    readonly registry: string,
+    public subscribers: Subscriber<InstanceSet> | Subscriber<InstanceSet>[],
+    readonly meter: ViewMeter | undefined,
+  ) {}
+
+  next(c: Catalog): void {
+    let set = c.get(this.service);
+    if (set === undefined) {
+      const e = this.empty;
+      if (e === undefined || e.stale !== c.stale || e.error !== c.error) {
+        this.empty = emptySet(
+          this.service,
+          this.registry,
+          c.stale ? { stale: true, since: c.staleSince!, error: c.error! } : FRESH,
+        );
+      }
+      set = this.empty!;
+    }
+    if (set === this.last) return;
+    this.last = set;
+    this.meter?.emitted(set);
+    const s = this.subscribers;
+    if (Array.isArray(s)) for (const one of [...s]) one.next(set);
+    else s.next(set);
+  }
+
+  each(f: (s: Subscriber<InstanceSet>) => void): void {
+    const s = this.subscribers;
+    if (Array.isArray(s)) for (const one of [...s]) f(one);
+    else f(s);
+  }
+}
+
+/**
+ * Per-service views of one catalog stream (see {@link catalogViews}); the
+ * hooks let the owner of the catalog's session count its reconnections and
+ * skipped entries in each viewed service's metrics.
+ */
+export interface CatalogViews {
+  /** The view of `service`: its set from each catalog, never twice the same. */
+  (service: string): Observable<InstanceSet>;
+  /** The catalog's session was reopened after a fault: counted for every viewed service. */
+  reconnected(): void;
+  /** An entry of the catalog did not decode: counted for its service, when viewed. */
+  skipped(error: DecodeError): void;
+}
 
 /**
  * Per-service streams as views of one catalog stream: one subscription to
@@ -353,7 +444,9 @@ type Listener = {
  * O(views of the changed services), not O(views). A view emits the
  * service's set from the catalog (the same object), or an empty set
  * (stale with the catalog) while the service has no instance; never the
- * same set twice in a row.
+ * same set twice in a row. With an OpenTelemetry meter provider, each
+ * viewed service records the metrics a per-service watch records
+ * (docs/observability.md), once per service however many views it has.
  *
  * @example
  * ```ts
@@ -361,21 +454,25 @@ type Listener = {
  * viewOf('hello').subscribe((set) => console.log(set.size));
  * ```
  */
-export const catalogViews = (
-  catalog$: Observable<Catalog>,
-  registry: string,
-): ((service: string) => Observable<InstanceSet>) => {
-  const listeners = new Map<string, Set<Listener>>();
-  let count = 0;
+export const catalogViews = (catalog$: Observable<Catalog>, registry: string): CatalogViews => {
+  const views = new Map<string, ServiceViews>();
   let upstream: Subscription | undefined;
   let current: Catalog | undefined;
 
-  const all = (): Listener[] => [...listeners.values()].flatMap((l) => [...l]);
   const stop = (): void => {
     const u = upstream;
     upstream = undefined;
     current = undefined;
     u?.unsubscribe();
+  };
+  /** Forgets every view (the catalog ended) and returns them. */
+  const drop = (): ServiceViews[] => {
+    const vs = [...views.values()];
+    views.clear();
+    upstream = undefined;
+    current = undefined;
+    for (const v of vs) v.meter?.end();
+    return vs;
   };
   const start = (): void => {
     const s = catalog$.subscribe({
@@ -383,75 +480,67 @@ export const catalogViews = (
         const previous = current;
         current = c;
         if (previous === undefined || previous.stale !== c.stale) {
-          for (const l of all()) l.next(c);
+          for (const v of [...views.values()]) v.next(c);
           return;
         }
-        for (const name of c.changed) {
-          const ls = listeners.get(name);
-          if (ls !== undefined) for (const l of [...ls]) l.next(c);
-        }
+        for (const name of c.changed) views.get(name)?.next(c);
       },
       error: (e: unknown) => {
-        const ls = all();
-        listeners.clear();
-        count = 0;
-        upstream = undefined;
-        current = undefined;
-        for (const l of ls) l.error(e);
+        for (const v of drop()) v.each((s) => s.error(e));
       },
       complete: () => {
-        const ls = all();
-        listeners.clear();
-        count = 0;
-        upstream = undefined;
-        current = undefined;
-        for (const l of ls) l.complete();
+        for (const v of drop()) v.each((s) => s.complete());
       },
     });
     // An error delivered during subscribe() already ended it.
-    if (!s.closed && count > 0) upstream = s;
+    if (!s.closed && views.size > 0) upstream = s;
     else s.unsubscribe();
   };
+  const release = (entry: ServiceViews, subscriber: Subscriber<InstanceSet>): void => {
+    if (views.get(entry.service) !== entry) return;
+    const s = entry.subscribers;
+    if (Array.isArray(s)) {
+      const at = s.indexOf(subscriber);
+      if (at < 0) return;
+      s.splice(at, 1);
+      if (s.length === 1) entry.subscribers = s[0]!;
+      return;
+    }
+    if (s !== subscriber) return;
+    views.delete(entry.service);
+    entry.meter?.end();
+    if (views.size === 0) stop();
+  };
 
-  return (service) =>
+  const view = (service: string): Observable<InstanceSet> =>
     new Observable<InstanceSet>((subscriber) => {
-      let last: InstanceSet | undefined;
-      let empty: InstanceSet | undefined;
-      const listener: Listener = {
-        next: (c) => {
-          let set = c.get(service);
-          if (set === undefined) {
-            if (empty === undefined || empty.stale !== c.stale || empty.error !== c.error) {
-              empty = emptySet(
-                service,
-                registry,
-                c.stale ? { stale: true, since: c.staleSince!, error: c.error! } : FRESH,
-              );
-            }
-            set = empty;
-          }
-          if (set !== last) {
-            last = set;
-            subscriber.next(set);
-          }
-        },
-        error: (e) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      };
-      let ls = listeners.get(service);
-      if (ls === undefined) {
-        ls = new Set();
-        listeners.set(service, ls);
+      let entry = views.get(service);
+      if (entry === undefined) {
+        const m = instruments();
+        entry = new ServiceViews(
+          service,
+          registry,
+          subscriber,
+          m === undefined ? undefined : new ViewMeter(m, registry, service),
+        );
+        views.set(service, entry);
+        if (upstream === undefined) start();
+        else if (current !== undefined) entry.next(current);
+      } else {
+        const s = entry.subscribers;
+        entry.subscribers = Array.isArray(s) ? [...s, subscriber] : [s, subscriber];
+        if (entry.last !== undefined) subscriber.next(entry.last);
       }
-      ls.add(listener);
-      count++;
-      if (upstream === undefined) start();
-      else if (current !== undefined) listener.next(current);
-      return () => {
-        const mine = listeners.get(service);
-        if (mine === undefined || !mine.delete(listener)) return;
-        if (mine.size === 0) listeners.delete(service);
-        if (--count === 0) stop();
-      };
+      const mine = entry;
+      return () => release(mine, subscriber);
     });
+  return Object.assign(view, {
+    reconnected: (): void => {
+      for (const v of views.values()) v.meter?.m.reconnections.add(1, v.meter.attributes);
+    },
+    skipped: (error: DecodeError): void => {
+      const meter = error.service === undefined ? undefined : views.get(error.service)?.meter;
+      meter?.m.skipped.add(1, meter.attributes);
+    },
+  });
 };

@@ -9,16 +9,26 @@ import {
   asyncScheduler,
   defer,
   finalize,
-  from,
-  type Observable,
+  Observable,
   type SchedulerLike,
   Subject,
-  switchMap,
   takeUntil,
 } from 'rxjs';
 import type { BackoffPolicy } from './backoff.js';
-import { type Catalog, type CatalogSource, catalogViews, watchCatalog } from './catalog.js';
-import { ConfigError, closedError, isRxdiscoError, type RxdiscoError } from './errors.js';
+import {
+  type Catalog,
+  type CatalogSource,
+  type CatalogViews,
+  catalogViews,
+  watchCatalog,
+} from './catalog.js';
+import {
+  ConfigError,
+  closedError,
+  isDecodeError,
+  isRxdiscoError,
+  type RxdiscoError,
+} from './errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
 import { durationOption, numberOption } from './options.js';
@@ -254,7 +264,12 @@ export const createDiscovery = (
   let isClosed = false;
   let closing: Promise<void> | undefined;
 
-  /** `use(backend)`, the backend loaded on first use. */
+  /**
+   * `use(backend)`, the backend loaded on first use. The subscriber is
+   * handed to `use(backend)`'s stream itself once loaded (no operator in
+   * between), so that a watch subscribed before the load costs no more
+   * than one subscribed after it: thousands of catalog views are.
+   */
   const withBackend = <T>(use: (b: Backend) => Observable<T>): Observable<T> => {
     // A loader that throws at once fails the same way as one that rejects.
     backend ??= new Promise<Backend>((resolve) => resolve(load())).then(
@@ -266,7 +281,23 @@ export const createDiscovery = (
         throw loadFailure(e, registry);
       },
     );
-    return from(backend).pipe(switchMap(use));
+    const loading = backend;
+    return new Observable<T>((subscriber) => {
+      loading.then(
+        (b) => {
+          if (subscriber.closed) return;
+          let stream: Observable<T>;
+          try {
+            stream = use(b);
+          } catch (e) {
+            subscriber.error(e);
+            return;
+          }
+          stream.subscribe(subscriber);
+        },
+        (e: unknown) => subscriber.error(e),
+      );
+    });
   };
   /** `make()` at subscribe time, unless this discovery is closed. */
   const whileOpen = <T>(make: () => Observable<T>): Observable<T> =>
@@ -329,7 +360,7 @@ export const createDiscovery = (
     return whileOpen(() => watching);
   };
 
-  let views: ((service: string) => Observable<InstanceSet>) | undefined;
+  let views: CatalogViews | undefined;
   const viewOf = (service: string): Observable<InstanceSet> => {
     views ??= catalogViews(sharedCatalog(), registry);
     return views(service);
@@ -356,7 +387,17 @@ export const createDiscovery = (
           opened ??= b.catalog();
           return opened(resume);
         });
-      catalogWatch = shared(watchCatalog(registry, source, tuning));
+      // Its reconnections and skipped entries count in each viewed service's metrics.
+      catalogWatch = shared(
+        watchCatalog(registry, source, {
+          ...tuning,
+          report: (p) => {
+            if (isDecodeError(p)) views?.skipped(p);
+            report(p);
+          },
+          onReconnect: () => views?.reconnected(),
+        }),
+      );
     }
     return catalogWatch;
   }

@@ -3,27 +3,39 @@ import type { CatalogEvent, CatalogSource } from '../../core/catalog.js';
 import { decodeKeyedInstance } from '../../core/codecs.js';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import type { MemoryEntry, MemoryRegistry } from './store.js';
 
+/**
+ * Decodes one stored value. With `intern` (one per watch session), equal
+ * tags, metadata and zones are shared among the session's instances.
+ */
 const decodeEntry = (
   entry: { readonly id: string; readonly value: unknown },
   service: string,
   registry: string,
+  intern: Interner,
 ): { instance?: Instance; skipped?: DecodeError } => {
   const d = decodeKeyedInstance(
     entry.value,
     { key: `${service}/${entry.id}`, service, id: entry.id },
     registry,
+    intern,
   );
   return d.ok ? { instance: d.value } : { skipped: d.error };
 };
 
-const snapshotOf = (entries: readonly MemoryEntry[], service: string, registry: string) => {
+const snapshotOf = (
+  entries: readonly MemoryEntry[],
+  service: string,
+  registry: string,
+  intern: Interner,
+) => {
   const instances: Instance[] = [];
   const skipped: DecodeError[] = [];
   for (const e of entries) {
-    const r = decodeEntry(e, service, registry);
+    const r = decodeEntry(e, service, registry, intern);
     if (r.instance) instances.push(r.instance);
     if (r.skipped) skipped.push(r.skipped);
   }
@@ -41,10 +53,11 @@ export const memorySource =
   (store: MemoryRegistry, service: string, registry: string): WatchSource<unknown> =>
   (resume) =>
     new Observable<SourceEvent<number>>((subscriber) => {
+      const intern = new Interner();
       let from = typeof resume === 'number' ? resume : undefined;
       if (from === undefined || from <= store.compactedRevision) {
         const { revision, entries } = store.read(service);
-        const { instances, skipped } = snapshotOf(entries, service, registry);
+        const { instances, skipped } = snapshotOf(entries, service, registry, intern);
         subscriber.next({ type: 'snapshot', instances, skipped, cursor: revision + 1 });
         from = revision + 1;
       }
@@ -59,7 +72,7 @@ export const memorySource =
             });
             return;
           }
-          const r = decodeEntry(c, service, registry);
+          const r = decodeEntry(c, service, registry, intern);
           subscriber.next({
             type: 'changes',
             upserts: r.instance ? [r.instance] : [],
@@ -97,13 +110,14 @@ export const memoryCatalog =
   (store: MemoryRegistry, registry: string): CatalogSource<unknown> =>
   (resume) =>
     new Observable<CatalogEvent<number>>((subscriber) => {
+      const intern = new Interner();
       let from = typeof resume === 'number' ? resume : undefined;
       if (from === undefined || from <= store.compactedRevision) {
         const { revision, services } = store.readAll();
         const instances: Instance[] = [];
         const skipped: DecodeError[] = [];
         for (const [service, entries] of services) {
-          const s = snapshotOf(entries, service, registry);
+          const s = snapshotOf(entries, service, registry, intern);
           instances.push(...s.instances);
           skipped.push(...s.skipped);
         }
@@ -122,7 +136,7 @@ export const memoryCatalog =
             });
             return;
           }
-          const r = decodeEntry(c, c.service, registry);
+          const r = decodeEntry(c, c.service, registry, intern);
           subscriber.next({
             type: 'changes',
             upserts: r.instance ? [r.instance] : [],

@@ -74,6 +74,44 @@ describe('instances$() as views of the catalog', () => {
     expect(calls.open).toBe(0);
   });
 
+  it('several views of one service: a late one gets the set at once, one leaving keeps the others, the last ends the session', async () => {
+    const { calls, catalog, d } = setup(0);
+    const seen: number[][] = [[], [], []];
+    const first = d.instances$('c').subscribe((s) => seen[0]!.push(s.size));
+    const second = d.instances$('c').subscribe((s) => seen[1]!.push(s.size));
+    await loaded();
+    await loaded();
+    catalog.next({ type: 'snapshot', instances: [at('c', 1)] });
+    const third = d.instances$('c').subscribe((s) => seen[2]!.push(s.size));
+    expect(seen).toEqual([[1], [1], [1]]);
+    first.unsubscribe();
+    catalog.next({ type: 'changes', upserts: [at('c', 2)], removals: [] });
+    expect(seen).toEqual([[1], [1, 2], [1, 2]]);
+    second.unsubscribe();
+    catalog.next({ type: 'changes', upserts: [at('c', 3)], removals: [] });
+    expect(seen).toEqual([[1], [1, 2], [1, 2, 3]]);
+    expect(calls.open).toBe(1);
+    third.unsubscribe();
+    expect(calls.open).toBe(0);
+    expect(calls.catalogSessions).toBe(1);
+  });
+
+  it('a released watch leaves nothing behind: it no longer counts toward catalogViewsPast', async () => {
+    const { calls, d } = setup(2);
+    const own = ['a', 'b'].map((s) => d.instances$(s).subscribe());
+    await loaded();
+    await loaded();
+    expect(calls.instances).toBe(2);
+    for (const s of own) s.unsubscribe(); // graceMs 0: released (and forgotten) at once
+    // Two watches again: below the threshold, so each has its own upstream, not a view.
+    const again = ['c', 'd'].map((s) => d.instances$(s).subscribe());
+    await loaded();
+    await loaded();
+    expect(calls.instances).toBe(4);
+    expect(calls.catalogSessions).toBe(0);
+    for (const s of again) s.unsubscribe();
+  });
+
   it('a view is stale while the catalog is, with its error, even for a service with no instance', async () => {
     const { catalog, d, time } = setup(0);
     const sets: InstanceSet[] = [];

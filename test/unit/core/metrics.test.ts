@@ -5,10 +5,12 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { concat, NEVER, of, Subject, throwError } from 'rxjs';
+import { concat, NEVER, of, Subject, throwError, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exponentialBackoff } from '../../../src/core/backoff.js';
+import type { CatalogEvent } from '../../../src/core/catalog.js';
+import { type Backend, createDiscovery } from '../../../src/core/discovery.js';
 import { DecodeError, RegistryUnavailableError } from '../../../src/core/errors.js';
 import type { Instance } from '../../../src/core/instance.js';
 import { instanceSet } from '../../../src/core/instance-set.js';
@@ -124,6 +126,73 @@ describe('OpenTelemetry metrics', () => {
     subscription.unsubscribe();
     all = await collect();
     expect(pointValue(all, 'rxdisco.discovery.instances', SERVICE)).toBe(0); // taken back
+  });
+
+  it('of a catalog view (instances$() past catalogViewsPast): the same as a watch, once per service', async () => {
+    const time = new VirtualTimeScheduler(VirtualAction, 60_000);
+    const sessions = [new Subject<CatalogEvent>(), new Subject<CatalogEvent>()] as const;
+    let opened = 0;
+    const backend: Backend = {
+      instances: () => () => NEVER,
+      services: () => () => NEVER,
+      catalog: () => () => sessions[opened++]!,
+      registrar: undefined,
+      close: async () => undefined,
+    };
+    const d = createDiscovery(REGISTRY, async () => backend, {
+      catalogViewsPast: 0,
+      graceMs: 0,
+      scheduler: time,
+      backoff: exponentialBackoff({ initialMs: 100, jitter: 'none' }),
+      onProblem: () => undefined,
+    });
+    const VIEWED = { 'rxdisco.registry': REGISTRY, 'rxdisco.service': 'viewed' };
+    const OTHER = { 'rxdisco.registry': REGISTRY, 'rxdisco.service': 'unviewed' };
+    const v = (id: string) => inst(id, { service: 'viewed' });
+    // two views of one service: counted once, as one shared watch is
+    const subscription = d.instances$('viewed').subscribe();
+    subscription.add(d.instances$('viewed').subscribe());
+    await new Promise<void>((r) => setImmediate(r));
+    const skipped = new DecodeError('viewed/bad', ['port: expected Port, got 70000'], {
+      registry: REGISTRY,
+      service: 'viewed',
+    });
+    sessions[0].next({
+      type: 'snapshot',
+      instances: [v('a'), v('b'), inst('u', { service: 'unviewed' })],
+      skipped: [skipped],
+      cursor: 1,
+    });
+    let all = await collect();
+    expect(pointValue(all, 'rxdisco.discovery.instances', VIEWED)).toBe(2);
+    expect(pointValue(all, 'rxdisco.discovery.emissions', VIEWED)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.skipped_entries', VIEWED)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.stale', VIEWED)).toBe(0);
+    expect(pointValue(all, 'rxdisco.discovery.instances', OTHER)).toBe(0); // nobody views it
+
+    sessions[0].error(new RegistryUnavailableError('down', { registry: REGISTRY }));
+    all = await collect();
+    expect(pointValue(all, 'rxdisco.discovery.stale', VIEWED)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.reconnections', VIEWED)).toBe(0);
+
+    time.flush(); // the backoff wait: the catalog session is reopened (once the backend is at hand)
+    await new Promise<void>((r) => setImmediate(r));
+    sessions[1].next({
+      type: 'changes',
+      upserts: [],
+      removals: [{ service: 'viewed', id: 'b' }],
+      cursor: 2,
+    });
+    all = await collect();
+    expect(pointValue(all, 'rxdisco.discovery.reconnections', VIEWED)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.stale', VIEWED)).toBe(0);
+    expect(pointValue(all, 'rxdisco.discovery.instances', VIEWED)).toBe(1);
+    expect(pointValue(all, 'rxdisco.discovery.emissions', VIEWED)).toBe(3); // fresh, stale, fresh
+
+    subscription.unsubscribe();
+    all = await collect();
+    expect(pointValue(all, 'rxdisco.discovery.instances', VIEWED)).toBe(0); // taken back
+    await d.close();
   });
 
   it('of calls: picks per instance, attempts by kind and outcome, retries, budget exhausted', async () => {
