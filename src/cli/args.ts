@@ -10,6 +10,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { checkServiceName, createInstance, type InstanceSpec } from '../core/instance.js';
+import { durationOption, enumOption, parseDuration } from '../core/options.js';
+import { BALANCER_NAMES, type BalancerName } from '../gateway/balancer-names.js';
 import { parseRegistryUrl } from '../registry-url.js';
 import { parseHostPort, parseMeta, parseTtl, parseWeight } from './values.js';
 
@@ -47,6 +49,22 @@ export interface RegisterCommand {
   readonly json: boolean;
 }
 
+/** `rxdisco gateway URL [--listen HOST:PORT] [--balancer NAME] [--timeout 30s] [--drain 10s] [--trust-proxy]` */
+export interface GatewayCommand {
+  readonly kind: 'gateway';
+  readonly url: string;
+  /** Where to listen (`--listen`; port 0 for any free port). */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** `--balancer`, one of the gateway's balancer names. */
+  readonly balancer: BalancerName;
+  /** `--timeout` in milliseconds: to the upstream's response headers. */
+  readonly timeoutMs: number;
+  /** `--drain` in milliseconds: how long requests in flight may finish on SIGTERM/SIGINT. */
+  readonly drainMs: number;
+  /** `--trust-proxy`: keep the client's X-Forwarded-* (append to For). */
+  readonly trustProxy: boolean;
+}
+
 /** `rxdisco demo [--registry URL]` */
 export interface DemoCommand {
   readonly kind: 'demo';
@@ -61,10 +79,11 @@ export type Command =
   | WatchAllCommand
   | ServicesCommand
   | RegisterCommand
+  | GatewayCommand
   | DemoCommand;
 
 /** The command names, as `rxdisco --help` lists them. */
-export const COMMANDS = ['watch', 'services', 'register', 'demo', 'help'] as const;
+export const COMMANDS = ['watch', 'services', 'register', 'gateway', 'demo', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -85,6 +104,13 @@ const REGISTER_OPTIONS = {
   json: { type: 'boolean' },
 } as const satisfies Options;
 const DEMO_OPTIONS = { registry: { type: 'string' } } as const satisfies Options;
+const GATEWAY_OPTIONS = {
+  listen: { type: 'string' },
+  balancer: { type: 'string' },
+  timeout: { type: 'string' },
+  drain: { type: 'string' },
+  'trust-proxy': { type: 'boolean' },
+} as const satisfies Options;
 
 /** Turns a `parseArgs` error into a one-line {@link ConfigError}. */
 const translate = (e: unknown, command: string): never => {
@@ -125,6 +151,8 @@ const SYNOPSIS: Readonly<Record<string, string>> = {
   'watch-all': 'rxdisco watch URL --all [--json]',
   services: 'rxdisco services URL [--json]',
   register: 'rxdisco register URL SERVICE HOST:PORT [options]',
+  gateway:
+    'rxdisco gateway URL [--listen HOST:PORT] [--balancer NAME] [--timeout 30s] [--drain 10s]',
   demo: 'rxdisco demo [--registry URL]',
 };
 
@@ -224,6 +252,42 @@ const parseRegister = (args: readonly string[]): RegisterCommand => {
   };
 };
 
+/** `--listen HOST:PORT`: as HOST:PORT, but port 0 (any free port) is allowed. */
+const listenOn = (text: string): { host: string; port: number } => {
+  const any = /^(.*):0+$/.exec(text);
+  if (any === null) return parseHostPort(text);
+  const { host } = parseHostPort(`${any[1]}:1`);
+  return { host, port: 0 };
+};
+
+const parseGateway = (args: readonly string[]): GatewayCommand => {
+  const { values, positionals: given } = parse('gateway', args, GATEWAY_OPTIONS);
+  const [u] = positionals('gateway', given, ['URL']) as [string];
+  const duration = (flag: string, text: string | undefined, fallback: number, fix: string) =>
+    text === undefined
+      ? fallback
+      : durationOption(flag, parseDuration(flag, text), fallback, { above: 0, fix });
+  return {
+    kind: 'gateway',
+    url: url(u),
+    listen: listenOn(values.listen ?? '127.0.0.1:8080'),
+    balancer: enumOption(
+      '--balancer',
+      values.balancer as BalancerName | undefined,
+      'round-robin',
+      BALANCER_NAMES,
+    ),
+    timeoutMs: duration(
+      '--timeout',
+      values.timeout,
+      30_000,
+      'pass a duration such as --timeout 30s',
+    ),
+    drainMs: duration('--drain', values.drain, 10_000, 'pass a duration such as --drain 10s'),
+    trustProxy: values['trust-proxy'] ?? false,
+  };
+};
+
 const parseDemo = (args: readonly string[]): DemoCommand => {
   const { values, positionals: given } = parse('demo', args, DEMO_OPTIONS);
   positionals('demo', given, []);
@@ -257,6 +321,8 @@ export const parseCommand = (argv: readonly string[]): Command => {
       return parseServices(rest);
     case 'register':
       return parseRegister(rest);
+    case 'gateway':
+      return parseGateway(rest);
     case 'demo':
       return parseDemo(rest);
     case 'help':

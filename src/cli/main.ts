@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `rxdisco` binary: `rxdisco watch | services | register | demo | help`. See
+ * The `rxdisco` binary: `rxdisco watch | services | register | gateway | demo | help`. See
  * {@link run} and `rxdisco --help`.
  *
  * @module
@@ -39,7 +39,7 @@ const nodeContext = (): CliContext => ({
 const argv = process.argv.slice(2);
 const code = await run(argv, nodeContext(), { version: version() });
 process.exitCode = code;
-if (argv[0] === 'watch' || argv[0] === 'services' || argv[0] === 'register') {
+if (['watch', 'services', 'register', 'gateway'].includes(argv[0] ?? '')) {
   // Stopped by a signal (or failed) after releasing everything: exit now,
   // whatever a registry client library may still hold.
   process.exit(code);

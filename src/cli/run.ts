@@ -60,6 +60,9 @@ export const run = async (
         return await runServices(command, ctx);
       case 'register':
         return await runRegister(command, ctx);
+      case 'gateway':
+        // Loaded on use: it loads undici (an optional peer), the other commands do not.
+        return await (await import('./gateway.js')).runGateway(command, ctx);
       case 'demo':
         return await runDemo(command, ctx);
     }

@@ -36,6 +36,21 @@ Commands:
       --secure          the instance speaks TLS
       --json            one NDJSON line per lifecycle event
 
+  gateway URL [--listen HOST:PORT] [--balancer NAME] [--timeout 30s] [--drain 10s]
+      Route /<service>/<path> to /<path> on a live instance of <service>
+      (status page at /-/status, probes at /-/healthy); on SIGINT/SIGTERM
+      stop accepting, let requests in flight finish, exit 0.
+      --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0:
+                        any free port); prints one line: rxdisco gateway
+                        listening on http://HOST:PORT
+      --balancer NAME   round-robin (default), random, weighted-round-robin,
+                        least-request, ewma
+      --timeout DURATION  to an instance's response headers, retries
+                        included; then 504 (default 30s)
+      --drain DURATION  how long requests in flight may finish on a signal
+                        (default 10s)
+      --trust-proxy     keep the client's X-Forwarded-* (append to For)
+
   demo [--registry URL]
       Three HTTP services register as 'hello', a client balances calls over
       them, one goes away mid-run; about 10 seconds (default memory://).

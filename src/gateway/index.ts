@@ -5,11 +5,8 @@
  *
  * @module
  */
+
+export { BALANCER_NAMES, type BalancerName } from './balancer-names.js';
 export { type Gateway, gateway } from './gateway.js';
-export {
-  BALANCER_NAMES,
-  type BalancerFactory,
-  type BalancerName,
-  type GatewayOptions,
-} from './options.js';
+export type { BalancerFactory, GatewayOptions } from './options.js';
 export type { InstanceStats, StatusSource } from './status-source.js';

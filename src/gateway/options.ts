@@ -17,23 +17,7 @@ import { weightedRoundRobin } from '../operators/balancers/weighted-round-robin.
 import { healthy } from '../operators/healthy.js';
 import { createOutlierDetector, type OutlierDetector } from '../operators/outlier-ejection.js';
 import type { DispatcherRetryOptions } from '../undici/options.js';
-
-/** The balancers the gateway (and `rxdisco gateway --balancer`) knows by name. */
-export const BALANCER_NAMES = [
-  'round-robin',
-  'random',
-  'weighted-round-robin',
-  'least-request',
-  'ewma',
-] as const;
-
-/**
- * A balancer by name: `round-robin` (`roundRobin()`), `random`,
- * `weighted-round-robin` (smooth, by instance weight), `least-request`
- * (power of two choices over in-flight requests), `ewma` (peak-EWMA
- * latency).
- */
-export type BalancerName = (typeof BALANCER_NAMES)[number];
+import { BALANCER_NAMES, type BalancerName } from './balancer-names.js';
 
 /** A service's balancer, as `discoveryDispatcher()` takes it. */
 export type BalancerFactory = (

@@ -3,7 +3,13 @@
  * the gateway on a real `node:http` server, all on 127.0.0.1 with random
  * ports; raw-socket requests for what an HTTP client would not send.
  */
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import {
+  type Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  request,
+  type Server,
+} from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import { type MemoryRegistry, memoryRegistry } from '../../../src/backends/memory/store.js';
@@ -80,7 +86,7 @@ export interface Answer {
 export const get = (
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent } = {},
 ): Promise<Answer> =>
   new Promise<Answer>((resolve, reject) => {
     const req = request(
@@ -90,7 +96,7 @@ export const get = (
         path,
         method: options.method ?? 'GET',
         headers: options.headers,
-        agent: false,
+        agent: options.agent ?? false,
       },
       (res) => {
         const chunks: Buffer[] = [];

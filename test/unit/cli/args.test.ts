@@ -105,7 +105,7 @@ describe('parseCommand', () => {
   });
 
   it('names what is wrong', () => {
-    fails([], /^command is missing; use one of watch, services, register, demo, help/);
+    fails([], /^command is missing; use one of watch, services, register, gateway, demo, help/);
     fails(['nope'], /^command 'nope' is unknown/);
     fails(['watch'], /^URL SERVICE are missing; write rxdisco watch URL SERVICE \[--json\]/);
     fails(['watch', 'memory://'], /^SERVICE is missing/);
