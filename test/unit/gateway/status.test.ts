@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, get, type IncomingMessage, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   asyncScheduler,
   finalize,
@@ -71,11 +71,17 @@ const sourceOf = (d: Discovery, counters = new Counters()): StatusSource => ({
 
 // ---- a real node:http server with the page mounted, and clients of it ----
 
-const serve = async (source: StatusSource, options: StatusPageOptions = {}): Promise<number> => {
+/** Serves the page on 127.0.0.1:0; the server side of each connection goes in `sockets`. */
+const serve = async (
+  source: StatusSource,
+  options: StatusPageOptions = {},
+  sockets: Socket[] = [],
+): Promise<number> => {
   const status = statusPage(source, options);
   const server = createServer((req, res) => {
     if (!status(req, res)) res.writeHead(418).end('not the status page');
   });
+  server.on('connection', (s) => sockets.push(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanup.push(
     () =>
@@ -501,6 +507,36 @@ describe('/-/status/events', () => {
     const state = await c.json<StatusState>('state');
     expect(state.services[0]!.instances[0]!.picks).toBe(1);
     expect(subscribed).toBe(1);
+  });
+
+  it('cuts a client that stopped reading once maxBufferedBytes wait unsent, and keeps serving the others', async () => {
+    const registry = 'memory://busy';
+    const ids = Array.from({ length: 2000 }, (_, n) => `instance-${n}`);
+    const set = instanceSet(
+      'busy',
+      registry,
+      ids.map((id) =>
+        createInstance({ service: 'busy', id, host: '10.0.0.1', port: 80 }, registry),
+      ),
+    );
+    let calls = 0;
+    const source: StatusSource = {
+      registry,
+      catalog$: new Observable<Catalog>((s) => s.next(catalogOf(registry, [set]))),
+      // Every instance moves on every tick: a stats frame of every instance each time.
+      stats: () => ({ picks: ++calls, inFlight: 0, ejected: false, ejections: 0 }),
+    };
+    const sockets: Socket[] = [];
+    const port = await serve(source, { statsIntervalMs: 5, maxBufferedBytes: 64 * 1024 }, sockets);
+    const stalled = openEvents(port);
+    (await stalled.response).pause();
+    const cut = new Promise((r) => sockets[0]!.once('close', r));
+    const reading = openEvents(port);
+    await reading.json('state');
+    // The server closes its side of the stalled stream (the paused client cannot see it yet).
+    await cut;
+    const before = reading.seen.length;
+    await reading.next((e) => e.event === 'stats' && reading.seen.indexOf(e) >= before);
   });
 
   it('sends a failure event and ends every stream when the catalog fails for good', async () => {
