@@ -24,6 +24,7 @@ import {
 } from './options.js';
 import { badRequest, parseErrorReply, type Reply, send, sendRaw } from './replies.js';
 import { GatewayStats } from './stats.js';
+import { statusPage } from './status.js';
 import type { StatusSource } from './status-source.js';
 import { readTarget, type Target } from './target.js';
 import { Upgrade } from './upgrade.js';
@@ -82,6 +83,7 @@ class GatewayCore {
   readonly #stats: GatewayStats;
   readonly #registry: string;
   readonly status: StatusSource;
+  readonly #page: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   #closed = false;
   #inFlight = 0;
 
@@ -121,6 +123,8 @@ class GatewayCore {
       catalog$: directory.catalog$,
       stats: (service, id) => this.#stats.stats(service, id),
     };
+    const page = this.#o.status;
+    this.#page = page === false ? undefined : statusPage(this.status, page === true ? {} : page);
   }
 
   /** Requests being forwarded now. */
@@ -275,15 +279,11 @@ class GatewayCore {
       send(res, json(200, { status: 'ok', registry: this.#registry }));
       return;
     }
-    if (this.#o.status && this.#statusPage(req, res)) return;
+    if (this.#page?.(req, res) === true) return;
     send(
       res,
       json(404, { error: 'not found', message: `the gateway has no page ${req.url ?? ''}` }),
     );
-  }
-
-  #statusPage(_req: IncomingMessage, _res: ServerResponse): boolean {
-    return false;
   }
 
   #noService(): Reply {

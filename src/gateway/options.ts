@@ -18,6 +18,7 @@ import { healthy } from '../operators/healthy.js';
 import { createOutlierDetector, type OutlierDetector } from '../operators/outlier-ejection.js';
 import type { DispatcherRetryOptions } from '../undici/options.js';
 import { BALANCER_NAMES, type BalancerName } from './balancer-names.js';
+import type { StatusPageOptions } from './status.js';
 
 /** A service's balancer, as `discoveryDispatcher()` takes it. */
 export type BalancerFactory = (
@@ -73,10 +74,11 @@ export interface GatewayOptions {
   readonly retryAfterMs?: number;
   /**
    * Mounts the live status page at `/-/status` (every service and instance,
-   * fresh or stale, picks, in flight, ejections).
+   * fresh or stale, picks, in flight, ejections): `true`, `false`, or the
+   * page's own options.
    * @default true
    */
-  readonly status?: boolean;
+  readonly status?: boolean | StatusPageOptions;
   /**
    * Options of each instance's keep-alive pool (`connections`,
    * `keepAliveTimeout`, `connect` for TLS...).
@@ -93,7 +95,7 @@ export interface ResolvedGatewayOptions {
   readonly retry: DispatcherRetryOptions | number | undefined;
   readonly trustProxy: boolean;
   readonly retryAfterS: number;
-  readonly status: boolean;
+  readonly status: boolean | StatusPageOptions;
   readonly pool: Pool.Options | undefined;
 }
 
@@ -151,7 +153,10 @@ export const resolveGatewayOptions = (options: GatewayOptions): ResolvedGatewayO
     retry: options.retry,
     trustProxy: flag('trustProxy', options.trustProxy, false),
     retryAfterS: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-    status: flag('status', options.status, true),
+    status:
+      typeof options.status === 'object' && options.status !== null
+        ? options.status
+        : flag('status', options.status, true),
     pool: options.pool,
   };
 };

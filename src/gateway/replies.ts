@@ -59,28 +59,18 @@ export const sendRaw = (socket: Duplex, reply: Reply): void => {
   socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
 };
 
-/** Why Node's HTTP parser refused a request, for the 400 body. */
-const PARSE_REASONS: Readonly<Record<string, string>> = {
-  HPE_HEADER_OVERFLOW: 'the header block is too large',
-  HPE_UNEXPECTED_CONTENT_LENGTH: 'conflicting Content-Length and Transfer-Encoding',
-  HPE_INVALID_TRANSFER_ENCODING: 'an invalid Transfer-Encoding',
-  HPE_INVALID_CONTENT_LENGTH: 'an invalid or repeated Content-Length',
-  HPE_INVALID_HEADER_TOKEN: 'an invalid character in a header (CR or LF inside a value?)',
-  HPE_LF_EXPECTED: 'a CR not followed by LF (CR or LF inside a header value?)',
-  HPE_CR_EXPECTED: 'an LF not preceded by CR (CR or LF inside a header value?)',
-  HPE_INVALID_METHOD: 'an invalid method',
-  HPE_INVALID_URL: 'an invalid request target',
-  HPE_INVALID_VERSION: 'an invalid HTTP version',
-  HPE_INVALID_CHUNK_SIZE: 'an invalid chunk size',
-};
-
 /**
  * The answer to a request Node's parser refused (`clientError`): 400 with
- * the reason (also for an oversized header block, which Node alone answers
- * 431), or nothing when the client is gone.
+ * the parser's reason and code (also for an oversized header block, which
+ * Node alone answers 431).
  */
-export const parseErrorReply = (error: Error & { code?: string }): Reply =>
-  badRequest(
-    PARSE_REASONS[error.code ?? ''] ??
-      `the request could not be parsed (${error.code ?? error.message})`,
-  );
+export const parseErrorReply = (error: Error & { code?: string; reason?: unknown }): Reply => {
+  const code = error.code ?? 'unknown';
+  const reason =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? 'the header block is too large'
+      : typeof error.reason === 'string' && error.reason !== ''
+        ? error.reason
+        : error.message;
+  return { status: 400, body: { error: 'bad request', reason, code } };
+};

@@ -179,6 +179,21 @@ describe('gateway: routing', () => {
     expect((await get(g.port, '/-/nothing')).status).toBe(404);
   });
 
+  it('mounts the status page at /-/status (unless status: false)', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    const page = await get(g.port, '/-/status');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    const state = await get(g.port, '/-/status.json');
+    expect(state.status).toBe(200);
+    expect(state.body).toContain('"users"');
+    const off = await started(m.discovery, { status: false });
+    expect((await get(off.port, '/-/status')).status).toBe(404);
+  });
+
   it('checks its options with one wording', () => {
     const m = setup();
     expect(() => gateway(m.discovery, { timeoutMs: -1 })).toThrow(ConfigError);
