@@ -31,6 +31,8 @@ export interface GoProgram {
   readonly stderr: string[];
   /** Closes its stdin and waits for its exit (killed after 10 s); its exit code. */
   stop(): Promise<number | null>;
+  /** Kills it at once (SIGKILL: it cannot deregister) and waits for its exit. */
+  kill(): Promise<void>;
 }
 
 /** Runs `binary` with `args`. */
@@ -50,6 +52,10 @@ export const runGoProgram = (binary: string, ...args: string[]): GoProgram => {
       const code = await exited;
       clearTimeout(timer);
       return code;
+    },
+    kill: async () => {
+      proc.kill('SIGKILL');
+      await exited;
     },
   };
 };
