@@ -2,10 +2,6 @@ import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { eurekaCatalog } from '../../../../src/backends/eureka/catalog.js';
 import {
-  decodeApplications,
-  type RawApplications,
-} from '../../../../src/backends/eureka/codecs.js';
-import {
   applyDelta,
   fullCopy,
   notice,
@@ -14,13 +10,8 @@ import {
 import type { CatalogEvent } from '../../../../src/core/catalog.js';
 import { RegistryUnavailableError } from '../../../../src/core/errors.js';
 import type { Instance } from '../../../../src/core/instance.js';
+import { apps, ctx } from './fake-eureka.js';
 
-const ctx = { registry: 'eureka://test' };
-const apps = (body: unknown): RawApplications => {
-  const d = decodeApplications(body, '/apps', ctx);
-  if (!d.ok) throw d.error;
-  return d.value;
-};
 const instance = (id: string, over: Record<string, unknown> = {}) => ({
   instanceId: id,
   hostName: '10.0.0.1',

@@ -3,6 +3,20 @@
  * responses per path (the last one repeats) and records every request.
  */
 import { readFileSync } from 'node:fs';
+import {
+  decodeApplications,
+  type RawApplications,
+} from '../../../../src/backends/eureka/codecs.js';
+
+/** The error context of the registry copies built in unit tests. */
+export const ctx = { registry: 'eureka://test' };
+
+/** A `GET /apps` body decoded (it must decode). */
+export const apps = (body: unknown): RawApplications => {
+  const d = decodeApplications(body, '/apps', ctx);
+  if (!d.ok) throw d.error;
+  return d.value;
+};
 
 /** One scripted answer: a JSON body, raw text, or a thrown network error. */
 export type Answer = { status?: number; json?: unknown; text?: string } | { fail: string };

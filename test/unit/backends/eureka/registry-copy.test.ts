@@ -1,11 +1,7 @@
 import fc from 'fast-check';
 import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeApplications,
-  type RawApplications,
-  reconcileHashcode,
-} from '../../../../src/backends/eureka/codecs.js';
+import { reconcileHashcode } from '../../../../src/backends/eureka/codecs.js';
 import { parsePayload } from '../../../../src/backends/eureka/payload.js';
 import {
   applyDelta,
@@ -17,14 +13,8 @@ import {
 } from '../../../../src/backends/eureka/registry-copy.js';
 import type { Instance } from '../../../../src/core/instance.js';
 import { SLICE } from '../../../../src/core/slices.js';
-import { clone, fixture } from './fake-eureka.js';
+import { apps, clone, ctx, fixture } from './fake-eureka.js';
 
-const ctx = { registry: 'eureka://test' };
-const apps = (body: unknown): RawApplications => {
-  const d = decodeApplications(body, '/apps', ctx);
-  if (!d.ok) throw d.error;
-  return d.value;
-};
 const ids = (copy: RegistryCopy, app: string): string[] =>
   [...(copy.apps.get(app)?.instances.keys() ?? [])].sort();
 const portOf = (copy: RegistryCopy, app: string, id: string): unknown =>
