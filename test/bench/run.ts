@@ -17,6 +17,7 @@ import { run as etcdPropagation } from './etcd-propagation.bench.js';
 import { run as eurekaPeer } from './eureka-peer.bench.js';
 import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as eurekaScale } from './eureka-scale.bench.js';
+import { run as gateway } from './gateway.bench.js';
 import { run as grpcBench } from './grpc.bench.js';
 import { run as kubernetesPropagation } from './kubernetes.bench.js';
 import { run as memory } from './memory.bench.js';
@@ -44,6 +45,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['calls-hedge', callsHedge],
   ['calls-retry-overhead', callsRetryOverhead],
   ['undici', undici],
+  ['gateway', gateway],
   ['balancing', balancing],
   ['grpc', grpcBench],
   ['scale', scale],

@@ -1,0 +1,320 @@
+/**
+ * The gateway under load, against peers, in one run. autocannon (HTTP/1.1
+ * keep-alive, {@link CONNECTIONS} connections) sends `GET /bench/hello/<size>`
+ * to three proxies in turn, in front of three local upstream HTTP servers
+ * answering 1 KB or 100 KB:
+ * - `rxdisco gateway` (a memory registry with the three upstreams as the
+ *   instances of `bench`, round robin) against a bare undici proxy to one
+ *   fixed upstream (a `Pool` and a few lines: the floor of a Node proxy):
+ *   throughput at least 0.85x, p99 at most 1.25x;
+ * - against http-proxy (node-http-proxy) routing the same way (`/<service>/...`
+ *   to the three upstreams, round robin, keep-alive agent): throughput at
+ *   least 1.0x;
+ * - the gateway's heap after a full GC, before and after one million
+ *   requests: flat within 10 %;
+ * - the dispatcher's added latency per request against plain undici (the
+ *   undici bench, run from here): p50 at most +50 µs.
+ * Each proxy runs in a process of its own (the upstreams in another,
+ * autocannon in this one); the proxies are measured one at a time, in
+ * rounds of alternating order, so that drift hits all of them alike; each
+ * figure is the median of its rounds.
+ * Latencies are taken per response (autocannon's own histogram has 1 ms
+ * resolution).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import {
+  createServer,
+  Agent as HttpAgent,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import httpProxy from 'http-proxy';
+import { type Dispatcher, Pool } from 'undici';
+import { memoryDiscovery } from '../../src/backends/memory/index.js';
+import { memoryRegistry } from '../../src/backends/memory/store.js';
+import { toRecord } from '../../src/core/codecs.js';
+import { createInstance } from '../../src/core/instance.js';
+import { gateway } from '../../src/gateway/index.js';
+import { median, settledHeap, verdict } from './heap.js';
+import { run as dispatcherLatency } from './undici.bench.js';
+
+const CONNECTIONS = 64;
+const WARMUP_S = 2;
+const MEASURE_S = 4;
+const ROUNDS = 4;
+const HEAP_WARMUP = 100_000;
+const HEAP_REQUESTS = 1_000_000;
+const SIZES = { '1k': 1024, '100k': 100 * 1024 } as const;
+type Size = keyof typeof SIZES;
+type Role = 'upstreams' | 'undici' | 'http-proxy' | 'gateway';
+const PROXIES = ['undici', 'http-proxy', 'gateway'] as const satisfies readonly Role[];
+type Proxy = (typeof PROXIES)[number];
+const LABEL: Record<Proxy, string> = {
+  undici: 'bare undici proxy (1 upstream)',
+  'http-proxy': 'http-proxy (round robin, 3)',
+  gateway: 'rxdisco gateway (round robin, 3)',
+};
+
+const ROLE = 'RXDISCO_GATEWAY_BENCH_ROLE';
+const SELF = fileURLToPath(import.meta.url);
+
+/** Messages between this process and its children. */
+type FromChild = { readonly port?: number; readonly ports?: number[]; readonly heap?: number };
+type ToChild = 'heap' | 'exit';
+
+/** `/<service>/<rest>` -> `/<rest>`. */
+const stripService = (url: string): string => {
+  const slash = url.indexOf('/', 1);
+  return slash < 0 ? '/' : url.slice(slash);
+};
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'host', 'transfer-encoding', 'upgrade']);
+
+/** The request headers a bare proxy may hand to undici. */
+const forwardable = (headers: IncomingHttpHeaders): Record<string, string | string[]> => {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers))
+    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+};
+
+/** The three upstreams: `.../100k` answers 100 KB, anything else 1 KB. */
+const upstreams = async (): Promise<Server[]> => {
+  const bodies = { small: Buffer.alloc(SIZES['1k'], 'a'), big: Buffer.alloc(SIZES['100k'], 'b') };
+  return Promise.all(
+    [0, 1, 2].map(async () => {
+      const server = createServer((req, res) => {
+        const body = req.url?.endsWith('/100k') === true ? bodies.big : bodies.small;
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': body.length,
+        });
+        res.end(body);
+      });
+      server.keepAliveTimeout = 60_000;
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    }),
+  );
+};
+
+/**
+ * The floor: undici's `Pool.stream()` (its API for proxies: the response
+ * body written straight into the response) to one fixed upstream.
+ */
+const undiciProxy = (origins: readonly string[]): RequestListener => {
+  const pool = new Pool(origins[0]!, { connections: CONNECTIONS * 2 });
+  return (req, res) => {
+    pool
+      .stream(
+        {
+          path: stripService(req.url ?? '/'),
+          method: req.method as Dispatcher.HttpMethod,
+          headers: forwardable(req.headers),
+        },
+        ({ statusCode, headers }) => {
+          res.writeHead(statusCode, headers as OutgoingHttpHeaders);
+          return res;
+        },
+      )
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+  };
+};
+
+/** http-proxy, routing `/<service>/...` to the three upstreams in turn. */
+const nodeHttpProxy = (origins: readonly string[]): RequestListener => {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: CONNECTIONS * 2 });
+  const proxy = httpProxy.createProxyServer({ agent });
+  proxy.on('error', (_e, _req, res) => {
+    if ('writeHead' in res && !res.headersSent) res.writeHead(502);
+    res.end();
+  });
+  let next = 0;
+  return (req, res) => {
+    req.url = stripService(req.url ?? '/');
+    proxy.web(req, res, { target: origins[next++ % origins.length]! });
+  };
+};
+
+/** rxdisco's gateway over a memory registry holding the three upstreams as `bench`. */
+const rxdiscoGateway = (ports: readonly number[]): RequestListener => {
+  const store = memoryRegistry('bench-gateway');
+  for (const [i, port] of ports.entries()) {
+    const instance = createInstance(
+      { service: 'bench', id: `u${i}`, host: '127.0.0.1', port },
+      'memory://bench-gateway',
+    );
+    store.put('bench', instance.id, toRecord(instance));
+  }
+  return gateway(memoryDiscovery(store), { balancer: 'round-robin' });
+};
+
+/** What a child process runs: the upstreams, or one proxy in front of them. */
+const child = async (role: Role): Promise<void> => {
+  const send = (m: FromChild): void => {
+    process.send?.(m);
+  };
+  if (role === 'upstreams') {
+    const servers = await upstreams();
+    send({ ports: servers.map((s) => (s.address() as AddressInfo).port) });
+  } else {
+    const ports = (process.env.RXDISCO_UPSTREAMS ?? '').split(',').map(Number);
+    const origins = ports.map((p) => `http://127.0.0.1:${p}`);
+    const listener =
+      role === 'undici'
+        ? undiciProxy(origins)
+        : role === 'http-proxy'
+          ? nodeHttpProxy(origins)
+          : rxdiscoGateway(ports);
+    const server = createServer({ keepAliveTimeout: 60_000 }, listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    send({ port: (server.address() as AddressInfo).port });
+  }
+  process.once('disconnect', () => process.exit(0));
+  process.on('message', (m: ToChild) => {
+    if (m === 'heap') send({ heap: settledHeap() });
+    else process.exit(0);
+  });
+};
+
+/** A child process playing `role`; resolves with its first message. */
+const spawnRole = (
+  role: Role,
+  env: Record<string, string> = {},
+): Promise<{ proc: ChildProcess; first: FromChild }> => {
+  const proc = fork(SELF, [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: { ...process.env, ...env, [ROLE]: role },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('message', (first: FromChild) => resolve({ proc, first }));
+    proc.once('exit', (code) => reject(new Error(`bench child ${role} exited with ${code}`)));
+  });
+};
+
+/** Asks a child for its heap after a full GC. */
+const heapOf = (proc: ChildProcess): Promise<number> =>
+  new Promise((resolve) => {
+    proc.once('message', (m: FromChild) => resolve(m.heap ?? Number.NaN));
+    proc.send('heap' satisfies ToChild);
+  });
+
+interface Figures {
+  readonly rps: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly bad: number;
+}
+
+const percentile = (sorted: Float64Array, p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** One autocannon run; per-response latencies when `keepLatencies`. */
+const load = async (
+  url: string,
+  run: { readonly duration?: number; readonly amount?: number },
+  keepLatencies: boolean,
+): Promise<Figures> => {
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      { url, connections: CONNECTIONS, pipelining: 1, ...run },
+      (e: unknown, r: autocannon.Result) =>
+        e === null || e === undefined ? resolve(r) : reject(e),
+    );
+    if (keepLatencies)
+      instance.on('response', (_client, _status, _bytes, ms: number) => {
+        latencies.push(ms * 1000);
+      });
+  });
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    rps: result.requests.total / result.duration,
+    p50Us: sorted.length > 0 ? percentile(sorted, 0.5) : Number.NaN,
+    p99Us: sorted.length > 0 ? percentile(sorted, 0.99) : Number.NaN,
+    bad: result.non2xx + result.errors + result.timeouts,
+  };
+};
+
+export const run = async (): Promise<void> => {
+  const ups = await spawnRole('upstreams');
+  const ports = ups.first.ports ?? [];
+  const env = { RXDISCO_UPSTREAMS: ports.join(',') };
+  const proxies = new Map<Proxy, { proc: ChildProcess; port: number }>();
+  try {
+    for (const p of PROXIES) {
+      const { proc, first } = await spawnRole(p, env);
+      proxies.set(p, { proc, port: first.port ?? 0 });
+    }
+    const url = (p: Proxy, size: Size): string =>
+      `http://127.0.0.1:${proxies.get(p)!.port}/bench/hello/${size}`;
+    for (const size of Object.keys(SIZES) as Size[]) {
+      const runs = new Map<Proxy, Figures[]>(PROXIES.map((p) => [p, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? PROXIES : [...PROXIES].reverse();
+        for (const p of order) {
+          await load(url(p, size), { duration: WARMUP_S }, false);
+          runs.get(p)!.push(await load(url(p, size), { duration: MEASURE_S }, true));
+        }
+      }
+      const f = (p: Proxy) => {
+        const rs = runs.get(p)!;
+        return {
+          rps: median(rs.map((r) => r.rps)),
+          p50Us: median(rs.map((r) => r.p50Us)),
+          p99Us: median(rs.map((r) => r.p99Us)),
+          bad: rs.reduce((a, r) => a + r.bad, 0),
+        };
+      };
+      console.log(
+        `${SIZES[size] / 1024} KB responses, ${CONNECTIONS} connections, ${ROUNDS} x ${MEASURE_S} s each:`,
+      );
+      for (const p of PROXIES) {
+        const x = f(p);
+        console.log(
+          `  ${LABEL[p].padEnd(34)} ${x.rps.toFixed(0).padStart(6)} req/s  p50 ${(x.p50Us / 1000).toFixed(2)} ms  p99 ${(x.p99Us / 1000).toFixed(2)} ms${x.bad > 0 ? `  (${x.bad} errors or non-2xx)` : ''}`,
+        );
+      }
+      const gw = f('gateway');
+      const floor = f('undici');
+      const peer = f('http-proxy');
+      const t1 = gw.rps / floor.rps;
+      const l1 = gw.p99Us / floor.p99Us;
+      const t2 = gw.rps / peer.rps;
+      console.log(
+        `  gateway / bare undici proxy: throughput ${t1.toFixed(2)}x (target >= 0.85x) ${verdict(t1 >= 0.85)}; p99 ${l1.toFixed(2)}x (target <= 1.25x) ${verdict(l1 <= 1.25)}`,
+      );
+      console.log(
+        `  gateway / http-proxy:        throughput ${t2.toFixed(2)}x (target >= 1.0x) ${verdict(t2 >= 1)}`,
+      );
+    }
+
+    const gw = proxies.get('gateway')!;
+    await load(url('gateway', '1k'), { amount: HEAP_WARMUP }, false);
+    const before = await heapOf(gw.proc);
+    const started = Date.now();
+    const heavy = await load(url('gateway', '1k'), { amount: HEAP_REQUESTS }, false);
+    const after = await heapOf(gw.proc);
+    const growth = after / before;
+    console.log(
+      `gateway heap after a full GC: ${(before / 2 ** 20).toFixed(1)} MB after ${HEAP_WARMUP} requests, ${(after / 2 ** 20).toFixed(1)} MB after ${HEAP_REQUESTS} more (${((Date.now() - started) / 1000).toFixed(0)} s${heavy.bad > 0 ? `, ${heavy.bad} errors or non-2xx` : ''}): ${growth.toFixed(3)}x (target <= 1.10x) ${verdict(growth <= 1.1)}`,
+    );
+  } finally {
+    for (const { proc } of proxies.values()) proc.send('exit' satisfies ToChild);
+    ups.proc.send('exit' satisfies ToChild);
+  }
+  console.log("the dispatcher's added latency per request (the undici bench):");
+  await dispatcherLatency();
+};
+
+const role = process.env[ROLE] as Role | undefined;
+if (role !== undefined) await child(role);
