@@ -89,11 +89,14 @@ const SCRIPT = `'use strict';
     section.append(h, table);
     return { section: section, rows: rows };
   }
-  function place(s) {
+  // In order: a full state comes sorted, so each service goes last (O(1)).
+  function place(s, inOrder) {
     var entry = renderService(s);
     var old = services.get(s.name);
     if (old) {
       old.section.replaceWith(entry.section);
+    } else if (inOrder) {
+      main.append(entry.section);
     } else {
       var next = null;
       services.forEach(function (v, k) {
@@ -119,6 +122,8 @@ const SCRIPT = `'use strict';
   source.addEventListener('open', function () { connection.textContent = 'live'; });
   source.addEventListener('error', function () { connection.textContent = 'reconnecting'; });
   source.addEventListener('failure', function (e) {
+    // For good: reconnecting would only fail again. Reload the page to retry.
+    source.close();
     connection.textContent = 'failed: ' + JSON.parse(e.data).error;
   });
   source.addEventListener('state', function (e) {
@@ -127,7 +132,7 @@ const SCRIPT = `'use strict';
     main.replaceChildren();
     services.clear();
     header(s);
-    s.services.forEach(place);
+    s.services.forEach(function (x) { place(x, true); });
     done();
     connection.textContent = 'live';
   });
@@ -135,7 +140,7 @@ const SCRIPT = `'use strict';
     var d = JSON.parse(e.data);
     header({ registry: known, stale: d.stale, staleSince: d.staleSince, error: d.error });
     d.removed.forEach(remove);
-    d.services.forEach(place);
+    d.services.forEach(function (x) { place(x, false); });
     done();
   });
   source.addEventListener('stats', function (e) {

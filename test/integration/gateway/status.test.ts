@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, type Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import { MemoryRegistry } from '../../../src/backends/memory/store.js';
@@ -105,7 +105,7 @@ describe('the status page in headless Chromium', () => {
   it(
     'shows every instance with its counters live, and an instance that deregisters disappears',
     async () => {
-      const { d, port } = await gatewayWithStatus();
+      const { store, d, port } = await gatewayWithStatus();
       const registrations: Subscription[] = [];
       for (const id of ['h1', 'h2']) {
         const upstreamPort = await upstream(id);
@@ -130,6 +130,25 @@ describe('the status page in headless Chromium', () => {
       await expect
         .poll(() => page.locator('section[data-service="hello"] .badge').textContent(), WAIT)
         .toBe('fresh');
+
+      // A service that appears goes in its place by name.
+      store.put(
+        'alpha',
+        'a1',
+        toRecord(
+          createInstance(
+            { service: 'alpha', id: 'a1', host: '127.0.0.1', port: 8080 },
+            'memory://',
+          ),
+        ),
+      );
+      await row(page, 'alpha', 'a1').waitFor(WAIT);
+      expect(await page.locator('section.service .name').allTextContents()).toEqual([
+        'alpha',
+        'hello',
+      ]);
+      store.delete('alpha', 'a1');
+      await page.locator('section[data-service="alpha"]').waitFor({ state: 'detached', ...WAIT });
 
       // A request through the gateway shows up in its instance's picks.
       const answered = await (await fetch(`http://127.0.0.1:${port}/hello/x`)).text();
@@ -251,6 +270,49 @@ describe('the status page in headless Chromium', () => {
       expect(await page.locator('img, svg, b, i, main script').count()).toBe(0);
       expect(await page.locator('script').count()).toBe(1);
       expect(errors).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe('the status page in headless Chromium, when the catalog fails', () => {
+  it(
+    'says the stream failed and why',
+    async () => {
+      const { store, d } = await gatewayWithStatus();
+      store.put(
+        'hello',
+        'h1',
+        toRecord(
+          createInstance(
+            { service: 'hello', id: 'h1', host: '127.0.0.1', port: 8080 },
+            'memory://',
+          ),
+        ),
+      );
+      const fail = new Subject<never>();
+      const catalog$ = d.catalog$();
+      const source: StatusSource = {
+        registry: d.registry,
+        catalog$: new Observable<Catalog>((s) => {
+          const sub = catalog$.subscribe(s);
+          sub.add(fail.subscribe({ error: (e: unknown) => s.error(e) }));
+          return sub;
+        }),
+        stats: () => undefined,
+      };
+      const status = statusPage(source);
+      const port = await listen(
+        createServer((req, res) => {
+          if (!status(req, res)) res.writeHead(404).end();
+        }),
+      );
+      const { page } = await open(`http://127.0.0.1:${port}/-/status`);
+      await row(page, 'hello', 'h1').waitFor(WAIT);
+      fail.error(new Error('the registry refused us for good'));
+      await page
+        .locator('#connection', { hasText: 'failed: the registry refused us for good' })
+        .waitFor(WAIT);
     },
     TEST_TIMEOUT,
   );
