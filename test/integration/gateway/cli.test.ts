@@ -14,7 +14,7 @@ import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { rawClient } from '../etcd/harness.js';
 import { echo, startServer, type TestServer } from '../undici/servers.js';
-import { type Answer, get } from './harness.js';
+import { askUntil, get } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -90,21 +90,6 @@ const upstream = async (behaviour: Parameters<typeof startServer>[0]): Promise<T
   return s;
 };
 
-/** Asks `path` until the answer passes `done` (a registry change propagating), within PATIENCE. */
-const askUntil = async (
-  port: number,
-  path: string,
-  done: (a: Answer) => boolean,
-): Promise<Answer> => {
-  const deadline = Date.now() + PATIENCE;
-  let answer = await get(port, path);
-  while (!done(answer) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    answer = await get(port, path);
-  }
-  return answer;
-};
-
 let prefixes = 0;
 const prefix = () => `/gw-cli-${++prefixes}/`;
 const url = (p: string) => `etcd://${etcd.endpoints[0]}${p}`;
@@ -119,11 +104,11 @@ describe('rxdisco gateway', () => {
       const port = await listening(gw);
       expect((await get(port, '/orders/1')).status).toBe(404);
       await raw.put(`${p}orders/a`).value(`127.0.0.1:${a.port}`);
-      const answer = await askUntil(port, '/orders/1', (r) => r.status !== 404);
+      const answer = await askUntil(port, '/orders/1', (r) => r.status !== 404, PATIENCE);
       expect(answer.status).toBe(200);
       expect(answer.body).toBe('a GET /1');
       await raw.delete().key(`${p}orders/a`);
-      const gone = await askUntil(port, '/orders/1', (r) => r.status !== 200);
+      const gone = await askUntil(port, '/orders/1', (r) => r.status !== 200, PATIENCE);
       expect(gone.status).toBe(404);
       expect(gone.json()).toMatchObject({ error: 'unknown service', service: 'orders' });
       gw.process.kill('SIGTERM');

@@ -7,13 +7,14 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Discovery } from '../../../src/core/discovery.js';
+import { memoryBackend } from '../../../src/backends/memory/index.js';
+import { createDiscovery, type Discovery } from '../../../src/core/discovery.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { gateway } from '../../../src/gateway/index.js';
 import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { closedPort, echo, startServer, type TestServer } from '../undici/servers.js';
-import { get, memory, type Running, startGateway } from './harness.js';
+import { askUntil, get, memory, type Running, startGateway } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -502,5 +503,42 @@ describe('gateway: counters', () => {
       inFlight: 0,
       ejected: false,
     });
+  });
+});
+
+describe('gateway: a backend without catalog()', () => {
+  /** memory:// without its registry-wide watch: catalog$() errors as on any such backend. */
+  const withoutCatalog = () => {
+    const m = memory();
+    const { catalog: _dropped, ...backend } = memoryBackend(m.store);
+    const d = createDiscovery(m.registry, async () => backend, { graceMs: 10 });
+    cleanups.push(() => d.close());
+    return { ...m, discovery: d };
+  };
+
+  it('routes from services$() and a watch per requested service, 404 for an unlisted one', async () => {
+    const m = withoutCatalog();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    expect((await get(g.port, '/users/1')).body).toBe('a GET /1');
+    const unknown = await get(g.port, '/orders/1');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: 'unknown service', service: 'orders' });
+    m.add('orders', 'a', a.port);
+    const r = await askUntil(g.port, '/orders/2', (a) => a.status !== 404);
+    expect(r.body).toBe('a GET /2');
+  });
+
+  it('shows every listed service on the status page, from services$() and instances$()', async () => {
+    const m = withoutCatalog();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    m.add('orders', 'b', a.port);
+    const g = await started(m.discovery);
+    const state = await get(g.port, '/-/status.json');
+    expect(state.status).toBe(200);
+    expect(state.body).toContain('"users"');
+    expect(state.body).toContain('"orders"');
   });
 });

@@ -35,7 +35,7 @@ export const memory = () => {
       ),
     );
   const remove = (service: string, id: string) => store.delete(service, id);
-  return { discovery, add, remove, registry: `memory://${name}` };
+  return { discovery, store, add, remove, registry: `memory://${name}` };
 };
 
 /** A gateway on a real server. */
@@ -116,6 +116,22 @@ export const get = (
     req.on('error', reject);
     req.end(options.body);
   });
+
+/** Asks `path` until the answer passes `done` (a registry change propagating), for at most `withinMs`. */
+export const askUntil = async (
+  port: number,
+  path: string,
+  done: (a: Answer) => boolean,
+  withinMs = 10_000,
+): Promise<Answer> => {
+  const deadline = Date.now() + withinMs;
+  let answer = await get(port, path);
+  while (!done(answer) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    answer = await get(port, path);
+  }
+  return answer;
+};
 
 /** Sends `bytes` on a raw connection and resolves with everything read until the server closes it. */
 export const raw = (port: number, bytes: string): Promise<string> =>
