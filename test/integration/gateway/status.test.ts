@@ -15,10 +15,11 @@ import type { Catalog } from '../../../src/core/catalog.js';
 import { toRecord } from '../../../src/core/codecs.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import { createInstance, type Instance } from '../../../src/core/instance.js';
-import { type InstanceSet, instanceSet } from '../../../src/core/instance-set.js';
+import { instanceSet } from '../../../src/core/instance-set.js';
 import { gateway } from '../../../src/gateway/index.js';
 import { statusPage } from '../../../src/gateway/status.js';
 import type { StatusSource } from '../../../src/gateway/status-source.js';
+import { catalogOf } from '../../helpers/catalog.js';
 import { ensureChromium } from '../../servers/chromium.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { FaultProxy } from '../etcd/fault-proxy.js';
@@ -222,28 +223,9 @@ describe('the status page in headless Chromium', () => {
         ),
         service,
       });
-      const catalogOf = (sets: readonly InstanceSet[]): Catalog => {
-        const byName = new Map(sets.map((s) => [s.service, s] as const));
-        const names = Object.freeze([...byName.keys()].sort());
-        return {
-          registry,
-          size: names.length,
-          instanceCount: sets.reduce((n, s) => n + s.size, 0),
-          changed: names,
-          stale: false,
-          staleSince: undefined,
-          error: undefined,
-          get: (n) => byName.get(n),
-          has: (n) => byName.has(n),
-          names: () => names,
-          *entries() {
-            for (const n of names) yield [n, byName.get(n)!] as const;
-          },
-        };
-      };
       // Rendered by the server first, then arriving over the event stream.
       const first = instanceSet(hostileService, registry, [instance(hostileService, hostileId)]);
-      const catalogs = new BehaviorSubject(catalogOf([first]));
+      const catalogs = new BehaviorSubject(catalogOf(registry, [first]));
       const source: StatusSource = {
         registry,
         catalog$: new Observable<Catalog>((s) => catalogs.subscribe(s)),
@@ -258,7 +240,10 @@ describe('the status page in headless Chromium', () => {
       const { page, errors } = await open(`http://127.0.0.1:${port}/-/status`);
       const later = `${hostileService}<svg onload="window.pwned=3">`;
       catalogs.next(
-        catalogOf([first, instanceSet(later, registry, [instance(later, `${hostileId}2`)])]),
+        catalogOf(registry, [
+          first,
+          instanceSet(later, registry, [instance(later, `${hostileId}2`)]),
+        ]),
       );
       await page.locator('section.service .name', { hasText: later }).waitFor(WAIT);
 

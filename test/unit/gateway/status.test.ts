@@ -17,10 +17,11 @@ import { toRecord } from '../../../src/core/codecs.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { createInstance, type Instance } from '../../../src/core/instance.js';
-import { type InstanceSet, instanceSet } from '../../../src/core/instance-set.js';
+import { instanceSet } from '../../../src/core/instance-set.js';
 import { type StatusPageOptions, statusPage } from '../../../src/gateway/status.js';
 import type { InstanceStats, StatusSource } from '../../../src/gateway/status-source.js';
 import type { StatusState } from '../../../src/gateway/status-state.js';
+import { catalogOf } from '../../helpers/catalog.js';
 import { expectNoLeakedHandles } from '../../helpers/handles.js';
 
 // No timer, socket or server of the page outlives the tests.
@@ -200,27 +201,6 @@ const trackingScheduler = (): SchedulerLike & { readonly live: Set<Subscription>
     return s;
   };
   return { live, now: () => asyncScheduler.now(), schedule: schedule as SchedulerLike['schedule'] };
-};
-
-/** A catalog built by hand, for names no registry would accept. */
-const catalogOf = (registry: string, sets: readonly InstanceSet[]): Catalog => {
-  const byName = new Map(sets.map((s) => [s.service, s] as const));
-  const names = Object.freeze([...byName.keys()].sort());
-  return {
-    registry,
-    size: names.length,
-    instanceCount: sets.reduce((n, s) => n + s.size, 0),
-    changed: names,
-    stale: false,
-    staleSince: undefined,
-    error: undefined,
-    get: (n) => byName.get(n),
-    has: (n) => byName.has(n),
-    names: () => names,
-    *entries() {
-      for (const n of names) yield [n, byName.get(n)!] as const;
-    },
-  };
 };
 
 // ---- the tests ----
