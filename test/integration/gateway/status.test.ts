@@ -79,20 +79,17 @@ const open = async (url: string): Promise<{ page: Page; errors: string[] }> => {
   return { page, errors };
 };
 
-/** The gateway over `d` and the status page in front, on a real server. */
+/** The gateway over `d`, with its status page, on a real server as the CLI sets it up. */
 const mount = async (d: Discovery): Promise<number> => {
-  const gw = gateway(d);
+  const gw = gateway(d, { status: { statsIntervalMs: 100 } });
   cleanup.push(() => gw.close());
-  const status = statusPage(gw.status, { statsIntervalMs: 100 });
-  return listen(
-    createServer((req, res) => {
-      if (!status(req, res)) gw(req, res);
-    }),
-  );
+  const server = createServer(gw);
+  server.on('checkContinue', gw).on('upgrade', gw.upgrade).on('clientError', gw.clientError);
+  return listen(server);
 };
 
 let registries = 0;
-/** A memory registry, the gateway over it and the status page in front. */
+/** A memory registry and the gateway over it, with its status page. */
 const gatewayWithStatus = async () => {
   const store = new MemoryRegistry(`status-browser-${++registries}`);
   const d = memoryDiscovery(store, { graceMs: 0, onProblem: () => undefined });
