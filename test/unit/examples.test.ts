@@ -221,6 +221,25 @@ describe('docs/examples', () => {
   );
 
   it(
+    'gateway.ts routes through the gateway, 404 then 200 for a service that registers, 503 with none up',
+    async () => {
+      const r = await run('gateway.ts');
+      expectClean(r);
+      expect(r.stdout).toContain('4 GETs of /hello/greet answered by a and b');
+      expect(r.stdout).toMatch(
+        /^GET \/billing\/invoices -> 404 \{"error":"unknown service","service":"billing"/m,
+      );
+      expect(r.stdout).toContain(
+        'GET /billing/invoices?month=1 -> 200 a answered GET /invoices?month=1',
+      );
+      expect(r.stdout).toContain('billing/c: 1 pick, 0 in flight');
+      expect(r.stdout).toContain('GET /billing/invoices -> 503, Retry-After: 1');
+      expect(r.stdout).toMatch(/closed\n$/);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'fallback.ts switches to the backup and back, and restores the last known set at a cold start',
     async () => {
       const r = await run('fallback.ts');
