@@ -33,8 +33,11 @@ export interface StatusClient {
 
 /** The timers of a {@link StatusHub}. */
 export interface StatusHubTiming {
+  /** How often the counters are compared. */
   readonly statsIntervalMs: number;
+  /** How often a comment goes to every client. */
   readonly heartbeatMs: number;
+  /** Drives both. */
   readonly scheduler: SchedulerLike;
 }
 
@@ -49,6 +52,7 @@ export class StatusHub {
   readonly #clients = new Set<StatusClient>();
   #subscription: Subscription | undefined;
   #catalog: Catalog | undefined;
+  #closed = false;
   /** The counters last sent, per service then instance id: the instances of #catalog only. */
   readonly #sent = new Map<string, Map<string, StatsTuple>>();
 
@@ -76,6 +80,10 @@ export class StatusHub {
 
   /** Adds a client; it gets the full state now (or with the first catalog). Returns its leave. */
   join(client: StatusClient): () => void {
+    if (this.#closed) {
+      client.end();
+      return () => undefined;
+    }
     this.#clients.add(client);
     if (this.#subscription === undefined) this.#start();
     else {
@@ -85,6 +93,12 @@ export class StatusHub {
     return () => {
       if (this.#clients.delete(client) && this.#clients.size === 0) this.#stop();
     };
+  }
+
+  /** Ends every client's stream and releases the catalog and the timers; a later join is ended at once. */
+  close(): void {
+    this.#closed = true;
+    this.#finish(undefined);
   }
 
   #start(): void {

@@ -61,6 +61,21 @@ const sendJson = (
   res.end(text);
 };
 
+/**
+ * The status page's request handler: true when it answered the request (a
+ * path under `/-/status`), false when the request is not its own.
+ */
+export interface StatusPage {
+  (req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Ends every open event stream and answers later ones with a `503`, so
+   * that a server shutting down does not wait for browsers watching the
+   * page (they would never end their requests). The page and
+   * `/-/status.json` keep answering.
+   */
+  close(): void;
+}
+
 /** True for the paths the status page owns: `/-/status`, `/-/status.json`, `/-/status/...`. */
 const owns = (path: string): boolean =>
   path === PAGE || path === JSON_PATH || path.startsWith(`${PAGE}/`);
@@ -87,10 +102,7 @@ const owns = (path: string): boolean =>
  * }).listen(8080);
  * ```
  */
-export const statusPage = (
-  source: StatusSource,
-  options: StatusPageOptions = {},
-): ((req: IncomingMessage, res: ServerResponse) => boolean) => {
+export const statusPage = (source: StatusSource, options: StatusPageOptions = {}): StatusPage => {
   const maxClients = numberOption('maxClients', options.maxClients, 64, { integer: true, min: 1 });
   const statsIntervalMs = durationOption('statsIntervalMs', options.statsIntervalMs, 1000, {
     above: 0,
@@ -142,7 +154,13 @@ export const statusPage = (
     res.once('close', () => sub.unsubscribe());
   };
 
+  let closed = false;
+
   const events = (req: IncomingMessage, res: ServerResponse): void => {
+    if (closed) {
+      sendJson(res, 503, { error: 'the status page is closed: the server is shutting down' });
+      return;
+    }
     if (streams >= maxClients) {
       sendJson(
         res,
@@ -173,7 +191,7 @@ export const statusPage = (
     });
   };
 
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -212,4 +230,10 @@ export const statusPage = (
     }
     return true;
   };
+  return Object.assign(handle, {
+    close: () => {
+      closed = true;
+      hub.close();
+    },
+  });
 };

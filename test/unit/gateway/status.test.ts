@@ -519,6 +519,30 @@ describe('/-/status/events', () => {
     await reading.next((e) => e.event === 'stats' && reading.seen.indexOf(e) >= before);
   });
 
+  it('close() ends every open stream and refuses new ones, so that a shutdown does not wait for watchers', async () => {
+    const { store, d } = registryWith();
+    put(store, 'hello', 'h1');
+    const status = statusPage(sourceOf(d));
+    const server = createServer((req, res) => {
+      if (!status(req, res)) res.writeHead(418).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => {
+      server.closeAllConnections();
+    });
+    const port = (server.address() as AddressInfo).port;
+    const client = openEvents(port);
+    await client.json('state');
+    status.close();
+    await client.closed;
+    const refused = await fetchText(port, '/-/status/events');
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body).error).toMatch(/closed/);
+    expect((await fetchText(port, '/-/status.json')).status).toBe(200);
+    // Nothing of the page holds the server open.
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
   it('sends a failure event and ends every stream when the catalog fails for good', async () => {
     const failing: StatusSource = {
       registry: 'static://x',
