@@ -9,7 +9,7 @@
 export { BALANCER_NAMES, type BalancerName } from './balancer-names.js';
 export { type Gateway, gateway } from './gateway.js';
 export type { BalancerFactory, GatewayOptions } from './options.js';
-export { type StatusPageOptions, statusPage } from './status.js';
+export { type StatusPage, type StatusPageOptions, statusPage } from './status.js';
 export type { InstanceStats, StatusSource } from './status-source.js';
 export type {
   StatsTuple,
