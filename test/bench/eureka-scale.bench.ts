@@ -16,11 +16,15 @@
  *   delta; heap kept per refresh (after many, settled);
  * - a full refresh again (warm), its CPU and the heap it holds at its end
  *   before a collection, against the floor's;
+ * - the propagation of one change to a service watched as a view among
+ *   2,000, against the same change seen by a discovery watching that one
+ *   service (from the refresh that carried it to the emission; target:
+ *   under 0.3 ms added at p50);
  * - requests per poll interval (one poller: 1).
  * Sizes: EUREKA_SCALE_APPS (default 2000). Prints PASS/MISS; asserts nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { filter, firstValueFrom, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, map, type Subscription } from 'rxjs';
 import { eurekaDiscovery, type RefreshReport } from '../../src/backends/eureka/index.js';
 import type { Discovery } from '../../src/core/discovery.js';
 import type { InstanceSet } from '../../src/core/instance-set.js';
@@ -34,11 +38,15 @@ const PER_APP = 5;
 const INTERVAL = 1000;
 const CHANGES = 20;
 const BATCH = 500;
+const PROPAGATION = 20;
 
 const name = (a: number): string => `scale-${String(a).padStart(4, '0')}`;
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KB`;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const ms = (x: number): string => `${x.toFixed(1)} ms`;
+const ms3 = (x: number): string => `${x.toFixed(3)} ms`;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 const cpuMs = (from: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(from);
   return (d.user + d.system) / 1000;
@@ -155,7 +163,7 @@ const watchAll = async (
   return { subs, ms: performance.now() - t0, cpu: cpuMs(c0), subscribeCpu };
 };
 
-type Report = RefreshReport & { cpu: number; heap: number };
+type Report = RefreshReport & { cpu: number; heap: number; at: number };
 
 /** A discovery of `url` that records, per refresh, the process CPU since the previous one. */
 const recorded = (url: string, reports: Report[], clock: { last: NodeJS.CpuUsage }): Discovery =>
@@ -164,10 +172,61 @@ const recorded = (url: string, reports: Report[], clock: { last: NodeJS.CpuUsage
     graceMs: 0,
     onProblem: () => undefined,
     onRefresh: (r) => {
-      reports.push({ ...r, cpu: cpuMs(clock.last), heap: process.memoryUsage().heapUsed });
+      reports.push({
+        ...r,
+        cpu: cpuMs(clock.last),
+        heap: process.memoryUsage().heapUsed,
+        at: performance.now(),
+      });
       clock.last = process.cpuUsage();
     },
   });
+
+/**
+ * One change to `service` at a time, seen by `many` (every service watched:
+ * a view of the catalog) and by a discovery watching that service alone (its
+ * own stream): the time from the refresh that carried the change (its
+ * answer decoded into the copy) to the emission, per discovery.
+ */
+const propagation = async (
+  many: Discovery,
+  server: { readonly url: string; readonly base: string },
+  service: string,
+  manyReports: readonly Report[],
+): Promise<{ many: number[]; one: number[] }> => {
+  const oneReports: Report[] = [];
+  const one = recorded(server.url, oneReports, { last: process.cpuUsage() });
+  const sub = one.instances$(service).subscribe();
+  await firstValueFrom(one.instances$(service));
+  const out = { many: [] as number[], one: [] as number[] };
+  const since = (reports: readonly Report[], t: number): number =>
+    t - reports.findLast((r) => r.at <= t)!.at;
+  for (let n = 0; n < PROPAGATION; n++) {
+    const port = 25_000 + n;
+    const id = `${service}-0`;
+    const at = (d: Discovery) =>
+      firstValueFrom(
+        d.instances$(service).pipe(
+          filter((s) => s.get(id)?.port === port),
+          map(() => performance.now()),
+        ),
+      );
+    const both = Promise.all([at(many), at(one)]);
+    await postInstance(
+      server.base,
+      service.toUpperCase(),
+      rawInstanceInfo({ service, id, host: '10.9.9.7', port }),
+    );
+    const [tMany, tOne] = await both;
+    out.many.push(since(manyReports, tMany));
+    out.one.push(since(oneReports, tOne));
+  }
+  sub.unsubscribe();
+  await one.close();
+  out.many.sort((a, b) => a - b);
+  out.one.sort((a, b) => a - b);
+  return out;
+};
 
 export async function run(): Promise<void> {
   const server = await startEureka({
@@ -233,6 +292,7 @@ export async function run(): Promise<void> {
     const deltas = reports.slice(start + 1).filter((r) => r.kind === 'delta');
     const kept = (settledHeap() - settledBefore) / CHANGES;
     const requests = reports.slice(start).length / (elapsed / INTERVAL);
+    const spread = await propagation(d, server, names[APPS - 1]!, reports);
     for (const s of watched.subs) s.unsubscribe();
     await d.close();
 
@@ -283,6 +343,11 @@ export async function run(): Promise<void> {
     );
     console.log(
       `  heap kept per delta  ${(kept / 1024).toFixed(1)} KB (settled, over ${CHANGES} changes; 0: nothing grows with refreshes)`,
+    );
+    const [m50, m90] = [percentile(spread.many, 50), percentile(spread.many, 90)];
+    const [o50, o90] = [percentile(spread.one, 50), percentile(spread.one, 90)];
+    console.log(
+      `  propagation          from the delta's answer decoded to the emission, ${PROPAGATION} changes: ${APPS} watched (a view of the catalog) p50 ${ms3(m50)}, p90 ${ms3(m90)}; 1 watched (its own stream) p50 ${ms3(o50)}, p90 ${ms3(o90)}; added by the catalog p50 ${ms3(m50 - o50)} (target < 0.3 ms: ${verdict(m50 - o50 < 0.3)})`,
     );
     console.log(
       `  requests             ${requests.toFixed(2)} per ${INTERVAL} ms interval for ${APPS} watched services and the catalog (one poller, target 1: ${verdict(requests <= 1.05)})`,

@@ -7,7 +7,8 @@
  * A session opens with a `snapshot` of every decoded instance of the copy
  * it joins (the poller's latest, replayed), then maps each new copy to the
  * `changes` against the previous one: the applications whose object
- * changed (the copy shares unchanged ones), instance by instance. The
+ * changed (the copy shares unchanged ones, and a delta's copy names the
+ * ones it touched), instance by instance. The
  * instances are the copy's own (one decode path: statuses, zones and
  * metadata exactly as the per-service streams see them); an instance that
  * does not decode is reported once and left out (removed if it decoded
@@ -80,12 +81,18 @@ const changesOf = (previous: RegistryCopy, next: RegistryCopy): CatalogEvent<nev
       if (!now.has(id) && !isUnusable(was)) removals.push({ service, id });
     }
   };
-  for (const [name, app] of next.apps) {
-    const before = previous.apps.get(name);
-    if (before !== app) diff(name, before, app);
-  }
-  for (const [name, app] of previous.apps) {
-    if (!next.apps.has(name)) diff(name, app, undefined);
+  if (next.changedFrom?.version === previous.version) {
+    // a delta on the previous copy: only the applications it touched
+    for (const name of next.changedFrom.apps)
+      diff(name, previous.apps.get(name), next.apps.get(name));
+  } else {
+    for (const [name, app] of next.apps) {
+      const before = previous.apps.get(name);
+      if (before !== app) diff(name, before, app);
+    }
+    for (const [name, app] of previous.apps) {
+      if (!next.apps.has(name)) diff(name, app, undefined);
+    }
   }
   if (next.unkeyed !== previous.unkeyed) {
     for (const [name, errors] of next.unkeyed) {

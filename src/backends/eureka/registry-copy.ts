@@ -68,6 +68,14 @@ export interface RegistryCopy {
   readonly statusCounts: ReadonlyMap<string, number>;
   /** A problem of the registry to report once, by the first view that sees this copy. */
   readonly notice?: Notice;
+  /**
+   * For a copy a delta made: the `version` of the copy it was made from (not
+   * the copy: a chain of copies would keep every one) and the names of the
+   * applications whose object differs from it (every other one is the same
+   * object), so that a reader of both copies finds the changes in
+   * O(changes). Absent for a full fetch.
+   */
+  readonly changedFrom?: { readonly version: number; readonly apps: readonly string[] };
 }
 
 /** A problem reported once whichever view sees it first: `take()` gives it the first time only. */
@@ -264,6 +272,7 @@ const deltaJob = (copy: RegistryCopy, delta: RawApplications, context: ErrorCont
   let counts: Map<string, number> | undefined;
   let current: AppCopy | undefined;
   let instances: Map<string, CopyInstance> | undefined;
+  const changed = new Set<string>();
   const walk = new Walk(
     delta,
     context,
@@ -296,6 +305,7 @@ const deltaJob = (copy: RegistryCopy, delta: RawApplications, context: ErrorCont
     (name) => {
       if (instances === undefined) return;
       apps ??= new Map(copy.apps);
+      changed.add(name);
       if (instances.size === 0) apps.delete(name);
       else apps.set(name, { name, instances });
     },
@@ -310,6 +320,7 @@ const deltaJob = (copy: RegistryCopy, delta: RawApplications, context: ErrorCont
             apps,
             unkeyed: copy.unkeyed,
             statusCounts: counts ?? copy.statusCounts,
+            changedFrom: { version: copy.version, apps: [...changed] },
           },
   };
 };
