@@ -12,7 +12,7 @@
  * Prints PASS/MISS; asserts nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, type Observable, type Subscription, timer } from 'rxjs';
 import { etcdDiscovery } from '../../src/backends/etcd/index.js';
 import { type OpenWatcher, openWatcher } from '../../src/backends/etcd/prefix-watch.js';
 import { MemoryRegistry, memoryDiscovery } from '../../src/backends/memory/index.js';
@@ -87,7 +87,7 @@ const report = (
   watched: Watched,
   heapBytes: number,
   emptyPerWatch: number,
-  watchers: number | undefined,
+  watchers: WatchCounts | undefined,
 ): void => {
   const instances = SERVICES * PER_SERVICE;
   console.log(
@@ -111,8 +111,62 @@ const report = (
   );
   if (watchers !== undefined) {
     console.log(
-      `  etcd watchers opened ${watchers} (target 1 for the catalog: ${verdict(watchers <= 1 + 64)}; the first 64 watches have their own, see catalogViewsPast)`,
+      `  etcd watch streams   ${watchers.streams} (etcd's own count; target 1: ${verdict(watchers.streams === 1)})`,
     );
+    console.log(
+      `  etcd watchers        ${watchers.watchers} (etcd's own count: the catalog's prefix watch + the first ${watchers.watchers - 1} watches, below catalogViewsPast, on their own; target 1: ${verdict(watchers.watchers === 1)})`,
+    );
+  }
+};
+
+/**
+ * Heap left once every watch is released: against `idle` (nothing watched;
+ * V8's code compiled on the way stays), then across a second cycle of
+ * watching every service and releasing it (a leak grows by it each cycle).
+ */
+const released = async (
+  d: Discovery,
+  names: readonly string[],
+  subs: Subscription[],
+  idle: number,
+): Promise<void> => {
+  for (const s of subs) s.unsubscribe();
+  subs.length = 0; // the bench's own handles, not rxdisco's
+  const first = settledHeap();
+  const again = await watchAll(d, names, (s) => s.size === PER_SERVICE);
+  for (const s of again.subs) s.unsubscribe();
+  again.subs.length = 0;
+  const second = settledHeap();
+  console.log(
+    `  released             ${mb(Math.max(0, first - idle))} left once every watch is released (graceMs 0; V8's compiled code included); a second watch-all-and-release cycle leaves ${mb(second - first)} more (target <= 1 MB: ${verdict(second - first <= 1024 * 1024)})`,
+  );
+};
+
+interface WatchCounts {
+  readonly streams: number;
+  readonly watchers: number;
+}
+
+/**
+ * etcd's own gauges of watch streams and watchers, from its /metrics, once
+ * `ready` holds (a watch is created on etcd a little after the first set,
+ * which comes from the range read): polled for up to 5 s.
+ */
+const etcdWatchCounts = async (
+  endpoint: string,
+  ready: (c: WatchCounts) => boolean = () => true,
+): Promise<WatchCounts> => {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const text = await (await fetch(`http://${endpoint}/metrics`)).text();
+    const gauge = (name: string): number =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const counts = {
+      streams: gauge('etcd_debugging_mvcc_watch_stream_total'),
+      watchers: gauge('etcd_debugging_mvcc_watcher_total'),
+    };
+    if (ready(counts) || performance.now() > deadline) return counts;
+    await firstValueFrom(timer(20));
   }
 };
 
@@ -138,7 +192,7 @@ const benchMemory = async (): Promise<void> => {
   const heap = settledHeap() - before;
   const empty = await emptyWatchCost(d);
   report('memory://', watched, heap, empty, undefined);
-  for (const s of watched.subs) s.unsubscribe();
+  await released(d, names, watched.subs, before);
   await d.close();
 };
 
@@ -171,13 +225,23 @@ const benchEtcd = async (): Promise<void> => {
     await Promise.all(puts);
     const names = Array.from({ length: SERVICES }, (_, k) => name(k));
     const before = settledHeap();
+    // One watch made and released first: the client, its channel and the
+    // modules loaded, so that what is left after the release is the watches'.
+    (await watchAll(d, ['warm-up'], () => true)).subs[0]!.unsubscribe();
+    watchers = 0;
+    const idle = settledHeap();
     const watched = await watchAll(d, names, (s) => s.size === PER_SERVICE);
     const heap = settledHeap() - before;
-    const opened = watchers;
+    const counts = await etcdWatchCounts(etcd.endpoints[0]!, (c) => c.watchers >= watchers);
     const empty = await emptyWatchCost(d);
-    report('etcd://', watched, heap, empty, opened);
+    report('etcd://', watched, heap, empty, counts);
+    console.log(
+      `  etcd watchers opened ${watchers} by rxdisco (${watchers - 1} per-service watches below catalogViewsPast, 1 catalog)`,
+    );
+    await registryWide(url, names, etcd.endpoints[0]!);
     await propagation(d, single, peer, writer, prefix);
-    for (const s of watched.subs) s.unsubscribe();
+    await single.close();
+    await released(d, names, watched.subs, idle);
   } finally {
     await d.close();
     await single.close();
@@ -185,6 +249,32 @@ const benchEtcd = async (): Promise<void> => {
     peer.close();
     await etcd.destroy();
   }
+};
+
+/**
+ * The registry-wide mode from the first watch (`catalogViewsPast: 0`): every
+ * `instances$()` a view of the one prefix watch. Watch streams and watchers
+ * counted by etcd, beside the default run's.
+ */
+const registryWide = async (
+  url: string,
+  names: readonly string[],
+  endpoint: string,
+): Promise<void> => {
+  const d = etcdDiscovery(url, { graceMs: 0, onProblem: () => undefined, catalogViewsPast: 0 });
+  const base = await etcdWatchCounts(endpoint);
+  const watched = await watchAll(d, names, (s) => s.size === PER_SERVICE);
+  const counts = await etcdWatchCounts(
+    endpoint,
+    (c) => c.streams > base.streams && c.watchers > base.watchers,
+  );
+  const streams = counts.streams - base.streams;
+  const watchers = counts.watchers - base.watchers;
+  console.log(
+    `  catalogViewsPast: 0  every first set ${watched.firstMs.toFixed(0)} ms; ${streams} watch stream, ${watchers} watcher more on etcd (target 1 and 1: ${verdict(streams === 1 && watchers === 1)})`,
+  );
+  for (const s of watched.subs) s.unsubscribe();
+  await d.close();
 };
 
 /** One put -> emission on its service's stream: 10,000 watched (a view) against 1 watched and raw etcd3. */
