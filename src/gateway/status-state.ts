@@ -7,6 +7,7 @@
  * @module
  */
 import type { Catalog } from '../core/catalog.js';
+import type { InstanceStatus } from '../core/instance.js';
 import type { InstanceSet } from '../core/instance-set.js';
 import { formatHostPort } from '../core/url.js';
 import type { InstanceStats, StatusSource } from './status-source.js';
@@ -21,11 +22,15 @@ export type StatsTuple = readonly [
 
 /** One instance on the status page. */
 export interface StatusInstance {
+  /** The instance's id in its service. */
   readonly id: string;
   /** `host:port` (`[v6]:port`). */
   readonly address: string;
+  /** True when it is reached over TLS. */
   readonly secure: boolean;
-  readonly status: string;
+  /** `UP`, `DOWN`, `STARTING`, `OUT_OF_SERVICE` or `UNKNOWN`. */
+  readonly status: InstanceStatus;
+  /** Its zone, or null. */
   readonly zone: string | null;
   /** Requests the gateway sent to it so far. */
   readonly picks: number;
@@ -39,6 +44,7 @@ export interface StatusInstance {
 
 /** Fresh or stale, and since when (epoch ms) and why. */
 export interface StatusStaleness {
+  /** True while the registry is unreachable and the last known state is shown. */
   readonly stale: boolean;
   /** Epoch milliseconds since when the registry is unreachable; null while fresh. */
   readonly staleSince: number | null;
@@ -48,6 +54,7 @@ export interface StatusStaleness {
 
 /** One service on the status page. */
 export interface StatusService extends StatusStaleness {
+  /** The service name. */
   readonly name: string;
   /** Sorted by id. */
   readonly instances: readonly StatusInstance[];
@@ -55,7 +62,9 @@ export interface StatusService extends StatusStaleness {
 
 /** The whole page: the registry's staleness and every service, sorted by name. */
 export interface StatusState extends StatusStaleness {
+  /** The registry, as a redacted URL. */
   readonly registry: string;
+  /** Every service with at least one instance. */
   readonly services: readonly StatusService[];
 }
 
