@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { firstValueFrom, from, interval, NEVER, race, timer } from 'rxjs';
@@ -34,12 +34,7 @@ export const runGateway = async (cmd: GatewayCommand, ctx: CliContext): Promise<
     timeoutMs: cmd.timeoutMs,
     trustProxy: cmd.trustProxy,
   });
-  let draining = false;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    // While draining, each connection closes after its answer.
-    if (draining) res.setHeader('connection', 'close');
-    gw(req, res);
-  });
+  const server = createServer(gw);
   // Upgraded sockets (WebSockets) are no longer the HTTP server's: closed by hand at the deadline.
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -61,7 +56,7 @@ export const runGateway = async (cmd: GatewayCommand, ctx: CliContext): Promise<
   }
   ctx.out(`rxdisco gateway listening on http://${formatHostPort(address.address, address.port)}`);
   const code = await untilStopped(NEVER, ctx);
-  draining = true;
+  gw.drain(); // event streams end, each connection closes after its answer
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Keep-alive connections close as soon as their answer is out.
   const idle = interval(DRAIN_TICK_MS).subscribe(() => server.closeIdleConnections());

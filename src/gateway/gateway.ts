@@ -24,7 +24,7 @@ import {
 } from './options.js';
 import { badRequest, parseErrorReply, type Reply, send, sendRaw } from './replies.js';
 import { GatewayStats } from './stats.js';
-import { statusPage } from './status.js';
+import { type StatusPage, statusPage } from './status.js';
 import type { StatusSource } from './status-source.js';
 import { readTarget, type Target } from './target.js';
 import { Upgrade } from './upgrade.js';
@@ -52,7 +52,19 @@ export interface Gateway {
   readonly clientError: (error: Error, socket: Duplex) => void;
   /** What the status page shows: the registry-wide view and the counters per instance. */
   readonly status: StatusSource;
-  /** Stops routing, releases the registry watch, the pools (after their requests) and the timers. */
+  /**
+   * Begins a graceful shutdown, before `server.close()`: ends the status
+   * page's event streams (browsers would keep them open for ever) and
+   * answers every later request with `Connection: close`, so that each
+   * keep-alive connection closes after its answer; requests go on being
+   * routed. Idempotent.
+   */
+  drain(): void;
+  /**
+   * Stops routing (later requests get a `503`), ends the status page's
+   * streams, releases the registry watch, the pools (after their requests)
+   * and the timers. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -83,8 +95,9 @@ class GatewayCore {
   readonly #stats: GatewayStats;
   readonly #registry: string;
   readonly status: StatusSource;
-  readonly #page: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  readonly #page: StatusPage | undefined;
   #closed = false;
+  #draining = false;
   #inFlight = 0;
 
   constructor(discovery: Discovery, options: GatewayOptions) {
@@ -144,6 +157,7 @@ class GatewayCore {
       );
       return;
     }
+    if (this.#draining) res.setHeader('connection', 'close');
     const target = readTarget(req.url ?? '');
     switch (target.kind) {
       case 'refused':
@@ -217,9 +231,15 @@ class GatewayCore {
     sendRaw(socket, parseErrorReply(error));
   }
 
+  drain(): void {
+    this.#draining = true;
+    this.#page?.close();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.drain();
     this.#directory.close();
     this.#stats.close();
     await this.#dispatcher.close();
@@ -389,6 +409,7 @@ export const gateway = (discovery: Discovery, options: GatewayOptions = {}): Gat
       core.upgrade(req, socket, head),
     clientError: (error: Error, socket: Duplex) => core.clientError(error, socket),
     status: core.status,
+    drain: () => core.drain(),
     close: () => core.close(),
   });
 };

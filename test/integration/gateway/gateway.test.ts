@@ -4,13 +4,16 @@
  * Expect: 100-continue, WebSocket upgrades, the counters and the release
  * of everything on close().
  */
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { NEVER } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../../src/backends/memory/index.js';
 import { createDiscovery, type Discovery } from '../../../src/core/discovery.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { gateway } from '../../../src/gateway/index.js';
+import { roundRobin } from '../../../src/operators/balancers/round-robin.js';
+import { healthy } from '../../../src/operators/healthy.js';
 import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { closedPort, echo, startServer, type TestServer } from '../undici/servers.js';
@@ -116,6 +119,36 @@ describe('gateway: routing', () => {
     await eventually(() => a.open.size === 0, 5000, 'the pool of the gone instance to close');
   });
 
+  it("closes a gone instance's keep-alive pool and keeps the others'", async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    const b = await upstream(echo('b'));
+    m.add('users', 'a', a.port);
+    m.add('users', 'b', b.port);
+    const g = await started(m.discovery);
+    await get(g.port, '/users/1');
+    await get(g.port, '/users/2');
+    expect([a.open.size, b.open.size]).toEqual([1, 1]); // kept alive by the pools
+    m.remove('users', 'a');
+    await eventually(() => a.open.size === 0, 5000, "the gone instance's pool to close");
+    expect(b.open.size).toBe(1);
+    expect((await get(g.port, '/users/3')).body).toBe('b GET /3');
+  });
+
+  it('answers 503 while the registry has not answered, after timeoutMs', async () => {
+    // A registry-wide watch that never delivers its first catalog.
+    const m = memory();
+    const silent = { ...memoryBackend(m.store), catalog: () => () => NEVER };
+    const d = createDiscovery(m.registry, async () => silent, { graceMs: 10 });
+    cleanups.push(() => d.close());
+    const g = await started(d, { timeoutMs: 200 });
+    const r = await get(g.port, '/users/1');
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(r.json()).toMatchObject({ error: 'no instance', service: 'users' });
+    expect(String(r.json().message)).toMatch(/no answer from the registry yet/);
+  });
+
   it('answers 503 with Retry-After when the service has no instance to pick', async () => {
     const m = setup();
     const a = await upstream(echo('a'));
@@ -193,6 +226,34 @@ describe('gateway: routing', () => {
     expect(state.body).toContain('"users"');
     const off = await started(m.discovery, { status: false });
     expect((await get(off.port, '/-/status')).status).toBe(404);
+  });
+
+  it('drain() ends the status event streams and closes each connection after its answer', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    const ended = new Promise<string>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: g.port, path: '/-/status/events', agent: false },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString();
+            if (text.includes('event: state')) g.gw.drain();
+          });
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(await ended).toContain('event: state');
+    const agent = new Agent({ keepAlive: true });
+    cleanups.push(async () => agent.destroy());
+    const r = await get(g.port, '/users/1', { agent });
+    expect(r.status).toBe(200);
+    expect(r.headers.connection).toBe('close');
   });
 
   it('checks its options with one wording', () => {
@@ -485,7 +546,12 @@ describe('gateway: counters', () => {
     m.add('users', 'a', a.port);
     m.add('users', 'b', b.port);
     const detector = createOutlierDetector({ consecutiveFailures: 1 });
-    const g = await started(m.discovery, { detector });
+    const g = await started(m.discovery, {
+      detector,
+      // a first, then b: the order this test relies on
+      balancer: (instances$) =>
+        instances$.pipe(healthy(), detector.operator(), roundRobin({ start: 'first' })),
+    });
     const pending = get(g.port, '/users/1');
     await eventually(() => release !== undefined, 5000, 'the request to reach a');
     expect(g.gw.status.stats('users', 'a')).toMatchObject({ picks: 1, inFlight: 1 });
