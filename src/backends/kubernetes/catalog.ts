@@ -14,6 +14,7 @@ import { concat, type Observable, of, switchMap } from 'rxjs';
 import type { CatalogEvent, CatalogRemoval, CatalogSource } from '../../core/catalog.js';
 import { type DecodeError, isConfigError, type RxdiscoError } from '../../core/errors.js';
 import { type Instance, sameInstance } from '../../core/instance.js';
+import { Interner } from '../../core/intern.js';
 import type { KubernetesClient } from './client.js';
 import { mergeSlices, type SliceEntry, sliceInstances } from './codecs.js';
 import { type ListWatchCursor, type ListWatchTiming, listWatch } from './list-watch.js';
@@ -68,6 +69,8 @@ export const kubernetesCatalog = (
   timing: ListWatchTiming,
 ): CatalogSource<unknown> => {
   const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(SERVICE_LABEL)}`;
+  // Shared by every session of this source: its tables are bounded.
+  const intern = new Interner();
 
   const drop = (s: CatalogState, name: string): void => {
     const had = s.slices.get(name);
@@ -90,7 +93,7 @@ export const kubernetesCatalog = (
     if (service === undefined) return [];
     let r: ReturnType<typeof sliceInstances>;
     try {
-      r = sliceInstances(object, service, undefined, registry);
+      r = sliceInstances(object, service, undefined, registry, intern);
     } catch (e) {
       // Several ports and none to choose: reported, left out.
       if (isConfigError(e)) {

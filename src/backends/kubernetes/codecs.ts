@@ -23,6 +23,7 @@ import {
   isHost,
   isPort,
 } from '../../core/instance.js';
+import type { Interner } from '../../core/intern.js';
 import { formatHostPort } from '../../core/url.js';
 import { isManaged, managedRecord } from './managed.js';
 
@@ -158,7 +159,9 @@ export type SliceInstances =
 /**
  * Decodes one slice object and maps it to instances of `service`. In a
  * slice managed by rxdisco, an endpoint with its annotation takes the id,
- * tags, weight and metadata registered, and its expiry is returned.
+ * tags, weight and metadata registered, and its expiry is returned. With
+ * `intern`, the strings that repeat across endpoints (zones, nodes) are
+ * shared (not the metadata maps: each holds its own Pod's name).
  *
  * @throws {ConfigError} from {@link pickPort} (a permanent fault of the watch).
  */
@@ -167,6 +170,7 @@ export const sliceInstances = (
   service: string,
   wantedPort: string | undefined,
   registry: string,
+  intern?: Interner,
 ): SliceInstances => {
   const context: ErrorContext = { registry, service };
   const rawName = (value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
@@ -189,7 +193,7 @@ export const sliceInstances = (
     const ref = e.targetRef?.name ?? e.targetRef?.uid;
     const status = endpointStatus(e.conditions);
     const metadata: Record<string, string> = { addressType: slice.addressType };
-    if (e.nodeName) metadata.nodeName = e.nodeName;
+    if (e.nodeName) metadata.nodeName = intern?.string(e.nodeName) ?? e.nodeName;
     if (e.hostname) metadata.hostname = e.hostname;
     if (e.targetRef?.kind === 'Pod' && e.targetRef.name !== undefined)
       metadata.pod = e.targetRef.name;
@@ -214,23 +218,21 @@ export const sliceInstances = (
                 : ref
               : `${ref}/${host}`;
       if (record !== undefined) expiries.set(id, record.renewedAt + record.ttlMs);
-      instances.push(
-        freezeInstance({
-          id,
-          service,
-          host,
-          port: port.port,
-          secure,
-          status,
-          weight: record?.weight ?? 1,
-          zone: e.zone ?? undefined,
-          tags: record?.tags ?? [],
-          metadata: Object.freeze(
-            record?.metadata === undefined ? { ...metadata } : { ...record.metadata, ...metadata },
-          ),
-          registry,
-        }),
-      );
+      const fields = {
+        id,
+        service,
+        host,
+        port: port.port,
+        secure,
+        status,
+        weight: record?.weight ?? 1,
+        zone: e.zone == null ? undefined : (intern?.string(e.zone) ?? e.zone),
+        tags: record?.tags ?? [],
+        metadata:
+          record?.metadata === undefined ? { ...metadata } : { ...record.metadata, ...metadata },
+        registry,
+      };
+      instances.push(freezeInstance(fields));
     }
   }
   return {

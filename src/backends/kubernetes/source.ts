@@ -18,6 +18,7 @@ import {
 } from 'rxjs';
 import type { WatchParams } from '../../core/discovery.js';
 import { ConfigError, type DecodeError, type ErrorContext } from '../../core/errors.js';
+import { Interner } from '../../core/intern.js';
 import type { ServiceListEvent, SourceEvent, WatchSource } from '../../core/watch.js';
 import type { KubernetesClient } from './client.js';
 import { mergeSlices, nextExpiry, type SliceEntry, sliceInstances } from './codecs.js';
@@ -87,11 +88,12 @@ export const endpointSliceSource = (
   const context: ErrorContext = { registry, service: name };
   const { service, namespace } = serviceRef(name, defaultNamespace, context);
   const wanted = params.port === undefined ? undefined : String(params.port);
+  const intern = new Interner();
   const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`;
   const one = (
     object: unknown,
   ): { name: string | undefined; entry?: SliceEntry; skipped: readonly DecodeError[] } => {
-    const r = sliceInstances(object, name, wanted, registry);
+    const r = sliceInstances(object, name, wanted, registry, intern);
     if (!r.ok) return { name: r.name, skipped: [r.error] };
     const entry: SliceEntry =
       r.expiries === undefined
