@@ -19,7 +19,7 @@ import { run as eurekaRefresh } from './eureka-refresh.bench.js';
 import { run as eurekaScale } from './eureka-scale.bench.js';
 import { run as gateway } from './gateway.bench.js';
 import { run as grpcBench } from './grpc.bench.js';
-import { run as kubernetesPropagation } from './kubernetes.bench.js';
+import { run as kubernetesPropagation, runScale as kubernetesScale } from './kubernetes.bench.js';
 import { run as memory } from './memory.bench.js';
 import { run as pick } from './pick.bench.js';
 import { run as scale } from './scale.bench.js';
@@ -39,6 +39,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['dns-idle', dns],
   ['zookeeper-propagation', zookeeperPropagation],
   ['kubernetes-propagation', kubernetesPropagation],
+  ['kubernetes-scale', kubernetesScale],
   ['decode-size', decodeSize],
   ['calls-latency', callsLatency],
   ['calls-hash', callsHash],
