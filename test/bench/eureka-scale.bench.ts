@@ -21,7 +21,7 @@
  *   service (from the refresh that carried it to the emission; target:
  *   under 0.3 ms added at p50);
  * - requests per poll interval (one poller: 1).
- * Sizes: EUREKA_SCALE_APPS (default 2000). Prints PASS/MISS; asserts nothing.
+ * Sizes: EUREKA_SCALE_APPS (default 2000), EUREKA_SCALE_CHANGES (delta rounds, default 100). Prints PASS/MISS; asserts nothing.
  */
 import { performance } from 'node:perf_hooks';
 import { filter, firstValueFrom, map, type Subscription } from 'rxjs';
@@ -36,7 +36,7 @@ import { median, settledHeap, verdict } from './heap.js';
 const APPS = Number(process.env.EUREKA_SCALE_APPS ?? 2000);
 const PER_APP = 5;
 const INTERVAL = 1000;
-const CHANGES = 20;
+const CHANGES = Number(process.env.EUREKA_SCALE_CHANGES ?? 100);
 const BATCH = 500;
 const PROPAGATION = 20;
 
