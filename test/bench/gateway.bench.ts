@@ -16,8 +16,10 @@
  *   undici bench, run from here): p50 at most +50 µs.
  * Each proxy runs in a process of its own (the upstreams in another,
  * autocannon in this one); the proxies are measured one at a time, in
- * rounds of alternating order, so that drift hits all of them alike; each
- * figure is the median of its rounds.
+ * rounds of alternating order with the gateway in the middle; a ratio is
+ * taken within each round (between adjacent runs, which share the
+ * machine's load) and the median of the rounds' ratios is printed, with
+ * their range.
  * Latencies are taken per response (autocannon's own histogram has 1 ms
  * resolution).
  */
@@ -44,9 +46,9 @@ import { median, settledHeap, verdict } from './heap.js';
 import { run as dispatcherLatency } from './undici.bench.js';
 
 const CONNECTIONS = 64;
-const WARMUP_S = 2;
-const MEASURE_S = 4;
-const ROUNDS = 4;
+const WARMUP_S = 1;
+const MEASURE_S = 3;
+const ROUNDS = 5;
 const HEAP_WARMUP = 100_000;
 const HEAP_REQUESTS = 1_000_000;
 const SIZES = { '1k': 1024, '100k': 100 * 1024 } as const;
@@ -258,43 +260,47 @@ export const run = async (): Promise<void> => {
     const url = (p: Proxy, size: Size): string =>
       `http://127.0.0.1:${proxies.get(p)!.port}/bench/hello/${size}`;
     for (const size of Object.keys(SIZES) as Size[]) {
-      const runs = new Map<Proxy, Figures[]>(PROXIES.map((p) => [p, []]));
+      const rounds: Map<Proxy, Figures>[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? PROXIES : [...PROXIES].reverse();
+        // the gateway in the middle: next to each peer in every round
+        const order: readonly Proxy[] =
+          round % 2 === 0
+            ? ['undici', 'gateway', 'http-proxy']
+            : ['http-proxy', 'gateway', 'undici'];
+        const figures = new Map<Proxy, Figures>();
         for (const p of order) {
           await load(url(p, size), { duration: WARMUP_S }, false);
-          runs.get(p)!.push(await load(url(p, size), { duration: MEASURE_S }, true));
+          figures.set(p, await load(url(p, size), { duration: MEASURE_S }, true));
         }
+        rounds.push(figures);
       }
-      const f = (p: Proxy) => {
-        const rs = runs.get(p)!;
-        return {
-          rps: median(rs.map((r) => r.rps)),
-          p50Us: median(rs.map((r) => r.p50Us)),
-          p99Us: median(rs.map((r) => r.p99Us)),
-          bad: rs.reduce((a, r) => a + r.bad, 0),
-        };
+      /** The median over the rounds of `pick`, with its smallest and largest. */
+      const over = (pick: (r: Map<Proxy, Figures>) => number) => {
+        const xs = rounds.map(pick).sort((x, y) => x - y);
+        return { median: median(xs), min: xs[0]!, max: xs[xs.length - 1]! };
       };
       console.log(
-        `${SIZES[size] / 1024} KB responses, ${CONNECTIONS} connections, ${ROUNDS} x ${MEASURE_S} s each:`,
+        `${SIZES[size] / 1024} KB responses, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${MEASURE_S} s each (medians):`,
       );
       for (const p of PROXIES) {
-        const x = f(p);
+        const rps = over((r) => r.get(p)!.rps);
+        const bad = rounds.reduce((a, r) => a + r.get(p)!.bad, 0);
         console.log(
-          `  ${LABEL[p].padEnd(34)} ${x.rps.toFixed(0).padStart(6)} req/s  p50 ${(x.p50Us / 1000).toFixed(2)} ms  p99 ${(x.p99Us / 1000).toFixed(2)} ms${x.bad > 0 ? `  (${x.bad} errors or non-2xx)` : ''}`,
+          `  ${LABEL[p].padEnd(34)} ${rps.median.toFixed(0).padStart(6)} req/s (${rps.min.toFixed(0)}-${rps.max.toFixed(0)})  p50 ${(over((r) => r.get(p)!.p50Us).median / 1000).toFixed(2)} ms  p99 ${(over((r) => r.get(p)!.p99Us).median / 1000).toFixed(2)} ms${bad > 0 ? `  (${bad} errors or non-2xx)` : ''}`,
         );
       }
-      const gw = f('gateway');
-      const floor = f('undici');
-      const peer = f('http-proxy');
-      const t1 = gw.rps / floor.rps;
-      const l1 = gw.p99Us / floor.p99Us;
-      const t2 = gw.rps / peer.rps;
+      // ratios within each round (adjacent runs), then their median
+      const ratio = (p: Proxy, of: (f: Figures) => number) =>
+        over((r) => of(r.get('gateway')!) / of(r.get(p)!));
+      const range = (x: { min: number; max: number }) => `${x.min.toFixed(2)}-${x.max.toFixed(2)}`;
+      const t1 = ratio('undici', (f) => f.rps);
+      const l1 = ratio('undici', (f) => f.p99Us);
+      const t2 = ratio('http-proxy', (f) => f.rps);
       console.log(
-        `  gateway / bare undici proxy: throughput ${t1.toFixed(2)}x (target >= 0.85x) ${verdict(t1 >= 0.85)}; p99 ${l1.toFixed(2)}x (target <= 1.25x) ${verdict(l1 <= 1.25)}`,
+        `  gateway / bare undici proxy: throughput ${t1.median.toFixed(2)}x (${range(t1)}; target >= 0.85x) ${verdict(t1.median >= 0.85)}; p99 ${l1.median.toFixed(2)}x (${range(l1)}; target <= 1.25x) ${verdict(l1.median <= 1.25)}`,
       );
       console.log(
-        `  gateway / http-proxy:        throughput ${t2.toFixed(2)}x (target >= 1.0x) ${verdict(t2 >= 1)}`,
+        `  gateway / http-proxy:        throughput ${t2.median.toFixed(2)}x (${range(t2)}; target >= 1.0x) ${verdict(t2.median >= 1)}`,
       );
     }
 

@@ -18,7 +18,6 @@ import { firstValueFrom, timer } from 'rxjs';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Discovery } from '../../../src/core/discovery.js';
-import type { InstanceSet } from '../../../src/core/instance-set.js';
 import { waitFor } from '../../conformance/suite.js';
 import { buildGoProgram, type GoProgram, runGoProgram } from '../../helpers/go-program.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
@@ -183,11 +182,12 @@ describe('go-micro services in a 3-server Consul cluster through rxdisco gateway
       const stock2 = await serve(a, 'stock', VERSIONS.stock!, 'stock-2', { team: 'green' });
 
       // rxdisco sees go-micro's registrations with their metadata and version
-      d = testDiscovery(`consul://127.0.0.1:${a.httpPort},127.0.0.1:${b.httpPort}`);
+      const discovery = testDiscovery(`consul://127.0.0.1:${a.httpPort},127.0.0.1:${b.httpPort}`);
+      d = discovery;
       const [greeters, billings, stocks] = await Promise.all([
-        waitFor(d.instances$('greeter'), (s) => s.size === 2, PATIENCE, 'both greeters'),
-        waitFor(d.instances$('billing'), (s) => s.size === 1, PATIENCE, 'billing'),
-        waitFor(d.instances$('stock'), (s) => s.size === 2, PATIENCE, 'both stocks'),
+        waitFor(discovery.instances$('greeter'), (s) => s.size === 2, PATIENCE, 'both greeters'),
+        waitFor(discovery.instances$('billing'), (s) => s.size === 1, PATIENCE, 'billing'),
+        waitFor(discovery.instances$('stock'), (s) => s.size === 2, PATIENCE, 'both stocks'),
       ]);
       const blue = { team: 'blue', version: '1.4.0' };
       const green = { team: 'green', version: '0.9.1' };
@@ -240,8 +240,14 @@ describe('go-micro services in a 3-server Consul cluster through rxdisco gateway
         await eventually(() => served(id) >= from + n || tally.failures.length > 0, PATIENCE, what);
         expect(failed()).toBe('');
       };
-      const UP = (id: string) => (s: InstanceSet) =>
-        s.instances.some((i) => i.id === id && i.status === 'UP');
+      /** Waits until rxdisco no longer sees `id` of `service` as UP. */
+      const left = (service: string, id: string, what: string) =>
+        waitFor(
+          discovery.instances$(service),
+          (s) => !s.instances.some((i) => i.id === id && i.status === 'UP'),
+          PATIENCE,
+          what,
+        );
       try {
         for (const id of ['greeter-1', 'greeter-2', 'billing-1', 'stock-1', 'stock-2'])
           await answers(id, 10, `${id} to answer through the gateway`);
@@ -249,23 +255,13 @@ describe('go-micro services in a 3-server Consul cluster through rxdisco gateway
         // one greeter instance stops: go-micro deregisters it, then closes its listener
         expect(await greeter1.program.stop()).toBe(0);
         expect(greeter1.program.lines).toContain('deregistered');
-        await waitFor(
-          d.instances$('greeter'),
-          (s) => !UP('greeter-1')(s),
-          PATIENCE,
-          'greeter-1 gone',
-        );
+        await left('greeter', 'greeter-1', 'greeter-1 to leave');
         await answers('greeter-2', 20, 'greeter-2 to go on answering');
 
         // one stock instance dies (SIGKILL): it stays registered until its TTL check fails
         await stock2.program.kill();
         await answers('stock-1', 20, 'stock-1 to answer while stock-2 is dead');
-        await waitFor(
-          d.instances$('stock'),
-          (s) => !UP('stock-2')(s),
-          PATIENCE,
-          'stock-2 critical',
-        );
+        await left('stock', 'stock-2', 'stock-2 to fail its TTL check');
         await answers('stock-1', 20, 'stock-1 to go on answering');
 
         // the Consul leader is stopped (killed: no graceful leave)
