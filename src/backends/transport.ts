@@ -20,6 +20,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { gunzip } from 'node:zlib';
 import { type Subscription, timer } from 'rxjs';
 import {
   brandError,
@@ -47,6 +48,12 @@ export interface RawRequest {
   readonly timeoutMs: number;
   /** Registry and service, for the errors of {@link AnswerLimits}. */
   readonly context?: ErrorContext;
+  /**
+   * Ask for a gzip answer (`Accept-Encoding: gzip`) and inflate it, to at
+   * most `maxAnswerBytes` (the limits then bound the compressed body).
+   * @default false
+   */
+  readonly gzip?: boolean;
 }
 
 /** One answer, read whole. */
@@ -198,6 +205,7 @@ export const transport = (
       }
       const secure = r.url.protocol === 'https:';
       const headers: Record<string, string> = { accept: 'application/json', ...r.headers };
+      if (r.gzip) headers['accept-encoding'] = 'gzip';
       if (r.body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = String(Buffer.byteLength(r.body));
@@ -286,6 +294,29 @@ export const transport = (
         res.once('error', fail);
         res.once('end', () => {
           if (settled) return;
+          if (r.gzip && res.headers['content-encoding'] === 'gzip') {
+            clock?.unsubscribe();
+            gunzip(body.subarray(0, length), { maxOutputLength: max }, (e, inflated) => {
+              if (e !== null) {
+                fail(
+                  (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+                    ? new AnswerTooLargeError(whatOf(r), max + 1, max, r.context)
+                    : e,
+                );
+                return;
+              }
+              if (settled) return;
+              settled = true;
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                text: inflated.toString('utf8'),
+                bytes: length,
+              });
+              setImmediate(release);
+            });
+            return;
+          }
           settled = true;
           clock?.unsubscribe();
           resolve({

@@ -10,6 +10,7 @@ import { run as callsRetryOverhead } from './calls-retry-overhead.bench.js';
 import { run as consulAnswer } from './consul-answer.bench.js';
 import { run as consulIdle } from './consul-idle.bench.js';
 import { run as consulPropagation } from './consul-propagation.bench.js';
+import { run as consulScale } from './consul-scale.bench.js';
 import { run as decodeSize } from './decode-size.bench.js';
 import { run as diff } from './diff.bench.js';
 import { run as dns } from './dns.bench.js';
@@ -36,6 +37,7 @@ const benches: ReadonlyArray<readonly [name: string, run: () => Promise<void>]> 
   ['consul-propagation', consulPropagation],
   ['consul-answer', consulAnswer],
   ['consul-idle', consulIdle],
+  ['consul-scale', consulScale],
   ['dns-idle', dns],
   ['zookeeper-propagation', zookeeperPropagation],
   ['kubernetes-propagation', kubernetesPropagation],

@@ -33,7 +33,7 @@ import { Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
 import type { CatalogEvent, CatalogRemoval, CatalogSource } from '../../core/catalog.js';
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
-import { type BlockingRead, blockingQuery } from './blocking.js';
+import { type BlockingRead, type BlockingTuning, blockingQuery } from './blocking.js';
 import {
   decodeCatalogServiceTags,
   decodeHealthSliced,
@@ -61,6 +61,20 @@ export const RESCAN_WAITS = 10;
  */
 export const EXPLAIN_MS = 250;
 
+/**
+ * The pacing of the catalog's two blocking queries: they carry the changes
+ * of every service, so they may go faster than one service's watch (the
+ * `queryRate`, `queryBurst` and `minQueryIntervalMs` options), up to 20
+ * queries a second each, 4 at once, 20 ms apart; past that, changes are
+ * coalesced into one answer (each costs a decode of every check).
+ */
+export const catalogPacing = (t: BlockingTuning): BlockingTuning => ({
+  ...t,
+  minIntervalMs: Math.min(t.minIntervalMs, 20),
+  ratePerSecond: Math.max(t.ratePerSecond, 20),
+  burst: Math.max(t.burst, 4),
+});
+
 /** What one service was when last read. */
 interface Known {
   readonly instances: readonly Instance[];
@@ -82,6 +96,7 @@ export const consulCatalog =
       const health = healthQuery({}, deps, context);
       const base = catalogParams(deps);
       const cap = deps.options.connections;
+      const pacing = catalogPacing(deps.options.blocking);
       const concurrency = Math.max(1, cap.max - cap.maxBlocking);
 
       const known = new Map<string, Known>();
@@ -156,6 +171,7 @@ export const consulCatalog =
           timeout: deps.options.blocking.requestTimeoutMs,
           context: { registry, service: name },
           kind: 'read',
+          gzip: true,
         });
         const value = await decodeHealthSliced(answer.text, name, registry, scheduler, signal);
         if (stopped) return;
@@ -308,6 +324,7 @@ export const consulCatalog =
           timeout,
           context,
           kind: index > 0 ? 'blocking' : 'read',
+          gzip: true,
         });
         const value = decodeCatalogServiceTags(answer.text, registry);
         // Every move of the index is news (an instance may have changed without its tags).
@@ -322,6 +339,7 @@ export const consulCatalog =
           timeout,
           context,
           kind: index > 0 ? 'blocking' : 'read',
+          gzip: true,
         });
         const value = decodeStateChecks(answer.text, registry);
         reportChecks(value.skipped);
@@ -329,11 +347,11 @@ export const consulCatalog =
       };
 
       subs.push(
-        blockingQuery(readChecks, deps.options.blocking, scheduler).subscribe({
+        blockingQuery(readChecks, pacing, scheduler).subscribe({
           next: (r) => onChecks(r.value, r.index),
           error: fail,
         }),
-        blockingQuery(readServices, deps.options.blocking, scheduler).subscribe({
+        blockingQuery(readServices, pacing, scheduler).subscribe({
           next: (r) => onServices(r.value, r.index),
           error: fail,
         }),

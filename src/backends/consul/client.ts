@@ -65,6 +65,11 @@ export interface ConsulRequest {
    * @default 'write' (registrations and renewals: served first)
    */
   readonly kind?: SlotKind;
+  /**
+   * Ask for a gzip answer (registry-wide answers: 20x smaller).
+   * @default false
+   */
+  readonly gzip?: boolean;
 }
 
 /** The client every part of the backend shares. */
@@ -144,6 +149,7 @@ export const consulClient = (
         ...(req.signal === undefined ? {} : { signal: req.signal }),
         timeoutMs: req.timeout,
         context: req.context,
+        ...(req.gzip ? { gzip: true } : {}),
       });
     } catch (e) {
       // The agent cannot be reached: the next request goes to the next one.
