@@ -6,7 +6,6 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { Agent, createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { rawClient } from '../etcd/harness.js';
 import { echo, startServer, type TestServer } from '../undici/servers.js';
-import { askUntil, get } from './harness.js';
+import { askUntil, get, listenOn } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -126,21 +125,11 @@ describe('rxdisco gateway', () => {
       const held = new Promise<ServerResponse>((resolve) => {
         release = resolve;
       });
-      const server = createServer((_req, res) => release?.(res));
-      const sockets = new Set<Socket>();
-      server.on('connection', (s: Socket) => {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      cleanups.push(
-        () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
+      const slowPort = await listenOn(
+        createServer((_req, res) => release?.(res)),
+        cleanups,
       );
-      await raw.put(`${p}slow/a`).value(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+      await raw.put(`${p}slow/a`).value(`127.0.0.1:${slowPort}`);
       // --drain 1h: it exits once the request is answered, not at the deadline,
       // though the client keeps its connection alive.
       const gw = rxdisco(url(p), '--listen', '127.0.0.1:0', '--drain', '1h');

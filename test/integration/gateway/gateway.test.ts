@@ -5,7 +5,7 @@
  * of everything on close().
  */
 import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { NEVER } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../../src/backends/memory/index.js';
@@ -17,7 +17,7 @@ import { healthy } from '../../../src/operators/healthy.js';
 import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { closedPort, echo, startServer, type TestServer } from '../undici/servers.js';
-import { askUntil, get, memory, type Running, startGateway } from './harness.js';
+import { askUntil, get, listenOn, memory, type Running, startGateway } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -47,23 +47,7 @@ const setup = () => {
   return m;
 };
 
-/** A server of our own (for streaming and upgrades), closed after the test. */
-const own = async (server: Server): Promise<number> => {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-};
+const own = (server: Server): Promise<number> => listenOn(server, cleanups);
 
 describe('gateway: routing', () => {
   it('sends /<service>/<rest>?<query> to /<rest>?<query> on an instance, over round robin', async () => {
@@ -400,19 +384,14 @@ describe('gateway: bodies', () => {
     expect(total).toBe(256 * 16 * 1024);
   });
 
-  it('answers Expect: 100-continue once routed, then forwards the body', async () => {
-    const m = setup();
-    const a = await upstream((req, res, body) =>
-      res.end(`${req.headers.expect ?? 'no expect'} ${body}`),
-    );
-    m.add('users', 'a', a.port);
-    const g = await started(m.discovery);
-    const result = await new Promise<{ continued: boolean; body: string }>((resolve, reject) => {
+  /** PUTs `hello` with Expect: 100-continue: the body is sent only once the gateway says 100. */
+  const putExpecting = (port: number, path: string) =>
+    new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
       let continued = false;
       const req = request({
         host: '127.0.0.1',
-        port: g.port,
-        path: '/users/u',
+        port,
+        path,
         method: 'PUT',
         agent: false,
         headers: { expect: '100-continue', 'content-length': '5' },
@@ -426,36 +405,32 @@ describe('gateway: bodies', () => {
         res.on('data', (c: Buffer) => {
           body += c.toString();
         });
-        res.on('end', () => resolve({ continued, body }));
+        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0, body }));
       });
       req.on('error', reject);
     });
-    expect(result).toEqual({ continued: true, body: 'no expect hello' });
+
+  it('answers Expect: 100-continue once routed, then forwards the body', async () => {
+    const m = setup();
+    const a = await upstream((req, res, body) =>
+      res.end(`${req.headers.expect ?? 'no expect'} ${body}`),
+    );
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    expect(await putExpecting(g.port, '/users/u')).toEqual({
+      continued: true,
+      status: 200,
+      body: 'no expect hello',
+    });
   });
 
   it('answers 404 to Expect: 100-continue for an unknown service without inviting the body', async () => {
     const m = setup();
     const g = await started(m.discovery);
-    const result = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
-      let continued = false;
-      const req = request({
-        host: '127.0.0.1',
-        port: g.port,
-        path: '/nobody/u',
-        method: 'PUT',
-        agent: false,
-        headers: { expect: '100-continue', 'content-length': '5' },
-      });
-      req.on('continue', () => {
-        continued = true;
-      });
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0 }));
-      });
-      req.on('error', reject);
+    expect(await putExpecting(g.port, '/nobody/u')).toMatchObject({
+      continued: false,
+      status: 404,
     });
-    expect(result).toEqual({ continued: false, status: 404 });
   });
 });
 

@@ -38,6 +38,27 @@ export const memory = () => {
   return { discovery, store, add, remove, registry: `memory://${name}` };
 };
 
+/** Listens on 127.0.0.1:0 (a server of the test's own); its port. `cleanups` gets its closing. */
+export const listenOn = async (
+  server: Server,
+  cleanups: (() => Promise<void>)[],
+): Promise<number> => {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+};
+
 /** A gateway on a real server. */
 export interface Running {
   readonly gw: Gateway;
