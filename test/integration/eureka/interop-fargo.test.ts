@@ -14,7 +14,7 @@ import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EurekaServer, startEureka } from '../../servers/eureka.js';
 import { testDiscovery } from './harness.js';
 
-vi.setConfig({ testTimeout: 90_000 });
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 120_000 });
 expectNoLeakedHandles();
 
 const PATIENCE = 30_000;

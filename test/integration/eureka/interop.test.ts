@@ -17,7 +17,7 @@ import {
 } from '../../servers/eureka.js';
 import { getApps, testDiscovery } from './harness.js';
 
-vi.setConfig({ testTimeout: 90_000 });
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 120_000 });
 expectNoLeakedHandles();
 
 const PATIENCE = 30_000;

@@ -31,7 +31,7 @@ import {
   testDiscovery,
 } from './harness.js';
 
-vi.setConfig({ testTimeout: 90_000 });
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 120_000 });
 expectNoLeakedHandles();
 
 const PATIENCE = 30_000;

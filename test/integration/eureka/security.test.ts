@@ -20,7 +20,7 @@ import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EurekaServer, startEureka } from '../../servers/eureka.js';
 import { testDiscovery } from './harness.js';
 
-vi.setConfig({ testTimeout: 60_000 });
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
 expectNoLeakedHandles();
 
 const PATIENCE = 20_000;
