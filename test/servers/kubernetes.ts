@@ -14,8 +14,10 @@
  * /tmp/gobuild.lock` (one Go build at a time on the machine).
  * `KUBE_APISERVER_BINARY` and `KUBE_CONTROLLER_MANAGER_BINARY` skip it.
  *
- * Debian's etcd 3.4 is too old for 1.37's watch-list requests, so the API
- * server runs with `--feature-gates=WatchList=false`.
+ * Debian's etcd 3.4 is too old for 1.37's watch-list requests, so on it the
+ * API server runs with `--feature-gates=WatchList=false`; with `{ etcd:
+ * '3.6' }` it runs on etcd 3.6 (built by `kubernetes-etcd36.ts`) with its
+ * default gates (watch-list on).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EtcdCluster, startEtcd } from './etcd.js';
+import { startEtcd } from './etcd.js';
+import { type Etcd36, startEtcd36 } from './kubernetes-etcd36.js';
 import { freePort, type Managed, startProcess, until } from './process.js';
 
 /** The Kubernetes release built and used by the tests. */
@@ -151,6 +154,12 @@ export interface KubernetesOptions {
    * @default true
    */
   readonly watchCache?: boolean;
+  /**
+   * The etcd under the API server: Debian's 3.4 (watch-list off), or 3.6
+   * built from the module proxy (the API server's default gates).
+   * @default '3.4'
+   */
+  readonly etcd?: '3.4' | '3.6';
 }
 
 const openssl = (dir: string, args: readonly string[]): void => {
@@ -247,7 +256,7 @@ export class KubernetesCluster {
 
   constructor(
     readonly binaries: KubernetesBinaries,
-    readonly etcd: EtcdCluster,
+    readonly etcd: Etcd36,
     readonly dir: string,
     readonly port: number,
     readonly options: KubernetesOptions,
@@ -291,7 +300,7 @@ export class KubernetesCluster {
       `--service-account-key-file=${d('sa.pub')}`,
       `--service-account-signing-key-file=${d('sa.key')}`,
       '--service-cluster-ip-range=10.96.0.0/16',
-      '--feature-gates=WatchList=false',
+      ...(this.options.etcd === '3.6' ? [] : ['--feature-gates=WatchList=false']),
       `--watch-cache=${this.options.watchCache ?? true}`,
     ];
     const proc = startProcess(this.binaries.apiserver, args);
@@ -452,7 +461,10 @@ export const startKubernetes = async (
     join(dir, 'tokens.csv'),
     `${TOKENS.admin},admin,admin-uid,"system:masters"\n${TOKENS.limited},limited,limited-uid\n`,
   );
-  const etcd = await startEtcd({ dir: join(dir, 'etcd') });
+  const etcd =
+    options.etcd === '3.6'
+      ? await startEtcd36(join(dir, 'etcd'))
+      : await startEtcd({ dir: join(dir, 'etcd') });
   const port = await freePort();
   const cluster = new KubernetesCluster(binaries, etcd, dir, port, options);
   writeFileSync(cluster.kubeconfig, kubeconfigYaml(cluster.server, cluster.caFile, TOKENS.admin));

@@ -10,6 +10,7 @@ import { ensureKnot } from './dns.js';
 import { etcdBinary } from './etcd.js';
 import { ensureEurekaClient, ensureEurekaServer } from './eureka.js';
 import { ensureKubernetes } from './kubernetes.js';
+import { ensureEtcd36 } from './kubernetes-etcd36.js';
 import { ensureZookeeper, ensureZookeeperSpringClient } from './zookeeper.js';
 
 const timed = async (what: string, work: () => Promise<string> | string): Promise<void> => {
@@ -31,4 +32,5 @@ export default async function provision(): Promise<void> {
     const b = await ensureKubernetes();
     return `${b.apiserver}, ${b.controllerManager}`;
   });
+  await timed('etcd 3.6 (kube-apiserver with watch-list)', ensureEtcd36);
 }
