@@ -103,7 +103,7 @@ describe('gateway: routing', () => {
     await eventually(() => a.open.size === 0, 5000, 'the pool of the gone instance to close');
   });
 
-  it("closes a gone instance's keep-alive pool and keeps the others'", async () => {
+  it("closes a gone instance's keep-alive pool and drops its counters, keeps the others'", async () => {
     const m = setup();
     const a = await upstream(echo('a'));
     const b = await upstream(echo('b'));
@@ -113,10 +113,14 @@ describe('gateway: routing', () => {
     await get(g.port, '/users/1');
     await get(g.port, '/users/2');
     expect([a.open.size, b.open.size]).toEqual([1, 1]); // kept alive by the pools
+    expect(g.gw.status.stats('users', 'a')?.picks).toBe(1);
     m.remove('users', 'a');
     await eventually(() => a.open.size === 0, 5000, "the gone instance's pool to close");
     expect(b.open.size).toBe(1);
     expect((await get(g.port, '/users/3')).body).toBe('b GET /3');
+    // The gone instance's counters went with it; the other's stay.
+    expect(g.gw.status.stats('users', 'a')).toBeUndefined();
+    expect(g.gw.status.stats('users', 'b')?.picks).toBe(2);
   });
 
   it('answers 503 while the registry has not answered, after timeoutMs', async () => {
