@@ -4,13 +4,16 @@
  * use): the in-cluster service account (token, CA, `KUBERNETES_SERVICE_HOST`)
  * when present and no `?context=` is asked, else the kubeconfig
  * (`KUBECONFIG`, `~/.kube/config`) and its current (or named) context.
- * client-node does only this: client certificates, bearer tokens, token file
- * rotation and exec plugins are applied by its `applyToHTTPSOptions` before
- * every request; the list+watch loop is rxdisco's own.
+ * client-node does only this: client certificates, bearer tokens and exec
+ * plugins are applied by its `applyToHTTPSOptions` before every request;
+ * the list+watch loop is rxdisco's own. The service account's token file
+ * is rxdisco's too: checked before every request and read again as soon as
+ * it changes (the kubelet rotates it), where client-node reads it again
+ * only after 60 s.
  *
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { ConfigError } from '../../core/errors.js';
 import { formatHostPort } from '../../core/url.js';
@@ -19,7 +22,10 @@ import type { KubernetesConfig } from './url.js';
 /** The slice of client-node's `KubeConfig` rxdisco uses. */
 interface KubeConfigLike {
   loadFromDefault(): void;
-  loadFromCluster(): void;
+  loadFromClusterAndUser(
+    cluster: { name: string; server: string; caFile: string; skipTLSVerify: boolean },
+    user: { name: string },
+  ): void;
   getContexts(): ReadonlyArray<{ readonly name: string }>;
   setCurrentContext(context: string): void;
   getCurrentContext(): string;
@@ -41,7 +47,26 @@ export interface KubernetesConnection {
   requestOptions(): Promise<RequestOptions>;
 }
 
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Where Kubernetes mounts a Pod's service account. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The token in `file`, read again whenever the file changes (its mtime or
+ * size), checked with one `stat` per call.
+ */
+export const tokenFile = (file: string): (() => string) => {
+  let seen = '';
+  let token = '';
+  return () => {
+    const st = statSync(file);
+    const key = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    if (key !== seen) {
+      token = readFileSync(file, 'utf8').trim();
+      seen = key;
+    }
+    return token;
+  };
+};
 
 /**
  * Loads the connection of `config`.
@@ -49,7 +74,11 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  * @throws {ConfigError} naming `url.context` for a context the kubeconfig
  *   lacks, or `url` when there is neither a service account nor a kubeconfig cluster.
  */
-export const loadConnection = async (config: KubernetesConfig): Promise<KubernetesConnection> => {
+export const loadConnection = async (
+  config: KubernetesConfig,
+  serviceAccountDir: string = SERVICE_ACCOUNT_DIR,
+): Promise<KubernetesConnection> => {
+  const SA_DIR = serviceAccountDir;
   const { KubeConfig } = (await import('@kubernetes/client-node')) as unknown as {
     KubeConfig: new () => KubeConfigLike;
   };
@@ -59,8 +88,20 @@ export const loadConnection = async (config: KubernetesConfig): Promise<Kubernet
     (process.env.KUBERNETES_SERVICE_HOST ?? '') !== '' &&
     existsSync(`${SA_DIR}/token`);
   let namespace = config.namespace;
+  let token: (() => string) | undefined;
   if (inCluster) {
-    kc.loadFromCluster();
+    const host = process.env.KUBERNETES_SERVICE_HOST ?? '';
+    const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+    kc.loadFromClusterAndUser(
+      {
+        name: 'inCluster',
+        server: `https://${formatHostPort(host, Number(port))}`,
+        caFile: `${SA_DIR}/ca.crt`,
+        skipTLSVerify: false,
+      },
+      { name: 'inClusterUser' },
+    );
+    token = tokenFile(`${SA_DIR}/token`);
     if (namespace === undefined && existsSync(`${SA_DIR}/namespace`)) {
       namespace = readFileSync(`${SA_DIR}/namespace`, 'utf8').trim();
     }
@@ -103,6 +144,9 @@ export const loadConnection = async (config: KubernetesConfig): Promise<Kubernet
     requestOptions: async () => {
       const opts: RequestOptions = { headers: {} };
       await kc.applyToHTTPSOptions(opts);
+      if (token !== undefined) {
+        opts.headers = { ...opts.headers, authorization: `Bearer ${token()}` };
+      }
       return opts;
     },
   };

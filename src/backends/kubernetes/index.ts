@@ -66,7 +66,8 @@ export const kubernetesBackend = (
 export const openKubernetesBackend = async (
   config: KubernetesConfig,
   options: KubernetesOptions = {},
-): Promise<Backend> => kubernetesBackend(config, await loadConnection(config), options);
+): Promise<Backend> =>
+  kubernetesBackend(config, await loadConnection(config, options.serviceAccountDir), options);
 
 /**
  * A {@link Discovery} over a Kubernetes API server. Options are checked now.

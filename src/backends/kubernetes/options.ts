@@ -37,6 +37,12 @@ export interface KubernetesOptions {
    */
   readonly createService?: boolean;
   /**
+   * The service account directory used in a Pod (its `token`, `ca.crt` and
+   * `namespace`), with `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT`.
+   * @default '/var/run/secrets/kubernetes.io/serviceaccount'
+   */
+  readonly serviceAccountDir?: string;
+  /**
    * Scheduler of the silence timer (TestScheduler in tests).
    * @default asyncScheduler
    */
