@@ -199,7 +199,7 @@ class GatewayCore {
         (e) => this.#failure(target.service, e),
         () => this.#inFlight--,
       );
-      const timing = this.#timing(() => handler.answer(this.#timeout(target.service)));
+      handler.timer = this.#timing(() => handler.answer(this.#timeout(target.service)));
       this.#dispatch(
         target.service,
         {
@@ -211,7 +211,6 @@ class GatewayCore {
         },
         handler,
       );
-      if (timing !== undefined) socket.once('close', () => timing.unsubscribe());
     });
   }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
+import type { Subscription } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import { responseHeaders } from './headers.js';
 import { type Reply, sendRaw } from './replies.js';
@@ -27,6 +28,8 @@ export class Upgrade implements Dispatcher.DispatchHandler {
   #abort: ((reason?: Error) => void) | undefined;
   #over = false;
   #answering = false;
+  /** The per-request timer (cleared once the instance answered). */
+  timer: Subscription | undefined;
 
   constructor(socket: Duplex, head: Buffer, failure: (error: Error) => Reply, done: () => void) {
     this.#socket = socket;
@@ -107,6 +110,7 @@ export class Upgrade implements Dispatcher.DispatchHandler {
 
   #finish(then: () => void): void {
     this.#over = true;
+    this.timer?.unsubscribe();
     this.#done();
     then();
   }

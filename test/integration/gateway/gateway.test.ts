@@ -441,6 +441,7 @@ describe('gateway: bodies', () => {
 describe('gateway: upgrades', () => {
   it('passes a WebSocket upgrade through and pipes both ways', async () => {
     const m = setup();
+    const upgraded: Socket[] = [];
     const server = createServer((_req, res) => res.end('not upgraded'));
     server.on('upgrade', (req, socket: Socket, head: Buffer) => {
       socket.write(
@@ -448,6 +449,7 @@ describe('gateway: upgrades', () => {
           `Sec-WebSocket-Accept: for-${req.headers['sec-websocket-key']}\r\nX-Path: ${req.url}\r\n\r\n`,
       );
       if (head.length > 0) socket.write(head);
+      upgraded.push(socket);
       socket.pipe(socket); // echo
     });
     const port = await own(server);
@@ -486,6 +488,59 @@ describe('gateway: upgrades', () => {
     expect(result.headers['x-path']).toBe('/room/1');
     expect(result.headers.upgrade).toBe('websocket');
     expect(result.echo).toBe('ping');
+    // The client closed its side: the gateway closes the instance's.
+    await eventually(
+      () => upgraded.every((u) => u.destroyed),
+      5000,
+      'the upstream socket to close',
+    );
+  });
+
+  /** Sends an upgrade request through the gateway; its answer when not upgraded. */
+  const notUpgraded = (port: number, path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        path,
+        agent: false,
+        headers: { connection: 'Upgrade', upgrade: 'websocket' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('upgrade', () => reject(new Error('upgraded')));
+      req.on('error', reject);
+      req.end();
+    });
+
+  it("passes on an instance's answer that does not upgrade", async () => {
+    const m = setup();
+    const port = await own(
+      createServer((_req, res) => {
+        res.statusCode = 403;
+        res.end('no websockets here');
+      }),
+    );
+    m.add('chat', 'a', port);
+    const g = await started(m.discovery);
+    expect(await notUpgraded(g.port, '/chat/ws')).toEqual({
+      status: 403,
+      body: 'no websockets here',
+    });
+  });
+
+  it('answers an upgrade 502 when no instance accepts the connection', async () => {
+    const m = setup();
+    m.add('chat', 'a', await closedPort());
+    const g = await started(m.discovery, { detector: false });
+    const r = await notUpgraded(g.port, '/chat/ws');
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'bad gateway', service: 'chat' });
   });
 
   it('answers an upgrade for an unknown service with a 404', async () => {
