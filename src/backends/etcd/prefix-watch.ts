@@ -27,13 +27,14 @@ import type { ClientHolder, ResolvedEtcdOptions } from './client.js';
 import { toEtcdError } from './errors.js';
 
 /**
- * Where a watch resumes: the next revision to receive, and the keys present
- * as of the revision before it (owned by one chain of sessions, so that a
- * resumed session's watchdog can tell a missed deletion).
+ * Where a watch resumes: the next revision to receive, and how many keys
+ * the prefix holds as of the revision before it (so that a resumed
+ * session's watchdog can tell a missed deletion). A number, not the keys:
+ * a cursor of a whole registry costs nothing per key.
  */
 export interface EtcdCursor {
   readonly revision: number;
-  readonly present: Set<string>;
+  readonly keys: number;
 }
 
 /** Opens an (unconnected) etcd3 watcher of `prefix` from `revision`. Tests wrap it. */
@@ -121,15 +122,15 @@ export const readPrefix = async (
  * response carries a full batch of revisions (etcd may then have more
  * events up to the header revision to send): the last event's revision + 1.
  */
-const cursorAfter = (res: IWatchResponse, present: Set<string>): EtcdCursor => {
+const cursorAfter = (res: IWatchResponse, keys: number): EtcdCursor => {
   const header = Number(res.header.revision);
   if (res.events.length >= WATCH_BATCH_MAX_REVS) {
     const revs = new Set(res.events.map((e) => e.kv.mod_revision));
     if (revs.size >= WATCH_BATCH_MAX_REVS) {
-      return { revision: Number(res.events[res.events.length - 1]!.kv.mod_revision) + 1, present };
+      return { revision: Number(res.events[res.events.length - 1]!.kv.mod_revision) + 1, keys };
     }
   }
-  return { revision: header + 1, present };
+  return { revision: header + 1, keys };
 };
 
 /**
@@ -183,34 +184,48 @@ export const watchPrefix = (
   const read = (): void => {
     readPrefix(client, prefix, () => stopped).then((res) => {
       if (stopped || res === undefined) return;
-      const present = new Set(res.kvs.map((kv) => kv.key.toString()));
-      cursor = { revision: res.revision + 1, present };
+      cursor = { revision: res.revision + 1, keys: res.kvs.length };
       handlers.snapshot(res.kvs, cursor);
       if (!stopped) watch(cursor);
     }, fail);
   };
 
+  /**
+   * The prefix now, as two small answers whatever its size: how many keys it
+   * holds, and the keys written at or after `since` (none, for a watch that
+   * is up to date), at one revision.
+   */
+  const probe = async (since: number): Promise<{ now: number; keys: number; newer: number }> => {
+    const key = Buffer.from(prefix);
+    const range_end = prefixEnd(prefix);
+    const count = await client.kv.range({ key, range_end, count_only: true });
+    const now = Number(count.header.revision);
+    const newer = await client.kv.range({
+      key,
+      range_end,
+      keys_only: true,
+      min_mod_revision: since,
+      revision: now,
+    });
+    return { now, keys: Number(count.count), newer: newer.kvs.length };
+  };
+
   const check = (): void => {
     const c = cursor;
     if (stopped || c === undefined) return;
-    client.kv
-      .range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), keys_only: true })
-      .then((res) => {
-        if (stopped || watcher === undefined) return;
-        const now = Number(res.header.revision);
-        const at = cursor!;
-        const behind =
-          at.revision <= now &&
-          (res.kvs.length !== at.present.size ||
-            res.kvs.some(
-              (kv) => Number(kv.mod_revision) >= at.revision || !at.present.has(kv.key.toString()),
-            ));
-        if (!behind) suspect = undefined;
-        else if (suspect !== undefined && at.revision <= suspect)
-          return stalled(`is behind revision ${suspect} (at ${at.revision - 1})`);
-        else suspect = now;
-        schedule(options.watchdogIntervalMs);
-      }, fail);
+    probe(c.revision).then((res) => {
+      if (stopped || watcher === undefined) return;
+      const now = res.now;
+      const at = cursor!;
+      // Behind: a key written since the cursor (the watch owes its event),
+      // or a count that differs (a deletion it owes).
+      const behind = at.revision <= now && (res.keys !== at.keys || (at === c && res.newer > 0));
+      if (!behind) suspect = undefined;
+      else if (suspect !== undefined && at.revision <= suspect)
+        return stalled(`is behind revision ${suspect} (at ${at.revision - 1})`);
+      else suspect = now;
+      schedule(options.watchdogIntervalMs);
+    }, fail);
   };
 
   const schedule = (ms: number): void => {
@@ -235,13 +250,12 @@ export const watchPrefix = (
     w.on('data', (res: IWatchResponse) => {
       if (stopped || watcher !== w) return;
       cancels = 0;
-      const present = cursor!.present;
+      let keys = cursor!.keys;
       for (const e of res.events) {
-        const key = e.kv.key.toString();
-        if (e.type === 'Delete') present.delete(key);
-        else present.add(key);
+        if (e.type === 'Delete') keys--;
+        else if (e.kv.version === '1') keys++; // created (a first version)
       }
-      cursor = cursorAfter(res, present);
+      cursor = cursorAfter(res, keys);
       if (res.events.length === 0) handlers.progress(cursor);
       else handlers.events(res.events, cursor);
     });

@@ -19,7 +19,7 @@ const isCursor = (c: unknown): c is EtcdCursor =>
   typeof c === 'object' &&
   c !== null &&
   typeof (c as EtcdCursor).revision === 'number' &&
-  (c as EtcdCursor).present instanceof Set;
+  typeof (c as EtcdCursor).keys === 'number';
 
 type Decoder = (
   kv: IKeyValue,
