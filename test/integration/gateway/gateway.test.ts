@@ -137,6 +137,21 @@ describe('gateway: routing', () => {
     expect(String(r.json().message)).toMatch(/no answer from the registry yet/);
   });
 
+  it('while the registry is away: routes to the last known instances, 503 for a service it does not list', async () => {
+    const m = setup();
+    const a = await upstream(echo('a'));
+    m.add('users', 'a', a.port);
+    const g = await started(m.discovery);
+    expect((await get(g.port, '/users/1')).status).toBe(200);
+    m.store.setAvailable(false);
+    cleanups.push(async () => m.store.setAvailable(true));
+    const unknown = await askUntil(g.port, '/orders/1', (r) => r.status !== 404);
+    expect(unknown.status).toBe(503);
+    expect(unknown.headers['retry-after']).toBe('1');
+    expect(String(unknown.json().message)).toMatch(/the registry is unreachable/);
+    expect((await get(g.port, '/users/2')).body).toBe('a GET /2');
+  });
+
   it('answers 503 with Retry-After when the service has no instance to pick', async () => {
     const m = setup();
     const a = await upstream(echo('a'));

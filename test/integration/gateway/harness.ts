@@ -25,7 +25,7 @@ let registries = 0;
 export const memory = () => {
   const name = `gateway-${++registries}`;
   const store: MemoryRegistry = memoryRegistry(name);
-  const discovery: Discovery = memoryDiscovery(store, { graceMs: 10 });
+  const discovery: Discovery = memoryDiscovery(store, { graceMs: 10, onProblem: () => undefined });
   const add = (service: string, id: string, port: number, extra: Record<string, unknown> = {}) =>
     store.put(
       service,
