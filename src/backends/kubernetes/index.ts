@@ -46,6 +46,8 @@ export const kubernetesBackend = (
       endpointSliceSource(client, service, params, connection.namespace, config.url, timing),
     services: () => servicesSource(client, connection.namespace, config.url, timing),
     catalog: () => kubernetesCatalog(client, connection.namespace, config.url, timing),
+    // The catalog holds the Services of the namespace by their own names: `hello.other` is not in it.
+    catalogLists: (service) => !service.includes('.'),
     registrar: kubernetesRegistrar({
       client,
       namespace: connection.namespace,
