@@ -7,15 +7,15 @@
  * back from etcd itself), fresh: nothing missed, nothing left over.
  */
 import type { Etcd3 } from 'etcd3';
-import { filter, firstValueFrom, type Subscription, timeout, timer } from 'rxjs';
+import { filter, firstValueFrom, type Subscription, timeout } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type OpenWatcher, openWatcher } from '../../../src/backends/etcd/prefix-watch.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import type { InstanceSet } from '../../../src/core/instance-set.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
-import { type EtcdCluster, type EtcdMember, startEtcd } from '../../servers/etcd.js';
+import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { FaultProxy } from './fault-proxy.js';
-import { jsonValue, rawClient, testDiscovery } from './harness.js';
+import { jsonValue, leaderOf, rawClient, retry as retryWrite, testDiscovery } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -40,18 +40,8 @@ afterAll(async () => {
   for (const c of clusters) await c.destroy();
 });
 
-/** Retries an idempotent write until the cluster takes it (elections make some fail). */
-const retry = async <T>(write: () => Promise<T>): Promise<T> => {
-  const deadline = Date.now() + PATIENCE;
-  for (;;) {
-    try {
-      return await write();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await firstValueFrom(timer(50));
-    }
-  }
-};
+/** Retries an idempotent write until the cluster takes it. */
+const retry = <T>(write: () => Promise<T>): Promise<T> => retryWrite(write, PATIENCE);
 
 /** A deterministic pseudo-random sequence (the same churn on every run). */
 const random = (seed: number) => () => {
@@ -296,13 +286,3 @@ describe('etcd: 500 services watched as catalog views, under churn', () => {
     LONG,
   );
 });
-
-/** The member that is the raft leader now. */
-const leaderOf = async (etcd: EtcdCluster, raw: Etcd3): Promise<EtcdMember> => {
-  const status = await retry(() => raw.maintenance.status());
-  const { members } = await retry(() => raw.cluster.memberList({}));
-  const m = members.find((x) => x.ID === status.leader);
-  const member = etcd.members.find((x) => m?.clientURLs.some((u) => u.endsWith(x.endpoint)));
-  if (member === undefined) throw new Error(`no member is leader ${status.leader}`);
-  return member;
-};

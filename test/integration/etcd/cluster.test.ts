@@ -13,7 +13,7 @@ import type { RegistrationEvent } from '../../../src/core/registration.js';
 import { waitFor } from '../../conformance/suite.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, type EtcdMember, startEtcd } from '../../servers/etcd.js';
-import { jsonValue, rawClient, testDiscovery } from './harness.js';
+import { jsonValue, leaderOf, rawClient, retry, testDiscovery } from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -35,28 +35,8 @@ afterAll(async () => {
 
 const ids = (s: InstanceSet): string => s.instances.map((i) => i.id).join(',');
 
-/** Retries an idempotent write until the cluster takes it (elections make some fail). */
-const retry = async <T>(write: () => Promise<T>): Promise<T> => {
-  const deadline = Date.now() + PATIENCE;
-  for (;;) {
-    try {
-      return await write();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-};
-
 /** The member that is the raft leader now. */
-const leader = async (): Promise<EtcdMember> => {
-  const status = await retry(() => raw.maintenance.status());
-  const { members } = await retry(() => raw.cluster.memberList({}));
-  const m = members.find((x) => x.ID === status.leader);
-  const member = etcd.members.find((x) => m?.clientURLs.some((u) => u.endsWith(x.endpoint)));
-  if (member === undefined) throw new Error(`no member is leader ${status.leader}`);
-  return member;
-};
+const leader = (): Promise<EtcdMember> => leaderOf(etcd, raw);
 
 describe('etcd cluster', () => {
   it('keeps every watcher exact and gapless while the leader is killed under register/deregister churn', async () => {

@@ -13,6 +13,7 @@ import type { Catalog } from '../../../src/core/catalog.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import type { RxdiscoError } from '../../../src/core/errors.js';
 import type { InstanceSet } from '../../../src/core/instance-set.js';
+import { waitFor } from '../../conformance/suite.js';
 import { expectNoLeakedHandles } from '../../helpers/handles.js';
 import { type EtcdCluster, startEtcd } from '../../servers/etcd.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -170,17 +171,7 @@ describe('etcd: more than one gRPC message of data', () => {
       const catalog$ = d.catalog$();
       const sub = catalog$.subscribe();
       const until = (p: (c: Catalog) => boolean, what: string) =>
-        firstValueFrom(
-          catalog$.pipe(
-            filter(p),
-            timeout({
-              first: PATIENCE,
-              with: () => {
-                throw new Error(`timed out after ${PATIENCE} ms waiting for ${what}`);
-              },
-            }),
-          ),
-        );
+        waitFor(catalog$, p, PATIENCE, what);
       await until((c) => allAt('v1')(c.get(service)), 'every v1');
       proxy.block();
       try {
