@@ -21,32 +21,39 @@ afterAll(async () => {
   await etcd?.destroy();
 });
 
-conformance(
-  'etcd://',
-  () => ({
-    discovery: () => testDiscovery(`etcd://${etcd.endpoints[0]}${PREFIX}`),
-    writeRaw: async (r) => {
-      await raw.put(`${PREFIX}${r.service}/${r.id}`).value(jsonValue(r));
-    },
-    deleteRaw: async (service, id) => {
-      await raw.delete().key(`${PREFIX}${service}/${id}`);
-    },
-    writeMalformed: async (service, id) => {
-      await raw
-        .put(`${PREFIX}${service}/${id}`)
-        .value(JSON.stringify({ id, service, port: 'eighty' }));
-    },
-    dropRegistrations: async (service) => {
-      await revokeLeasesUnder(raw, `${PREFIX}${service}/`);
-    },
-    outage: async () => {
-      await etcd.members[0]!.kill();
-    },
-    recover: async () => {
-      await etcd.members[0]!.start();
-    },
-    ttlMs: 2000,
-    patience: 10_000,
-  }),
-  { catalog: true },
-);
+/** The etcd harness on `prefix`; with `catalogViewsPast`, per-service watches are catalog views. */
+const harness = (prefix: string, catalogViewsPast?: number) => () => ({
+  discovery: () =>
+    testDiscovery(
+      `etcd://${etcd.endpoints[0]}${prefix}`,
+      [],
+      catalogViewsPast === undefined ? {} : { catalogViewsPast },
+    ),
+  writeRaw: async (r: { id: string; service: string; host: string; port: number }) => {
+    await raw.put(`${prefix}${r.service}/${r.id}`).value(jsonValue(r));
+  },
+  deleteRaw: async (service: string, id: string) => {
+    await raw.delete().key(`${prefix}${service}/${id}`);
+  },
+  writeMalformed: async (service: string, id: string) => {
+    await raw
+      .put(`${prefix}${service}/${id}`)
+      .value(JSON.stringify({ id, service, port: 'eighty' }));
+  },
+  dropRegistrations: async (service: string) => {
+    await revokeLeasesUnder(raw, `${prefix}${service}/`);
+  },
+  outage: async () => {
+    await etcd.members[0]!.kill();
+  },
+  recover: async () => {
+    await etcd.members[0]!.start();
+  },
+  ttlMs: 2000,
+  patience: 10_000,
+});
+
+conformance('etcd://', harness(PREFIX), { catalog: true });
+
+// The same contract when every instances$() is a view of the one prefix watch.
+conformance('etcd:// (catalog views)', harness('/conformance-views/', 0), { catalog: true });
