@@ -16,8 +16,6 @@ import { type Reply, send } from './replies.js';
 export interface ForwardDeps {
   /** The gateway's answer to an error before the response started (502, 503). */
   readonly failure: (error: Error) => Reply;
-  /** Called once, when the forward is over (answered, failed, aborted). */
-  readonly done: () => void;
 }
 
 /** The handler of one forwarded request. */
@@ -90,7 +88,6 @@ export class Forward implements Dispatcher.DispatchHandler {
   #finish(): void {
     this.#over = true;
     this.timer?.unsubscribe();
-    this.#deps.done();
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { timer } from 'rxjs';
+import { defer, timer } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import type { Discovery } from '../core/discovery.js';
 import { isNoInstanceError } from '../core/errors.js';
@@ -98,24 +98,17 @@ class GatewayCore {
   readonly #page: StatusPage | undefined;
   #closed = false;
   #draining = false;
-  #inFlight = 0;
 
   constructor(discovery: Discovery, options: GatewayOptions) {
     this.#o = resolveGatewayOptions(options);
     this.#registry = discovery.registry;
     const detector = this.#o.detector;
-    this.#stats = new GatewayStats(detector);
-    this.#directory = new Directory(discovery, (service) => {
-      this.#stats.forget(service);
-      void this.#dispatcher[FORGET_SERVICE](service);
-    });
-    const directory = this.#directory;
     const factory = this.#o.balancer(detector);
     // The dispatcher reads each service's instances from the directory
     // (a view of the catalog), not from a watch of its own.
     const routing: Discovery = {
       registry: discovery.registry,
-      instances$: (service) => directory.instances$(service),
+      instances$: (service) => this.#directory.instances$(service),
       services$: () => discovery.services$(),
       catalog$: () => discovery.catalog$(),
       register: (spec, o) => discovery.register(spec, o),
@@ -133,16 +126,17 @@ class GatewayCore {
     });
     this.status = {
       registry: discovery.registry,
-      catalog$: directory.catalog$,
+      catalog$: defer(() => this.#directory.catalog$),
       stats: (service, id) => this.#stats.stats(service, id),
     };
     const page = this.#o.status;
     this.#page = page === false ? undefined : statusPage(this.status, page === true ? {} : page);
-  }
-
-  /** Requests being forwarded now. */
-  get inFlight(): number {
-    return this.#inFlight;
+    // Last, once every option passed: what subscribes to the detector and the registry.
+    this.#stats = new GatewayStats(detector);
+    this.#directory = new Directory(discovery, (service) => {
+      this.#stats.forget(service);
+      void this.#dispatcher[FORGET_SERVICE](service);
+    });
   }
 
   request(req: IncomingMessage, res: ServerResponse): void {
@@ -192,13 +186,7 @@ class GatewayCore {
         sendRaw(socket, this.#notRouted(target.service, lookup));
         return;
       }
-      this.#inFlight++;
-      const handler = new Upgrade(
-        socket,
-        head,
-        (e) => this.#failure(target.service, e),
-        () => this.#inFlight--,
-      );
+      const handler = new Upgrade(socket, head, (e) => this.#failure(target.service, e));
       handler.timer = this.#timing(() => handler.answer(this.#timeout(target.service)));
       this.#dispatch(
         target.service,
@@ -256,10 +244,8 @@ class GatewayCore {
   }
 
   #forward(service: string, path: string, req: IncomingMessage, res: ServerResponse): void {
-    this.#inFlight++;
     const forward = new Forward(res, {
       failure: (e) => this.#failure(service, e),
-      done: () => this.#inFlight--,
     });
     forward.timer = this.#timing(() => forward.answer(this.#timeout(service)));
     if (expectsContinue(req) && !sent100(res)) res.writeContinue();

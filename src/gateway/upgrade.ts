@@ -24,18 +24,16 @@ export class Upgrade implements Dispatcher.DispatchHandler {
   readonly #socket: Duplex;
   readonly #head: Buffer;
   readonly #failure: (error: Error) => Reply;
-  readonly #done: () => void;
   #abort: ((reason?: Error) => void) | undefined;
   #over = false;
   #answering = false;
   /** The per-request timer (cleared once the instance answered). */
   timer: Subscription | undefined;
 
-  constructor(socket: Duplex, head: Buffer, failure: (error: Error) => Reply, done: () => void) {
+  constructor(socket: Duplex, head: Buffer, failure: (error: Error) => Reply) {
     this.#socket = socket;
     this.#head = head;
     this.#failure = failure;
-    this.#done = done;
     socket.once('close', () => {
       if (!this.#over) this.#finish(() => this.#abort?.(gone()));
     });
@@ -111,7 +109,6 @@ export class Upgrade implements Dispatcher.DispatchHandler {
   #finish(then: () => void): void {
     this.#over = true;
     this.timer?.unsubscribe();
-    this.#done();
     then();
   }
 }

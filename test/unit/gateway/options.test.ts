@@ -1,6 +1,11 @@
+import { defer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { memoryDiscovery } from '../../../src/backends/memory/index.js';
+import { memoryRegistry } from '../../../src/backends/memory/store.js';
 import { parseCommand } from '../../../src/cli/args.js';
+import type { Discovery } from '../../../src/core/discovery.js';
 import { ConfigError } from '../../../src/core/errors.js';
+import { gateway } from '../../../src/gateway/index.js';
 import { resolveGatewayOptions } from '../../../src/gateway/options.js';
 
 describe('resolveGatewayOptions', () => {
@@ -27,6 +32,35 @@ describe('resolveGatewayOptions', () => {
   ])('refuses %o with one wording', (options, message) => {
     expect(() => resolveGatewayOptions(options as never)).toThrow(ConfigError);
     expect(() => resolveGatewayOptions(options as never)).toThrow(message);
+  });
+});
+
+describe('gateway() with a refused option', () => {
+  it('throws before it watches the registry', async () => {
+    const d = memoryDiscovery(memoryRegistry('gateway-options'));
+    let watched = 0;
+    const counted: Discovery = {
+      ...d,
+      registry: d.registry,
+      problems$: d.problems$,
+      catalog$: () =>
+        defer(() => {
+          watched++;
+          return d.catalog$();
+        }),
+      services$: () =>
+        defer(() => {
+          watched++;
+          return d.services$();
+        }),
+    };
+    expect(() => gateway(counted, { retry: { attempts: 0 } })).toThrow(/attempts must be/);
+    expect(() => gateway(counted, { status: { maxClients: 0 } })).toThrow(/maxClients must be/);
+    expect(watched).toBe(0);
+    const gw = gateway(counted);
+    expect(watched).toBe(1);
+    await gw.close();
+    await d.close();
   });
 });
 
