@@ -220,11 +220,14 @@ const makePki = (dir: string): void => {
   openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 };
 
-/** A kubeconfig for `server` with a bearer token. */
+/**
+ * A kubeconfig for `server` with a bearer token, or with the given YAML
+ * lines of its user (indented under `user:`, such as an `exec:` block).
+ */
 export const kubeconfigYaml = (
   server: string,
   caFile: string,
-  token: string,
+  token: string | { readonly userLines: readonly string[] },
   namespace = 'default',
 ): string =>
   [
@@ -238,7 +241,7 @@ export const kubeconfigYaml = (
     'users:',
     '- name: user',
     '  user:',
-    `    token: ${token}`,
+    ...(typeof token === 'string' ? [`    token: ${token}`] : token.userLines),
     'contexts:',
     '- name: test',
     '  context:',

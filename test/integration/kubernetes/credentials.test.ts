@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../conformance/suite.js';
 import { expectNoLeakedHandles } from '../../helpers/handles.js';
-import type { KubernetesCluster } from '../../servers/kubernetes.js';
-import { startKubernetes } from '../../servers/kubernetes.js';
+import {
+  type KubernetesCluster,
+  kubeconfigYaml,
+  startKubernetes,
+} from '../../servers/kubernetes.js';
 import { rawKube, testDiscovery } from './harness.js';
 
 expectNoLeakedHandles();
@@ -156,34 +159,23 @@ describe('k8s:// credentials', () => {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
       kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: test',
-        '  cluster:',
-        `    server: ${k8s.server}`,
-        `    certificate-authority: ${k8s.caFile}`,
-        'users:',
-        '- name: exec-user',
-        '  user:',
-        '    exec:',
-        '      apiVersion: client.authentication.k8s.io/v1',
-        '      command: /bin/sh',
-        `      args: ['${plugin}']`,
-        '      interactiveMode: Never',
-        '      env:',
-        '      - name: RXDISCO_TOKEN',
-        `        value: ${token}`,
-        'contexts:',
-        '- name: exec',
-        '  context:',
-        '    cluster: test',
-        '    user: exec-user',
-        `    namespace: ${NS}`,
-        'current-context: exec',
-        '',
-      ].join('\n'),
+      kubeconfigYaml(
+        k8s.server,
+        k8s.caFile,
+        {
+          userLines: [
+            '    exec:',
+            '      apiVersion: client.authentication.k8s.io/v1',
+            '      command: /bin/sh',
+            `      args: ['${plugin}']`,
+            '      interactiveMode: Never',
+            '      env:',
+            '      - name: RXDISCO_TOKEN',
+            `        value: ${token}`,
+          ],
+        },
+        NS,
+      ),
     );
     process.env.KUBECONFIG = kubeconfig;
     delete process.env.KUBERNETES_SERVICE_HOST;
