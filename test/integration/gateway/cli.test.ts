@@ -181,6 +181,18 @@ describe('rxdisco gateway', () => {
   );
 
   it(
+    'exits 1 with one line when it cannot listen',
+    async () => {
+      const taken = await upstream(echo('taken'));
+      const gw = rxdisco(url(prefix()), '--listen', `127.0.0.1:${taken.port}`);
+      expect(await gw.exited).toEqual({ code: 1, signal: null });
+      expect(gw.stderr).toEqual([expect.stringMatching(/^rxdisco: .*EADDRINUSE/)]);
+      expect(gw.stdout).toEqual([]);
+    },
+    PATIENCE,
+  );
+
+  it(
     'refuses bad arguments with one line and exit 2',
     async () => {
       const gw = rxdisco(url('/x/'), '--balancer', 'fastest');
