@@ -2,7 +2,7 @@
  * Hostile requests to the gateway, each sent as raw bytes on its own
  * connection: request smuggling (conflicting Content-Length and
  * Transfer-Encoding), header injection (CR or LF inside a value), an
- * oversized header block, path tricks on the service segment, malformed
+ * oversized header block, a folded header, path tricks on the service segment, malformed
  * request lines. Each is answered 400 with a JSON reason, no upstream
  * receives anything (not even a connection), and the gateway keeps
  * serving.
@@ -63,6 +63,16 @@ const CASES: readonly (readonly [string, string, RegExp])[] = [
     'an LF inside a header value',
     `GET /users/x HTTP/1.1\r\n${H}X-Note: a\nInjected: yes\r\n\r\n`,
     /Missing expected CR/,
+  ],
+  [
+    'a folded header line (obs-fold)',
+    `GET /users/x HTTP/1.1\r\n${H}X-Note: a\r\n Transfer-Encoding: chunked\r\n\r\n`,
+    /./,
+  ],
+  [
+    'a space before the colon of Transfer-Encoding',
+    `POST /users/x HTTP/1.1\r\n${H}Transfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\nabc`,
+    /./,
   ],
   [
     'an oversized header block',
