@@ -34,6 +34,7 @@ import type { CatalogEvent, CatalogRemoval, CatalogSource } from '../../core/cat
 import type { DecodeError } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { type BlockingRead, type BlockingTuning, blockingQuery } from './blocking.js';
+import type { ConsulAnswer } from './client.js';
 import {
   decodeCatalogServiceTags,
   decodeHealthSliced,
@@ -57,9 +58,10 @@ export const RESCAN_WAITS = 10;
 /**
  * Milliseconds a move of `/v1/catalog/services` waits for a check or a
  * service answer to explain it before a full pass (the check of a
- * registration is usually seen in a few ms: the same write moves both).
+ * registration is usually seen in a few ms: the same write moves both;
+ * 500 ms leaves room for a loaded agent or process).
  */
-export const EXPLAIN_MS = 250;
+export const EXPLAIN_MS = 500;
 
 /**
  * The pacing of the catalog's two blocking queries: they carry the changes
@@ -104,8 +106,13 @@ export const consulCatalog =
       let checks: Map<string, RegistryCheck> | undefined;
       let servicesIndex = 0;
       let checksIndex = 0;
-      /** Services to read, in order; `reading` are being read, `again` were dirtied meanwhile. */
+      /**
+       * Services to read, in order: `queue` those a check or the names
+       * marked, before `sweep`, those of a full pass (a change waits for no
+       * pass); `reading` are being read, `again` were marked meanwhile.
+       */
       const queue = new Set<string>();
+      const sweep = new Set<string>();
       const reading = new Set<string>();
       const again = new Set<string>();
       /** Services still to read before the snapshot (undefined once it is out). */
@@ -117,6 +124,8 @@ export const consulCatalog =
       const subs: Subscription[] = [];
       let explainTimer: Subscription | undefined;
       let rescanTimer: Subscription | undefined;
+      let passTimer: Subscription | undefined;
+      let lastPass = Number.NEGATIVE_INFINITY;
       /** The problems of the last checks answer, reported once. */
       let checkProblems = '';
       let started = false;
@@ -131,11 +140,31 @@ export const consulCatalog =
 
       const dirty = (name: string): void => {
         if (reading.has(name)) again.add(name);
-        else queue.add(name);
+        else {
+          sweep.delete(name);
+          queue.add(name);
+        }
+      };
+      /** A full pass now, or when one `waitMs` has gone since the last one. */
+      const passSoon = (): void => {
+        if (passTimer !== undefined) return;
+        const due = lastPass + deps.options.blocking.waitMs - scheduler.now();
+        if (due <= 0) everything();
+        else {
+          passTimer = timer(due, scheduler).subscribe(() => {
+            passTimer = undefined;
+            everything();
+          });
+        }
       };
       const everything = (): void => {
-        for (const name of tags?.keys() ?? []) dirty(name);
-        for (const name of known.keys()) dirty(name);
+        lastPass = scheduler.now();
+        const mark = (name: string): void => {
+          if (reading.has(name)) again.add(name);
+          else if (!queue.has(name)) sweep.add(name);
+        };
+        for (const name of tags?.keys() ?? []) mark(name);
+        for (const name of known.keys()) mark(name);
         pump();
       };
 
@@ -145,7 +174,7 @@ export const consulCatalog =
       /** Settles the moves a check or an answer explained; a full pass for the others. */
       const settle = (force: boolean): void => {
         for (const i of unexplained) if (explained.has(i)) unexplained.delete(i);
-        const idle = queue.size === 0 && reading.size === 0;
+        const idle = queue.size === 0 && sweep.size === 0 && reading.size === 0;
         if (unexplained.size > 0 && (force || (idle && checksIndex >= Math.max(...unexplained)))) {
           unexplained.clear();
           everything();
@@ -235,9 +264,10 @@ export const consulCatalog =
       };
 
       function pump(): void {
-        while (!stopped && reading.size < concurrency && queue.size > 0) {
-          const name = queue.values().next().value as string;
-          queue.delete(name);
+        while (!stopped && reading.size < concurrency && queue.size + sweep.size > 0) {
+          const from = queue.size > 0 ? queue : sweep;
+          const name = from.values().next().value as string;
+          from.delete(name);
           reading.add(name);
           read(name).then(() => {
             reading.delete(name);
@@ -265,7 +295,7 @@ export const consulCatalog =
       const onServices = (next: Map<string, string>, index: number): void => {
         const previous = tags;
         tags = next;
-        const moved = index !== servicesIndex;
+        const from = servicesIndex;
         servicesIndex = index;
         if (previous === undefined) {
           start();
@@ -274,10 +304,14 @@ export const consulCatalog =
         for (const [name, t] of next) if (previous.get(name) !== t) dirty(name);
         for (const name of previous.keys()) if (!next.has(name)) dirty(name);
         pump();
-        if (moved) {
-          unexplained.add(index);
-          settle(false);
-        }
+        if (index === from) return;
+        // Writes between the last answer and this one that nothing explains
+        // may hide a change without checks: a full pass, at most once per wait.
+        let known = 0;
+        for (const i of explained) if (i > from && i < index) known++;
+        if (index > from && known < index - from - 1) passSoon();
+        unexplained.add(index);
+        settle(false);
       };
 
       const onChecks = (next: RegistryCheck[], index: number): void => {
@@ -310,15 +344,17 @@ export const consulCatalog =
         settle(false);
       };
 
-      const readServices: BlockingRead<Map<string, string>> = async (
-        index,
-        waitMs,
-        sig,
-        timeout,
-      ) => {
-        const answer = await deps.client.request({
+      /** One query of a registry-wide endpoint (gzipped: they are large). */
+      const registryRead = (
+        path: string,
+        index: number,
+        waitMs: number,
+        sig: AbortSignal,
+        timeout: number,
+      ): Promise<ConsulAnswer> =>
+        deps.client.request({
           method: 'GET',
-          path: '/v1/catalog/services',
+          path,
           searchParams: [...base, ...blockingParams(index, waitMs)],
           signal: sig,
           timeout,
@@ -326,21 +362,15 @@ export const consulCatalog =
           kind: index > 0 ? 'blocking' : 'read',
           gzip: true,
         });
+      // Every move of an index is news (an instance may have changed
+      // without its tags): the index is the fingerprint.
+      const readServices: BlockingRead<Map<string, string>> = async (index, ...rest) => {
+        const answer = await registryRead('/v1/catalog/services', index, ...rest);
         const value = decodeCatalogServiceTags(answer.text, registry);
-        // Every move of the index is news (an instance may have changed without its tags).
         return { index: answer.index, value, fingerprint: String(answer.index) };
       };
-      const readChecks: BlockingRead<RegistryCheck[]> = async (index, waitMs, sig, timeout) => {
-        const answer = await deps.client.request({
-          method: 'GET',
-          path: '/v1/health/state/any',
-          searchParams: [...base, ...blockingParams(index, waitMs)],
-          signal: sig,
-          timeout,
-          context,
-          kind: index > 0 ? 'blocking' : 'read',
-          gzip: true,
-        });
+      const readChecks: BlockingRead<RegistryCheck[]> = async (index, ...rest) => {
+        const answer = await registryRead('/v1/health/state/any', index, ...rest);
         const value = decodeStateChecks(answer.text, registry);
         reportChecks(value.skipped);
         return { index: answer.index, value: value.checks, fingerprint: String(answer.index) };
@@ -361,6 +391,7 @@ export const consulCatalog =
         controller.abort();
         explainTimer?.unsubscribe();
         rescanTimer?.unsubscribe();
+        passTimer?.unsubscribe();
         for (const s of subs) s.unsubscribe();
       };
     });
