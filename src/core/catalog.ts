@@ -5,10 +5,10 @@
  * loop as a per-service watch ({@link resilientWatch}).
  *
  * A catalog is persistent: deriving the next one from a change to a few
- * services costs O(√n + changes), not O(n): it is a frozen base map plus a
- * small overlay of the services changed since, folded into a new base when
- * the overlay grows past √n entries (so the copy is amortized over as many
- * changes). Older catalogs stay valid and unchanged.
+ * services costs O(√n + changes), not O(n), on every change (no periodic
+ * copy of the whole map): its services are spread over about √n frozen
+ * buckets by a hash of their name, and a change copies the bucket array and
+ * the buckets it touches. Older catalogs stay valid and unchanged.
  *
  * @module
  */
@@ -110,10 +110,27 @@ export interface Catalog {
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
 const FRESH: Staleness = Object.freeze({ stale: false });
-const EMPTY_BASE: ReadonlyMap<string, InstanceSet> = new Map();
 
-/** The overlay of a catalog is folded into a new base past this many entries. */
-const overlayLimit = (baseSize: number): number => Math.max(32, Math.ceil(Math.sqrt(baseSize)));
+/** Buckets of services: a Map each, never mutated once given to a catalog. */
+type Buckets = readonly ReadonlyMap<string, InstanceSet>[];
+
+/** FNV-1a of a service name: its bucket among a power-of-two count. */
+const hashOf = (name: string): number => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+};
+
+/** The bucket count for `size` services: a power of two near √size (at least 16). */
+const bucketsFor = (size: number): number => {
+  let n = 16;
+  while (n * n < size) n *= 2;
+  return n;
+};
+
+const EMPTY_BUCKETS: Buckets = Object.freeze(
+  Array.from({ length: bucketsFor(0) }, () => new Map<string, InstanceSet>()),
+);
 
 class CatalogValue implements Catalog {
   readonly stale: boolean;
@@ -123,10 +140,8 @@ class CatalogValue implements Catalog {
 
   constructor(
     readonly registry: string,
-    /** Never mutated once given to a catalog. */
-    readonly base: ReadonlyMap<string, InstanceSet>,
-    /** Services changed since `base`: a set, or null when gone. Never mutated once given. */
-    readonly overlay: ReadonlyMap<string, InstanceSet | null>,
+    /** The services by bucket (hash of the name); shared with the catalogs derived from it. */
+    readonly buckets: Buckets,
     readonly size: number,
     readonly instanceCount: number,
     readonly changed: readonly string[],
@@ -138,9 +153,8 @@ class CatalogValue implements Catalog {
   }
 
   get(service: string): InstanceSet | undefined {
-    const o = this.overlay.get(service);
-    if (o !== undefined) return o ?? undefined;
-    return this.base.get(service);
+    const b = this.buckets;
+    return b[hashOf(service) & (b.length - 1)]!.get(service);
   }
 
   has(service: string): boolean {
@@ -150,8 +164,7 @@ class CatalogValue implements Catalog {
   names(): readonly string[] {
     if (this.#names === undefined) {
       const names: string[] = [];
-      for (const [k] of this.base) if (!this.overlay.has(k)) names.push(k);
-      for (const [k, v] of this.overlay) if (v !== null) names.push(k);
+      for (const bucket of this.buckets) for (const k of bucket.keys()) names.push(k);
       this.#names = Object.freeze(names.sort());
     }
     return this.#names;
@@ -162,9 +175,24 @@ class CatalogValue implements Catalog {
   }
 }
 
+/** `buckets` re-spread over `count` buckets (when the registry grew or shrank 4x). */
+const rebucket = (buckets: Buckets, count: number): Map<string, InstanceSet>[] => {
+  const out = Array.from({ length: count }, () => new Map<string, InstanceSet>());
+  for (const bucket of buckets) {
+    for (const [k, v] of bucket) out[hashOf(k) & (count - 1)]!.set(k, v);
+  }
+  return out;
+};
+
 /**
  * The next catalog after `updates` (service → new set, or null when gone)
- * on `previous`; `previous` itself when nothing changed in effect.
+ * on `previous`; `previous` itself when nothing changed in effect. Copies
+ * the bucket array (√n entries) and the buckets the changes touch (√n
+ * services each), never the whole map: no change costs O(n), so none
+ * stalls the stream (a copy of the whole map every √n changes did: 1 ms on
+ * every hundredth change of a 10,000-service catalog). The bucket count
+ * follows √n, re-spread when the registry grows or shrinks 4x (O(n), as
+ * rare as that).
  */
 const derive = (
   previous: CatalogValue,
@@ -184,34 +212,25 @@ const derive = (
     else count += next.size;
   }
   if (changed.length === 0 && staleness.stale === previous.stale) return previous;
-  let base = previous.base;
-  let overlay: Map<string, InstanceSet | null>;
-  if (previous.overlay.size + changed.length > overlayLimit(base.size)) {
-    // Fold: a new base with every change so far; the old one stays as it was.
-    const merged = new Map(base);
-    for (const [k, v] of previous.overlay) {
-      if (v === null) merged.delete(k);
-      else merged.set(k, v);
+  const want = bucketsFor(size);
+  const spread = want > previous.buckets.length * 2 || want * 2 < previous.buckets.length;
+  const buckets: Map<string, InstanceSet>[] = spread
+    ? rebucket(previous.buckets, want)
+    : (previous.buckets.slice() as Map<string, InstanceSet>[]);
+  const copied = new Set<number>();
+  for (const name of changed) {
+    const at = hashOf(name) & (buckets.length - 1);
+    if (!spread && !copied.has(at)) {
+      copied.add(at);
+      buckets[at] = new Map(buckets[at]);
     }
-    for (const name of changed) {
-      const v = updates.get(name)!;
-      if (v === null) merged.delete(name);
-      else merged.set(name, v);
-    }
-    base = merged;
-    overlay = new Map();
-  } else {
-    overlay = new Map(previous.overlay);
-    for (const name of changed) {
-      const v = updates.get(name)!;
-      if (v === null && !base.has(name)) overlay.delete(name);
-      else overlay.set(name, v);
-    }
+    const v = updates.get(name)!;
+    if (v === null) buckets[at]!.delete(name);
+    else buckets[at]!.set(name, v);
   }
   return new CatalogValue(
     previous.registry,
-    base,
-    overlay,
+    Object.freeze(buckets),
     size,
     count,
     Object.freeze(changed.sort()),
@@ -221,7 +240,7 @@ const derive = (
 
 /** An empty catalog of `registry`. */
 export const emptyCatalog = (registry: string, staleness: Staleness = FRESH): Catalog =>
-  new CatalogValue(registry, EMPTY_BASE, new Map(), 0, 0, NO_NAMES, staleness);
+  new CatalogValue(registry, EMPTY_BUCKETS, 0, 0, NO_NAMES, staleness);
 
 /** Every set of `catalog` with `staleness` (O(n): once per outage and recovery). */
 const restaleAll = (catalog: CatalogValue, staleness: Staleness): CatalogValue => {
@@ -271,8 +290,7 @@ const stepCatalog = <C>(
       return state === undefined && next !== base
         ? new CatalogValue(
             registry,
-            next.base,
-            next.overlay,
+            next.buckets,
             next.size,
             next.instanceCount,
             next.names(),

@@ -112,7 +112,7 @@ describe('watchCatalog', () => {
     d.sub.unsubscribe();
   });
 
-  it('many single changes (past the overlay fold) keep every read right', () => {
+  it('many single changes keep every read right, and the catalogs before them unchanged', () => {
     const d = driven();
     const n = 500;
     d.sessions[0]!.next({
@@ -141,6 +141,38 @@ describe('watchCatalog', () => {
     }
     expect(c.names()).toHaveLength(n / 2);
     expect([...c.entries()].map(([k]) => k)).toEqual(c.names());
+    d.sub.unsubscribe();
+  });
+  it('a catalog that grows 100x one service at a time, then shrinks back, reads right at every size', () => {
+    const d = driven();
+    d.sessions[0]!.next({ type: 'snapshot', instances: [at('s0', 1)], cursor: 1 });
+    const kept: Catalog[] = [];
+    const n = 3000;
+    for (let i = 1; i < n; i++) {
+      d.sessions[0]!.next({ type: 'changes', upserts: [at(`s${i}`, 1)], removals: [] });
+      if (i % 500 === 0) kept.push(d.last());
+    }
+    expect(d.last().size).toBe(n);
+    for (let i = 0; i < n; i++) expect(d.last().get(`s${i}`)?.size).toBe(1);
+    for (let i = 10; i < n; i++) {
+      d.sessions[0]!.next({
+        type: 'changes',
+        upserts: [],
+        removals: [{ service: `s${i}`, id: '1' }],
+      });
+    }
+    const small = d.last();
+    expect(small.size).toBe(10);
+    expect(small.names()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort());
+    expect(small.has(`s${n - 1}`)).toBe(false);
+    // the catalogs taken on the way up still read as they were
+    kept.forEach((c, k) => {
+      const size = (k + 1) * 500 + 1;
+      expect(c.size).toBe(size);
+      expect(c.names()).toHaveLength(size);
+      expect(c.get(`s${size - 1}`)?.size).toBe(1);
+      expect(c.has(`s${size}`)).toBe(false);
+    });
     d.sub.unsubscribe();
   });
 });
