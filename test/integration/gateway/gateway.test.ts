@@ -47,6 +47,15 @@ const setup = () => {
   return m;
 };
 
+/** A memory registry with service `users` on one echo upstream `a`, and a gateway over it. */
+const usersOnA = async (options: Parameters<typeof startGateway>[1] = {}) => {
+  const m = setup();
+  const a = await upstream(echo('a'));
+  m.add('users', 'a', a.port);
+  const g = await started(m.discovery, options);
+  return { m, a, g };
+};
+
 const own = (server: Server): Promise<number> => listenOn(server, cleanups);
 
 describe('gateway: routing', () => {
@@ -86,10 +95,7 @@ describe('gateway: routing', () => {
   });
 
   it('answers 404 once a service left the registry, and forgets its route and counters', async () => {
-    const m = setup();
-    const a = await upstream(echo('a'));
-    m.add('users', 'a', a.port);
-    const g = await started(m.discovery);
+    const { m, a, g } = await usersOnA();
     expect((await get(g.port, '/users/1')).status).toBe(200);
     expect(g.gw.status.stats('users', 'a')).toEqual({
       picks: 1,
@@ -138,10 +144,7 @@ describe('gateway: routing', () => {
   });
 
   it('while the registry is away: routes to the last known instances, 503 for a service it does not list', async () => {
-    const m = setup();
-    const a = await upstream(echo('a'));
-    m.add('users', 'a', a.port);
-    const g = await started(m.discovery);
+    const { m, g } = await usersOnA();
     expect((await get(g.port, '/users/1')).status).toBe(200);
     m.store.setAvailable(false);
     cleanups.push(async () => m.store.setAvailable(true));
@@ -217,10 +220,7 @@ describe('gateway: routing', () => {
   });
 
   it('mounts the status page at /-/status (unless status: false)', async () => {
-    const m = setup();
-    const a = await upstream(echo('a'));
-    m.add('users', 'a', a.port);
-    const g = await started(m.discovery);
+    const { m, g } = await usersOnA();
     const page = await get(g.port, '/-/status');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
@@ -232,10 +232,7 @@ describe('gateway: routing', () => {
   });
 
   it('drain() ends the status event streams and closes each connection after its answer', async () => {
-    const m = setup();
-    const a = await upstream(echo('a'));
-    m.add('users', 'a', a.port);
-    const g = await started(m.discovery);
+    const { g } = await usersOnA();
     const ended = new Promise<string>((resolve, reject) => {
       const req = request(
         { host: '127.0.0.1', port: g.port, path: '/-/status/events', agent: false },
