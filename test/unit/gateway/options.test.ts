@@ -1,10 +1,13 @@
-import { defer } from 'rxjs';
+import { defer, firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { memoryDiscovery } from '../../../src/backends/memory/index.js';
 import { memoryRegistry } from '../../../src/backends/memory/store.js';
 import { parseCommand } from '../../../src/cli/args.js';
 import type { Discovery } from '../../../src/core/discovery.js';
 import { ConfigError } from '../../../src/core/errors.js';
+import { createInstance } from '../../../src/core/instance.js';
+import { instanceSet } from '../../../src/core/instance-set.js';
+import { BALANCER_NAMES } from '../../../src/gateway/balancer-names.js';
 import { gateway } from '../../../src/gateway/index.js';
 import { resolveGatewayOptions } from '../../../src/gateway/options.js';
 
@@ -19,6 +22,20 @@ describe('resolveGatewayOptions', () => {
     expect(resolveGatewayOptions({ detector: false }).detector).toBeUndefined();
     expect(resolveGatewayOptions({ retryAfterMs: 1500 }).retryAfterS).toBe(2);
     expect(resolveGatewayOptions({ timeoutMs: Infinity }).timeoutMs).toBe(Infinity);
+  });
+
+  it.each(BALANCER_NAMES)('builds the %s balancer over the healthy instances', async (name) => {
+    const up = createInstance({ service: 's', id: 'up', host: '10.0.0.1', port: 1 }, 'memory://');
+    const down = createInstance(
+      { service: 's', id: 'down', host: '10.0.0.2', port: 1, status: 'DOWN' },
+      'memory://',
+    );
+    const factory = resolveGatewayOptions({ balancer: name }).balancer(undefined);
+    const balancer = await firstValueFrom(
+      factory(of(instanceSet('s', 'memory://', [up, down])), 's'),
+    );
+    expect(balancer.size).toBe(1);
+    expect(balancer.pick()?.id).toBe('up');
   });
 
   it.each([
