@@ -137,6 +137,8 @@ export const pickPort = (
   );
 };
 
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
 const secureName = (s: string | null | undefined): boolean =>
   s === 'https' || s === 'grpcs' || s === 'tls' || (s ?? '').startsWith('https-');
 
@@ -200,6 +202,8 @@ export const sliceInstances = (
     const zones = e.hints?.forZones;
     if (zones && zones.length > 0) metadata.forZones = zones.map((z) => z.name).join(',');
     const single = e.addresses.length === 1;
+    const shared = Object.freeze(metadata);
+    const zone = e.zone == null ? undefined : (intern?.string(e.zone) ?? e.zone);
     for (const host of e.addresses) {
       const own = managed ? managedRecord(annotations, host, key, context) : undefined;
       if (own !== undefined && !own.ok) {
@@ -218,21 +222,47 @@ export const sliceInstances = (
                 : ref
               : `${ref}/${host}`;
       if (record !== undefined) expiries.set(id, record.renewedAt + record.ttlMs);
-      const fields = {
-        id,
-        service,
-        host,
-        port: port.port,
-        secure,
-        status,
-        weight: record?.weight ?? 1,
-        zone: e.zone == null ? undefined : (intern?.string(e.zone) ?? e.zone),
-        tags: record?.tags ?? [],
-        metadata:
-          record?.metadata === undefined ? { ...metadata } : { ...record.metadata, ...metadata },
-        registry,
-      };
-      instances.push(freezeInstance(fields));
+      const tags =
+        record?.tags === undefined || record.tags.length === 0
+          ? NO_TAGS
+          : Object.freeze([...new Set(record.tags)].sort());
+      const meta =
+        record?.metadata === undefined
+          ? shared
+          : Object.freeze({ ...record.metadata, ...metadata });
+      const weight = record?.weight ?? 1;
+      // Whole literals in freezeInstance's field order (one shape for every instance, no
+      // spread copies): about 100 B less per instance than freezeInstance's copies.
+      instances.push(
+        Object.freeze(
+          zone === undefined
+            ? {
+                id,
+                service,
+                host,
+                port: port.port,
+                secure,
+                status,
+                weight,
+                tags,
+                metadata: meta,
+                registry,
+              }
+            : {
+                id,
+                service,
+                host,
+                port: port.port,
+                secure,
+                status,
+                weight,
+                zone,
+                tags,
+                metadata: meta,
+                registry,
+              },
+        ),
+      );
     }
   }
   return {
