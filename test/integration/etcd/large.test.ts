@@ -81,6 +81,13 @@ const firstOrProblem = <T>(
     ),
   );
 
+/** The first fresh catalog of a new discovery of `prefix`; a problem reported fails it. */
+const firstFreshCatalog = (prefix: string): Promise<Catalog> => {
+  const d = testDiscovery(`etcd://${etcd.endpoints[0]}${prefix}`);
+  opened.push(d);
+  return firstOrProblem(d, d.catalog$(), (c) => !c.stale, 'the first fresh catalog');
+};
+
 const allAt = (version: string) => (s: InstanceSet | undefined) =>
   s !== undefined &&
   !s.stale &&
@@ -93,14 +100,7 @@ describe('etcd: more than one gRPC message of data', () => {
     async () => {
       const prefix = '/large-catalog/';
       for (let k = 0; k < KEYS; k++) await putBig(prefix, `svc-${k % 5}`, k, 'v1');
-      const d = testDiscovery(`etcd://${etcd.endpoints[0]}${prefix}`);
-      opened.push(d);
-      const catalog = await firstOrProblem(
-        d,
-        d.catalog$(),
-        (c: Catalog) => !c.stale,
-        'the first fresh catalog',
-      );
+      const catalog = await firstFreshCatalog(prefix);
       expect(catalog.size).toBe(5);
       expect(catalog.instanceCount).toBe(KEYS);
       expect(catalog.get('svc-3')?.get('i13')?.metadata.blob).toBe(BIG);
@@ -125,14 +125,7 @@ describe('etcd: more than one gRPC message of data', () => {
         if (puts.length >= 250) await Promise.all(puts.splice(0));
       }
       await Promise.all(puts);
-      const d = testDiscovery(`etcd://${etcd.endpoints[0]}${prefix}`);
-      opened.push(d);
-      const catalog = await firstOrProblem(
-        d,
-        d.catalog$(),
-        (c: Catalog) => !c.stale,
-        'the first fresh catalog',
-      );
+      const catalog = await firstFreshCatalog(prefix);
       expect(catalog.size).toBe(50);
       expect(catalog.instanceCount).toBe(count);
       const ports = [...catalog.entries()].flatMap(([, s]) => s.instances.map((i) => i.port));
