@@ -74,6 +74,13 @@ const json = (
   headers?: Record<string, string>,
 ): Reply => (headers === undefined ? { status, body } : { status, body, headers });
 
+/** The answer after `close()`. */
+const CLOSING = json(
+  503,
+  { error: 'closing', message: 'the gateway is shutting down' },
+  { connection: 'close' },
+);
+
 const message = (e: unknown): string =>
   (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
 
@@ -141,14 +148,7 @@ class GatewayCore {
 
   request(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed) {
-      send(
-        res,
-        json(
-          503,
-          { error: 'closing', message: 'the gateway is shutting down' },
-          { connection: 'close' },
-        ),
-      );
+      send(res, CLOSING);
       return;
     }
     if (this.#draining) res.setHeader('connection', 'close');
@@ -173,7 +173,7 @@ class GatewayCore {
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closed) {
-      sendRaw(socket, json(503, { error: 'closing', message: 'the gateway is shutting down' }));
+      sendRaw(socket, CLOSING);
       return;
     }
     const target = readTarget(req.url ?? '');

@@ -52,7 +52,9 @@ export const sendRaw = (socket: Duplex, reply: Reply): void => {
     `content-length: ${body.length}`,
     'cache-control: no-store',
     'connection: close',
-    ...Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+    ...Object.entries(reply.headers ?? {})
+      .filter(([k]) => k.toLowerCase() !== 'connection')
+      .map(([k, v]) => `${k}: ${v}`),
     '',
     '',
   ].join('\r\n');

@@ -17,7 +17,16 @@ import { healthy } from '../../../src/operators/healthy.js';
 import { createOutlierDetector } from '../../../src/operators/outlier-ejection.js';
 import { eventually, expectNoLeakedHandles } from '../../helpers/handles.js';
 import { closedPort, echo, startServer, type TestServer } from '../undici/servers.js';
-import { askUntil, get, listenOn, memory, type Running, startGateway } from './harness.js';
+import {
+  askUntil,
+  get,
+  listenOn,
+  memory,
+  type Running,
+  raw,
+  startGateway,
+  statusOf,
+} from './harness.js';
 
 expectNoLeakedHandles();
 
@@ -254,6 +263,20 @@ describe('gateway: routing', () => {
     const r = await get(g.port, '/users/1', { agent });
     expect(r.status).toBe(200);
     expect(r.headers.connection).toBe('close');
+  });
+
+  it('answers 503 after close(), to requests and upgrades', async () => {
+    const { g } = await usersOnA();
+    await g.gw.close();
+    const r = await get(g.port, '/users/1');
+    expect(r.status).toBe(503);
+    expect(r.json()).toMatchObject({ error: 'closing' });
+    const upgrade = await raw(
+      g.port,
+      'GET /users/ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    expect(statusOf(upgrade)).toBe(503);
+    expect(upgrade.match(/connection: close/gi)).toHaveLength(1);
   });
 
   it('checks its options with one wording', () => {
