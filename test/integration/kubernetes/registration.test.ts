@@ -238,6 +238,46 @@ describe('register() on k8s://', () => {
     }
   });
 
+  it('registers again when someone removes its endpoint from the shared slice (the renewal sees it gone)', async () => {
+    const ns = await namespace();
+    await rawKube(k8s, ns).service('hello');
+    const d = testDiscovery(url(ns));
+    const reader = testDiscovery(url(ns));
+    try {
+      const events: RegistrationEvent[] = [];
+      const sub = d
+        .register(
+          { service: 'hello', host: '10.6.0.1', port: 8080, id: 'kept' },
+          { ttlMs: 3000, renewEveryMs: 200 },
+        )
+        .subscribe((e) => events.push(e));
+      await waitFor(reader.instances$('hello'), (s) => s.size === 1, PATIENCE, 'registered');
+      // An operator edits the slice and drops the endpoint (the slice stays).
+      const name = managedSliceName('hello', 'IPv4', 8080);
+      const slice = await getSlice(ns, name);
+      await k8s.api('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`, {
+        ...slice,
+        endpoints: [],
+      });
+      await eventually(
+        () => events.some((e) => e.type === 'reregistered'),
+        PATIENCE,
+        'reregistered',
+      );
+      const lost = events.find((e) => e.type === 'lost');
+      expect(lost !== undefined && 'error' in lost && lost.error.message).toMatch(
+        /endpoint 10\.6\.0\.1 is gone/,
+      );
+      await waitFor(reader.instances$('hello'), (s) => s.size === 1, PATIENCE, 'back');
+      expect((await getSlice(ns, name))?.endpoints).toHaveLength(1);
+      sub.unsubscribe();
+      await d.settled();
+    } finally {
+      await d.close();
+      await reader.close();
+    }
+  });
+
   it('refuses a Service with a selector: its Pods are its endpoints', async () => {
     const ns = await namespace();
     await k8s.api('POST', `/api/v1/namespaces/${ns}/services`, {
