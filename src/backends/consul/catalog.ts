@@ -12,15 +12,20 @@
  *   every registration and deregistration: a name added, gone or with new
  *   tags dirties that service;
  * - each dirty service is read once with a non-blocking
- *   `/v1/health/service/<name>`, a few at a time (see
- *   `FETCH_CONCURRENCY`), and only its difference is emitted.
+ *   `/v1/health/service/<name>`, as many at a time as the connections
+ *   kept from blocking queries (16 of the default 64), and only its
+ *   difference is emitted.
  *
- * A move of `/v1/catalog/services` that nothing explains (no check and no
- * service answer carries its index: an instance without checks was added,
- * changed or removed) re-reads every service: changes to instances without
- * checks cost a full pass, N requests. A full pass also runs every
- * `RESCAN_WAITS` × `waitMs` (10 minutes by default) as anti-entropy, for
- * what neither index tells (a node's address changed).
+ * A move of `/v1/catalog/services` that nothing explains within
+ * `EXPLAIN_MS` (no check and no service answer carries its index: an
+ * instance without checks was added, changed or removed) re-reads every
+ * service: changes to instances without checks cost a full pass, N
+ * requests. So does, at most once per `waitMs`, an answer whose index is
+ * explained but that spans writes that are not (a check-less change may
+ * hide behind a checked one). A full pass also runs every `RESCAN_WAITS` ×
+ * `waitMs` (10 minutes by default) as anti-entropy, for what neither index
+ * tells (a node's address changed). Services a check or the names marked
+ * are read before those of a pass.
  *
  * Every session starts with a snapshot (Consul answers whole; nothing is
  * resumed); a fault of any request ends the session (the core retries,
