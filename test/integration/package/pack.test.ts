@@ -291,7 +291,10 @@ describe('the packed package', () => {
 
   describe('with the optional peers of NEEDS installed', () => {
     beforeAll(async () => {
-      await npm(['install', ...[...new Set(Object.values(NEEDS))].map((p) => `${p}@${versionIn(p)}`)], app);
+      await npm(
+        ['install', ...[...new Set(Object.values(NEEDS))].map((p) => `${p}@${versionIn(p)}`)],
+        app,
+      );
       await writeFile(join(app, 'consumer.ts'), CONSUMER);
       await writeFile(join(app, 'consumer-cjs.cts'), CONSUMER_CJS);
       await writeFile(
