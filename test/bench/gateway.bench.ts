@@ -21,7 +21,9 @@
  * machine's load) and the median of the rounds' ratios is printed, with
  * their range.
  * Latencies are taken per response (autocannon's own histogram has 1 ms
- * resolution).
+ * resolution). Each proxy's own CPU time per request is printed too: on a
+ * busy machine it is what bounds a proxy's throughput, and it varies far
+ * less from run to run than the throughput itself.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import {
@@ -66,8 +68,16 @@ const ROLE = 'RXDISCO_GATEWAY_BENCH_ROLE';
 const SELF = fileURLToPath(import.meta.url);
 
 /** Messages between this process and its children. */
-type FromChild = { readonly port?: number; readonly ports?: number[]; readonly heap?: number };
-type ToChild = 'heap' | 'exit';
+type FromChild = {
+  readonly port?: number;
+  readonly ports?: number[];
+  /** Heap in use after a full GC, bytes. */
+  readonly heap?: number;
+  /** CPU time used so far (user + system), µs. */
+  readonly cpu?: number;
+};
+type Query = 'heap' | 'cpu';
+type ToChild = Query | 'exit';
 
 /** `/<service>/<rest>` -> `/<rest>`. */
 const stripService = (url: string): string => {
@@ -110,7 +120,7 @@ const upstreams = async (): Promise<Server[]> => {
  * body written straight into the response) to one fixed upstream.
  */
 const undiciProxy = (origins: readonly string[]): RequestListener => {
-  const pool = new Pool(origins[0]!, { connections: CONNECTIONS * 2 });
+  const pool = new Pool(origins[0]!);
   return (req, res) => {
     pool
       .stream(
@@ -133,7 +143,11 @@ const undiciProxy = (origins: readonly string[]): RequestListener => {
 
 /** http-proxy, routing `/<service>/...` to the three upstreams in turn. */
 const nodeHttpProxy = (origins: readonly string[]): RequestListener => {
-  const agent = new HttpAgent({ keepAlive: true, maxSockets: CONNECTIONS * 2 });
+  // No socket limit: http-proxy 1.18.1 on Node 20 does not abort its
+  // upstream request when the client goes away mid-response (it waits for
+  // the 'aborted' event), so each run's abandoned requests would hold sockets
+  // of a bounded agent until it stalls (measured: 42 req/s by the fourth run).
+  const agent = new HttpAgent({ keepAlive: true });
   const proxy = httpProxy.createProxyServer({ agent });
   proxy.on('error', (_e, _req, res) => {
     if ('writeHead' in res && !res.headersSent) res.writeHead(502);
@@ -183,7 +197,10 @@ const child = async (role: Role): Promise<void> => {
   process.once('disconnect', () => process.exit(0));
   process.on('message', (m: ToChild) => {
     if (m === 'heap') send({ heap: settledHeap() });
-    else process.exit(0);
+    else if (m === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      send({ cpu: user + system });
+    } else process.exit(0);
   });
 };
 
@@ -203,18 +220,24 @@ const spawnRole = (
   });
 };
 
-/** Asks a child for its heap after a full GC. */
-const heapOf = (proc: ChildProcess): Promise<number> =>
+/** Asks a child for its heap after a full GC, or the CPU time it used so far. */
+const ask = (proc: ChildProcess, query: Query): Promise<number> =>
   new Promise((resolve) => {
-    proc.once('message', (m: FromChild) => resolve(m.heap ?? Number.NaN));
-    proc.send('heap' satisfies ToChild);
+    proc.once('message', (m: FromChild) => resolve(m[query] ?? Number.NaN));
+    proc.send(query satisfies ToChild);
   });
 
 interface Figures {
+  readonly requests: number;
   readonly rps: number;
   readonly p50Us: number;
   readonly p99Us: number;
   readonly bad: number;
+}
+
+/** One measured run of a proxy, with the proxy process's CPU time per request (µs). */
+interface Measured extends Figures {
+  readonly cpuUs: number;
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
@@ -240,6 +263,7 @@ const load = async (
   });
   const sorted = Float64Array.from(latencies).sort();
   return {
+    requests: result.requests.total,
     rps: result.requests.total / result.duration,
     p50Us: sorted.length > 0 ? percentile(sorted, 0.5) : Number.NaN,
     p99Us: sorted.length > 0 ? percentile(sorted, 0.99) : Number.NaN,
@@ -260,22 +284,25 @@ export const run = async (): Promise<void> => {
     const url = (p: Proxy, size: Size): string =>
       `http://127.0.0.1:${proxies.get(p)!.port}/bench/hello/${size}`;
     for (const size of Object.keys(SIZES) as Size[]) {
-      const rounds: Map<Proxy, Figures>[] = [];
+      const rounds: Map<Proxy, Measured>[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         // the gateway in the middle: next to each peer in every round
         const order: readonly Proxy[] =
           round % 2 === 0
             ? ['undici', 'gateway', 'http-proxy']
             : ['http-proxy', 'gateway', 'undici'];
-        const figures = new Map<Proxy, Figures>();
+        const figures = new Map<Proxy, Measured>();
         for (const p of order) {
+          const { proc } = proxies.get(p)!;
           await load(url(p, size), { duration: WARMUP_S }, false);
-          figures.set(p, await load(url(p, size), { duration: MEASURE_S }, true));
+          const cpu = await ask(proc, 'cpu');
+          const f = await load(url(p, size), { duration: MEASURE_S }, true);
+          figures.set(p, { ...f, cpuUs: ((await ask(proc, 'cpu')) - cpu) / f.requests });
         }
         rounds.push(figures);
       }
       /** The median over the rounds of `pick`, with its smallest and largest. */
-      const over = (pick: (r: Map<Proxy, Figures>) => number) => {
+      const over = (pick: (r: Map<Proxy, Measured>) => number) => {
         const xs = rounds.map(pick).sort((x, y) => x - y);
         return { median: median(xs), min: xs[0]!, max: xs[xs.length - 1]! };
       };
@@ -286,30 +313,36 @@ export const run = async (): Promise<void> => {
         const rps = over((r) => r.get(p)!.rps);
         const bad = rounds.reduce((a, r) => a + r.get(p)!.bad, 0);
         console.log(
-          `  ${LABEL[p].padEnd(34)} ${rps.median.toFixed(0).padStart(6)} req/s (${rps.min.toFixed(0)}-${rps.max.toFixed(0)})  p50 ${(over((r) => r.get(p)!.p50Us).median / 1000).toFixed(2)} ms  p99 ${(over((r) => r.get(p)!.p99Us).median / 1000).toFixed(2)} ms${bad > 0 ? `  (${bad} errors or non-2xx)` : ''}`,
+          `  ${LABEL[p].padEnd(34)} ${rps.median.toFixed(0).padStart(6)} req/s (${rps.min.toFixed(0)}-${rps.max.toFixed(0)})  p50 ${(over((r) => r.get(p)!.p50Us).median / 1000).toFixed(2)} ms  p99 ${(over((r) => r.get(p)!.p99Us).median / 1000).toFixed(2)} ms  CPU ${over((r) => r.get(p)!.cpuUs).median.toFixed(0)} µs/request${bad > 0 ? `  (${bad} errors or non-2xx)` : ''}`,
         );
       }
       // ratios within each round (adjacent runs), then their median
-      const ratio = (p: Proxy, of: (f: Figures) => number) =>
+      const ratio = (p: Proxy, of: (f: Measured) => number) =>
         over((r) => of(r.get('gateway')!) / of(r.get(p)!));
       const range = (x: { min: number; max: number }) => `${x.min.toFixed(2)}-${x.max.toFixed(2)}`;
       const t1 = ratio('undici', (f) => f.rps);
       const l1 = ratio('undici', (f) => f.p99Us);
       const t2 = ratio('http-proxy', (f) => f.rps);
+      const c1 = ratio('undici', (f) => f.cpuUs);
+      const c2 = ratio('http-proxy', (f) => f.cpuUs);
       console.log(
         `  gateway / bare undici proxy: throughput ${t1.median.toFixed(2)}x (${range(t1)}; target >= 0.85x) ${verdict(t1.median >= 0.85)}; p99 ${l1.median.toFixed(2)}x (${range(l1)}; target <= 1.25x) ${verdict(l1.median <= 1.25)}`,
       );
       console.log(
         `  gateway / http-proxy:        throughput ${t2.median.toFixed(2)}x (${range(t2)}; target >= 1.0x) ${verdict(t2.median >= 1)}`,
       );
+      // the proxy process's own CPU per request: what bounds its throughput on a busy core, and far less noisy
+      console.log(
+        `  proxy CPU per request, gateway / bare undici proxy: ${c1.median.toFixed(2)}x (${range(c1)}); gateway / http-proxy: ${c2.median.toFixed(2)}x (${range(c2)})`,
+      );
     }
 
     const gw = proxies.get('gateway')!;
     await load(url('gateway', '1k'), { amount: HEAP_WARMUP }, false);
-    const before = await heapOf(gw.proc);
+    const before = await ask(gw.proc, 'heap');
     const started = Date.now();
     const heavy = await load(url('gateway', '1k'), { amount: HEAP_REQUESTS }, false);
-    const after = await heapOf(gw.proc);
+    const after = await ask(gw.proc, 'heap');
     const growth = after / before;
     console.log(
       `gateway heap after a full GC: ${(before / 2 ** 20).toFixed(1)} MB after ${HEAP_WARMUP} requests, ${(after / 2 ** 20).toFixed(1)} MB after ${HEAP_REQUESTS} more (${((Date.now() - started) / 1000).toFixed(0)} s${heavy.bad > 0 ? `, ${heavy.bad} errors or non-2xx` : ''}): ${growth.toFixed(3)}x (target <= 1.10x) ${verdict(growth <= 1.1)}`,
