@@ -16,25 +16,32 @@ expectNoLeakedHandles();
 
 const COUNT = 1000;
 let agent: ConsulAgent;
-let proxy: CountingProxy;
 let names: string[];
 const opened: Discovery[] = [];
+const proxies: CountingProxy[] = [];
+
+/** A proxy of its own for each test: counts from one discovery only. */
+const newProxy = async (): Promise<CountingProxy> => {
+  const p = await CountingProxy.start(agent.httpPort);
+  proxies.push(p);
+  return p;
+};
 
 beforeAll(async () => {
   await ensureConsul();
   agent = await startConsul();
-  proxy = await CountingProxy.start(agent.httpPort);
   names = await registerServices(agent, 'scale', COUNT);
 }, 15 * 60_000);
 
 afterAll(async () => {
   await Promise.all(opened.map((d) => d.close()));
-  await proxy?.close();
+  await Promise.all(proxies.map((p) => p.close()));
   await agent?.destroy();
 });
 
 describe('consul: 1,000 services watched from one discovery', () => {
   it('all fresh with their exact sets, no 429, at most maxConnections connections; changes seen', async () => {
+    const proxy = await newProxy();
     const d = testDiscovery(`consul://${proxy.endpoint}`);
     opened.push(d);
     const watches = new Watches(d, names);
@@ -75,4 +82,33 @@ describe('consul: 1,000 services watched from one discovery', () => {
     // the views share the catalog: far fewer reads than one blocking query per service
     expect(counts.requests).toBeLessThan(COUNT * 3);
   }, 300_000);
+
+  it('renews a registration on time while more blocking queries wait than the blocking slots hold', async () => {
+    const proxy = await newProxy();
+    const d = testDiscovery(`consul://${proxy.endpoint}`);
+    opened.push(d);
+    // 100 watches with params: each its own blocking query (48 hold the slots, 52 wait)
+    const subs = names.slice(0, 100).map((n) => d.instances$(n, { passing: false }).subscribe());
+    await eventually(() => proxy.counts().open >= 48, 60_000, 'the blocking slots taken');
+    const renewals: number[] = [];
+    const reg = d
+      .register(
+        { service: 'scale-renewed', host: '127.0.0.1', port: 20_009, id: 'r1' },
+        {
+          ttlMs: 3000,
+          renewEveryMs: 1000,
+        },
+      )
+      .subscribe((e) => {
+        if (e.type === 'renewed') renewals.push(Date.now());
+      });
+    // a blocking query waits up to waitMs (30 s): renewals must not wait for them
+    await eventually(() => renewals.length >= 4, 20_000, 'four renewals');
+    const counts = proxy.counts();
+    reg.unsubscribe();
+    for (const s of subs) s.unsubscribe();
+    await d.settled();
+    expect(counts.tooMany).toBe(0);
+    expect(counts.maxOpen).toBeLessThanOrEqual(64);
+  }, 120_000);
 });
