@@ -60,7 +60,8 @@ interface Run {
   readonly openIdle: number;
   readonly changeMs: number[];
   readonly checklessMs: number[];
-  readonly perChange: { requests: number; bytes: number };
+  /** Beyond the idle traffic; `ownReads`: reads of the changed service itself. */
+  readonly perChange: { requests: number; bytes: number; ownReads: number };
   readonly idleRps: number;
   readonly tooMany: number;
 }
@@ -117,12 +118,15 @@ const measure = async (
       return seenAt! - start;
     };
     const changeMs: number[] = [];
+    const changed = new Set<string>();
+    const pathsBefore = new Map(proxy.paths);
     const before = proxy.counts();
     const changesStart = performance.now();
     for (let k = 0; k < CHANGES; k++) {
       const name = names[(Math.floor(k / 2) * 7919) % names.length]!;
       const id = `${name}-x`;
       const add = k % 2 === 0;
+      changed.add(name);
       changeMs.push(
         await timed(
           name,
@@ -141,6 +145,11 @@ const measure = async (
       );
     }
     const perChange = delta(before, proxy.counts());
+    let ownReads = 0;
+    for (const name of changed) {
+      const path = `/v1/health/service/${name}`;
+      ownReads += (proxy.paths.get(path) ?? 0) - (pathsBefore.get(path) ?? 0);
+    }
     const changesS = (performance.now() - changesStart) / 1000;
     const checklessMs: number[] = [];
     for (let k = 0; k < CHECKLESS_CHANGES; k++) {
@@ -177,6 +186,7 @@ const measure = async (
       perChange: {
         requests: extra(perChange.requests, idle.requests),
         bytes: extra(perChange.bytes, idle.bytes),
+        ownReads: ownReads / CHANGES,
       },
       idleRps: idle.requests / idleS,
       tooMany: idleEnd.tooMany,
@@ -208,7 +218,7 @@ export async function run(): Promise<void> {
         `    change (instance with a check): p50 ${ms(percentile(r.changeMs, 50))}  p99 ${ms(percentile(r.changeMs, 99))}; without checks: p50 ${ms(percentile(r.checklessMs, 50))}  max ${ms(Math.max(...r.checklessMs))}`,
       );
       console.log(
-        `    per change: ${r.perChange.requests.toFixed(1)} requests, ${(r.perChange.bytes / 1024).toFixed(1)} KB; idle ${r.idleRps.toFixed(2)} req/s`,
+        `    per change, beyond the idle traffic: ${r.perChange.requests.toFixed(1)} requests, ${(r.perChange.bytes / 1024).toFixed(1)} KB (${r.perChange.ownReads.toFixed(2)} reads of the changed service itself); idle ${r.idleRps.toFixed(2)} req/s`,
       );
     };
     console.log(
@@ -234,8 +244,12 @@ export async function run(): Promise<void> {
     console.log(
       `  idle ${rx.idleRps.toFixed(2)} req/s vs per-service ${today.idleRps.toFixed(2)} req/s (one per service per wait: ${perWait.toFixed(1)}); ratio ${(rx.idleRps / today.idleRps).toFixed(3)}  target: <= 1.1x per-service  ${verdict(rx.idleRps <= today.idleRps * 1.1)}`,
     );
+    // Per-service, a change costs the changed service's own answer (its
+    // blocking query returns): one read of it, whose size is measured here.
+    const one = await agent.api('GET', `/v1/health/service/${names[0]}?passing=true`);
+    const todayBytes = today.perChange.ownReads * Buffer.byteLength(one.text);
     console.log(
-      `  bytes per change ${(rx.perChange.bytes / 1024).toFixed(1)} KB vs ${(today.perChange.bytes / 1024).toFixed(1)} KB per-service (${(rx.perChange.bytes / today.perChange.bytes).toFixed(1)}x); requests per change ${rx.perChange.requests.toFixed(1)} vs ${today.perChange.requests.toFixed(1)}`,
+      `  per change: rxdisco ${rx.perChange.requests.toFixed(1)} requests, ${(rx.perChange.bytes / 1024).toFixed(1)} KB (gzip) vs per-service ${today.perChange.ownReads.toFixed(2)} requests, ${(todayBytes / 1024).toFixed(1)} KB (${(rx.perChange.bytes / todayBytes).toFixed(1)}x the bytes)`,
     );
   } finally {
     await agent.destroy();
