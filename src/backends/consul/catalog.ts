@@ -46,8 +46,14 @@ import {
   decodeStateChecks,
   type RegistryCheck,
 } from './codecs.js';
-import { isAbortError } from './errors.js';
-import { blockingParams, catalogParams, healthQuery, type SourceDeps } from './source.js';
+import { isAbortError, missingTokenError } from './errors.js';
+import {
+  anonymousMayRead,
+  blockingParams,
+  catalogParams,
+  healthQuery,
+  type SourceDeps,
+} from './source.js';
 
 /** Where a Consul catalog session stands: the indexes of its two blocking queries. */
 export interface ConsulCatalogCursor {
@@ -372,6 +378,17 @@ export const consulCatalog =
       const readServices: BlockingRead<Map<string, string>> = async (index, ...rest) => {
         const answer = await registryRead('/v1/catalog/services', index, ...rest);
         const value = decodeCatalogServiceTags(answer.text, registry);
+        // No token, ACLs enforced and nothing visible: as a watch of one
+        // service, fail rather than show an empty catalog for ever.
+        if (
+          index === 0 &&
+          deps.options.token === undefined &&
+          answer.aclDefaultPolicy === 'deny' &&
+          value.size === 0 &&
+          (await anonymousMayRead(deps, '', rest[1], context)) === false
+        ) {
+          throw missingTokenError(undefined, context);
+        }
         return { index: answer.index, value, fingerprint: String(answer.index) };
       };
       const readChecks: BlockingRead<RegistryCheck[]> = async (index, ...rest) => {

@@ -75,8 +75,11 @@ export const isAbortError = (e: unknown, signal: AbortSignal | undefined): boole
  * would not refuse the reads, it would filter them, and the watch would see
  * an empty set forever.
  */
-export const missingTokenError = (service: string, context: ErrorContext): RxdiscoError =>
+export const missingTokenError = (
+  service: string | undefined,
+  context: ErrorContext,
+): RxdiscoError =>
   new AuthenticationError(
-    `ACLs are enforced (Consul's default policy is deny) and no token was given: the anonymous token may not read service '${service}', so every answer would be an empty set (pass ?token=... in the URL or the token option)`,
+    `ACLs are enforced (Consul's default policy is deny) and no token was given: the anonymous token may not read ${service === undefined ? 'the services' : `service '${service}'`}, so every answer would be ${service === undefined ? 'an empty catalog' : 'an empty set'} (pass ?token=... in the URL or the token option)`,
     context,
   );

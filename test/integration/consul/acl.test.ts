@@ -109,6 +109,13 @@ describe('consul ACLs', () => {
     // also for a service nobody registered: the anonymous token may read nothing
     const none = await failure(firstValueFrom(d.instances$('nobody-here')));
     expect(isAuthenticationError(none)).toBe(true);
+    // and the catalog (what watches past catalogViewsPast are views of)
+    const catalog = await failure(firstValueFrom(d.catalog$()));
+    expect(isAuthenticationError(catalog)).toBe(true);
+    expect(catalog.retryable).toBe(false);
+    expect(catalog.message).toMatch(
+      /no token was given: the anonymous token may not read the services/,
+    );
   });
 
   it('watches and registers with the right token (option or URL)', async () => {
