@@ -87,30 +87,34 @@ const first = (v: string | string[] | undefined): string | undefined =>
 /**
  * An upstream response's raw headers (name, value, name, value... as undici
  * gives them) for `res.writeHead()`, without the hop-by-hop ones.
- * `keepUpgrade` keeps `Connection` and `Upgrade` (a 101 answer).
+ * `keepUpgrade` keeps `Connection` and `Upgrade` (a 101 answer). Each raw
+ * header is turned into a string once; the headers a `Connection` header
+ * names (it may come after them) are dropped in a second pass over the
+ * strings, only when it names one that is not hop-by-hop already.
  */
 export const responseHeaders = (
   raw: readonly (Buffer | string)[],
   keepUpgrade = false,
 ): string[] => {
-  let connection: ReadonlySet<string> | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (String(raw[i]).toLowerCase() === 'connection') {
-      connection = named(
-        [connection === undefined ? '' : [...connection].join(','), String(raw[i + 1])].join(','),
-      );
-    }
-  }
+  let connection: string | undefined;
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = String(raw[i]);
+    const value = String(raw[i + 1]);
     const lower = name.toLowerCase();
-    if (keepUpgrade && (lower === 'connection' || lower === 'upgrade')) {
-      out.push(name, String(raw[i + 1]));
-      continue;
-    }
-    if (dropped(lower, connection)) continue;
-    out.push(name, String(raw[i + 1]));
+    if (lower === 'connection')
+      connection = connection === undefined ? value : `${connection},${value}`;
+    if (keepUpgrade && (lower === 'connection' || lower === 'upgrade')) out.push(name, value);
+    else if (!dropped(lower, undefined)) out.push(name, value);
   }
-  return out;
+  const names = named(connection);
+  if (names === undefined || [...names].every((n) => dropped(n, undefined))) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const lower = out[i]!.toLowerCase();
+    if (names.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade')))
+      continue;
+    kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
 };

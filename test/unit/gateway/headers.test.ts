@@ -116,6 +116,12 @@ describe('responseHeaders', () => {
     expect(responseHeaders(raw)).toEqual(['Set-Cookie', 'a', 'Set-Cookie', 'b']);
   });
 
+  it('drops a header that a later Connection header names, in any case', () => {
+    expect(
+      responseHeaders(['X-Private', '1', 'Date', 'd', 'connection', 'close, X-PRIVATE']),
+    ).toEqual(['Date', 'd']);
+  });
+
   it('keeps Connection and Upgrade on a 101', () => {
     expect(
       responseHeaders(
