@@ -167,8 +167,9 @@ const measure = async (
         ),
       );
     }
-    // idle: nothing changes for a while (the full passes of the check-less changes are over)
-    await new Promise((r) => setTimeout(r, 2000));
+    // idle: nothing changes for a while (the full passes the changes called
+    // for are over: one may be put off up to waitMs)
+    await new Promise((r) => setTimeout(r, WAIT_MS + 3000));
     const idleStart = proxy.counts();
     await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
     const idleEnd = proxy.counts();
