@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, Subscription } from 'rxjs';
 import type { DecodeError, RxdiscoError } from './errors.js';
-import type { Instance } from './instance.js';
+import { type Instance, sameInstance } from './instance.js';
 import {
   applyChanges,
   emptySet,
@@ -562,3 +562,96 @@ export const catalogViews = (catalog$: Observable<Catalog>, registry: string): C
     },
   });
 };
+
+/**
+ * True when two sets hold the same instances, field by field
+ * ({@link sameInstance}): the content a subscriber sees, whatever the set
+ * objects, their versions or deltas. Both are sorted by id.
+ */
+const sameContent = (a: InstanceSet, b: InstanceSet): boolean => {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  const x = a.instances;
+  const y = b.instances;
+  for (let i = 0; i < x.length; i++) if (!sameInstance(x[i]!, y[i]!)) return false;
+  return true;
+};
+
+/**
+ * A per-service stream on its own upstream (`own`) that hands over to the
+ * service's catalog view, gaplessly: `offer(start)` registers `start`, which
+ * the owner calls once the catalog's upstream is open (and again each time
+ * it reopens, while the stream has not handed over); `start` subscribes to
+ * `view()` beside `own` and, as soon as the view's latest set and the one
+ * `own` emitted last are both fresh with the same content, unsubscribes
+ * `own` (releasing its session) and calls `handedOver()`. Subscribers see
+ * `own`'s sets until then and the view's after, never the equal set twice,
+ * no gap and no completion at the switch. A view that errors, completes or
+ * stays stale before the switch is dropped: `own` goes on as it was. After
+ * the switch the stream is the view (stale with the catalog, its error).
+ * `offer` returns the function that withdraws `start`.
+ */
+export const handOver = (
+  own: Observable<InstanceSet>,
+  view: () => Observable<InstanceSet>,
+  offer: (start: () => void) => () => void,
+  handedOver: () => void,
+): Observable<InstanceSet> =>
+  new Observable<InstanceSet>((subscriber) => {
+    let ownLast: InstanceSet | undefined;
+    let viewLast: InstanceSet | undefined;
+    let viewing: Subscription | undefined;
+    let switched = false;
+    let withdraw: (() => void) | undefined;
+    const ownSub = new Subscription();
+    const trySwitch = (): void => {
+      if (switched || ownLast === undefined || viewLast === undefined) return;
+      if (ownLast.stale || viewLast.stale || !sameContent(ownLast, viewLast)) return;
+      switched = true;
+      ownSub.unsubscribe();
+      withdraw?.();
+      withdraw = undefined;
+      handedOver();
+    };
+    const start = (): void => {
+      if (switched || viewing !== undefined || subscriber.closed) return;
+      viewLast = undefined;
+      const s = view().subscribe({
+        next: (set) => {
+          if (switched) subscriber.next(set);
+          else {
+            viewLast = set;
+            trySwitch();
+          }
+        },
+        error: (e: unknown) => {
+          if (switched) subscriber.error(e);
+          else viewing = viewLast = undefined;
+        },
+        complete: () => {
+          if (switched) subscriber.complete();
+          else viewing = viewLast = undefined;
+        },
+      });
+      // A view that ended during subscribe() is dropped (unless it took over).
+      if (!s.closed || switched) viewing = s;
+      else viewing = undefined;
+    };
+    ownSub.add(
+      own.subscribe({
+        next: (set) => {
+          ownLast = set;
+          subscriber.next(set);
+          trySwitch();
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      }),
+    );
+    if (!switched && !subscriber.closed) withdraw = offer(start);
+    return () => {
+      ownSub.unsubscribe();
+      viewing?.unsubscribe();
+      withdraw?.();
+    };
+  });

@@ -9,6 +9,7 @@ import {
   asyncScheduler,
   defer,
   finalize,
+  NEVER,
   Observable,
   type SchedulerLike,
   Subject,
@@ -20,6 +21,7 @@ import {
   type CatalogSource,
   type CatalogViews,
   catalogViews,
+  handOver,
   watchCatalog,
 } from './catalog.js';
 import {
@@ -145,8 +147,12 @@ export interface DiscoveryOptions {
    * registry opens on their own upstream before new ones become views of
    * the registry-wide `catalog$()` upstream, on a backend that has one
    * (etcd, memory): past it, one more watched service costs no registry
-   * watch and no session, only its listener. `0`: every such watch is a
-   * view; `Infinity`: never. See docs/registries.md for the measurement.
+   * watch and no session, only its listener. Once the catalog's upstream
+   * is open (past it, or with `catalog$()` subscribed), new watches are
+   * views and the own ones hand over to their views (invisibly, at an
+   * equal set), so one registry watch is held in all. `0`: every such watch
+   * is a view; `Infinity`: never (and no handover). See docs/registries.md
+   * for the measurement.
    * @default 64
    */
   readonly catalogViewsPast?: number;
@@ -325,30 +331,66 @@ export const createDiscovery = (
         opened ??= b.instances(service, params);
         return opened(resume);
       });
-    const watch = shared(
-      watchInstances(service, registry, source, tuning).pipe(
-        finalize(() => {
-          if (watches.get(key) === watch) watches.delete(key);
-        }),
-      ),
-    );
+    const forget = (): void => {
+      if (watches.get(key) === watch) watches.delete(key);
+    };
+    const own = watchInstances(service, registry, source, tuning);
+    // A watch that could be a view hands over to it once the catalog is open.
+    const handing =
+      Object.keys(params).length === 0 && viewsPast !== Number.POSITIVE_INFINITY
+        ? handOver(
+            own,
+            () => {
+              const use = (b: Backend): Observable<InstanceSet> =>
+                viewable(b, service) ? viewOf(service) : NEVER;
+              return loaded === undefined ? withBackend(use) : use(loaded);
+            },
+            offer,
+            forget,
+          )
+        : own;
+    const watch = shared(handing.pipe(finalize(forget)));
     watches.set(key, watch);
     return watch;
   };
+
+  /**
+   * Own watches waiting to hand over to their views: started when the
+   * catalog's upstream opens (a macrotask later, on the scheduler, so that
+   * the opening subscription has settled), or at once while it is open.
+   */
+  const waiting = new Set<() => void>();
+  let catalogOpen = false;
+  const startWaiting = (): void => {
+    scheduler.schedule(() => {
+      if (!catalogOpen) return;
+      for (const start of [...waiting]) start();
+    });
+  };
+  const offer = (start: () => void): (() => void) => {
+    waiting.add(start);
+    if (catalogOpen) startWaiting();
+    return () => waiting.delete(start);
+  };
+  const viewable = (b: Backend, service: string): boolean =>
+    b.catalog !== undefined && b.catalogLists?.(service) !== false;
 
   const instances$ = (service: string, params: WatchParams = {}): Observable<InstanceSet> => {
     checkServiceName(service, { registry });
     const key = `${service}\u0000${paramsKey(params)}`;
     return whileOpen(() => {
-      // Past the threshold, a new watch without params is a view of the
-      // catalog (no session, no shared subject of its own: a listener).
-      if (watches.has(key) || watches.size < viewsPast || Object.keys(params).length > 0)
-        return watchOf(key, service, params);
-      const viewable = (l: Backend): boolean =>
-        l.catalog !== undefined && l.catalogLists?.(service) !== false;
+      // Past the threshold, or while the catalog is open anyway, a new watch
+      // without params is a view of the catalog (no session, no shared
+      // subject of its own: a listener).
+      if (watches.has(key) || Object.keys(params).length > 0) return watchOf(key, service, params);
+      const asView = viewsPast !== Number.POSITIVE_INFINITY && catalogOpen;
+      if (!asView && watches.size < viewsPast) return watchOf(key, service, params);
       const b = loaded;
-      if (b !== undefined) return viewable(b) ? viewOf(service) : watchOf(key, service, params);
-      return withBackend((l) => (viewable(l) ? viewOf(service) : watchOf(key, service, params)));
+      if (b !== undefined)
+        return viewable(b, service) ? viewOf(service) : watchOf(key, service, params);
+      return withBackend((l) =>
+        viewable(l, service) ? viewOf(service) : watchOf(key, service, params),
+      );
     });
   };
 
@@ -388,16 +430,24 @@ export const createDiscovery = (
           return opened(resume);
         });
       // Its reconnections and skipped entries count in each viewed service's metrics.
-      catalogWatch = shared(
-        watchCatalog(registry, source, {
+      // While its upstream is open, own watches hand over to their views.
+      const opening = defer(() => {
+        catalogOpen = true;
+        startWaiting();
+        return watchCatalog(registry, source, {
           ...tuning,
           report: (p) => {
             if (isDecodeError(p)) views?.skipped(p);
             report(p);
           },
           onReconnect: () => views?.reconnected(),
+        });
+      }).pipe(
+        finalize(() => {
+          catalogOpen = false;
         }),
       );
+      catalogWatch = shared(opening);
     }
     return catalogWatch;
   }
