@@ -13,7 +13,9 @@
  * - the gateway's heap after a full GC, before and after one million
  *   requests: flat within 10 %;
  * - the dispatcher's added latency per request against plain undici (the
- *   undici bench, run from here): p50 at most +50 µs.
+ *   undici bench, run from here): p50 at most +50 µs; and, one request at
+ *   a time, what each proxy adds at p50 (no target: where the gateway's
+ *   cost over the floor shows without load).
  * Each proxy runs in a process of its own (the upstreams in another,
  * autocannon in this one); the proxies are measured one at a time, in
  * rounds of alternating order with the gateway in the middle; a ratio is
@@ -45,13 +47,15 @@ import { toRecord } from '../../src/core/codecs.js';
 import { createInstance } from '../../src/core/instance.js';
 import { gateway } from '../../src/gateway/index.js';
 import { median, settledHeap, verdict } from './heap.js';
-import { run as dispatcherLatency } from './undici.bench.js';
+import { run as dispatcherLatency, measure } from './undici.bench.js';
 
 const CONNECTIONS = 64;
 const WARMUP_S = 1;
 const MEASURE_S = 3;
 const ROUNDS = 5;
 const HEAP_WARMUP = 100_000;
+const SEQUENTIAL_BLOCKS = 10;
+const PER_BLOCK = 500;
 const HEAP_REQUESTS = 1_000_000;
 const SIZES = { '1k': 1024, '100k': 100 * 1024 } as const;
 type Size = keyof typeof SIZES;
@@ -336,6 +340,24 @@ export const run = async (): Promise<void> => {
         `  proxy CPU per request, gateway / bare undici proxy: ${c1.median.toFixed(2)}x (${range(c1)}); gateway / http-proxy: ${c2.median.toFixed(2)}x (${range(c2)})`,
       );
     }
+
+    // one request at a time (1 KB): the latency each proxy adds, without load
+    const sequential = new Map<Proxy, number[]>(PROXIES.map((p) => [p, []]));
+    const clients = new Map(
+      PROXIES.map((p) => [p, new Pool(`http://127.0.0.1:${proxies.get(p)!.port}`)]),
+    );
+    try {
+      for (const p of PROXIES) await measure(url(p, '1k'), clients.get(p)!, 2 * PER_BLOCK, []);
+      for (let block = 0; block < SEQUENTIAL_BLOCKS; block++)
+        for (const p of PROXIES)
+          await measure(url(p, '1k'), clients.get(p)!, PER_BLOCK, sequential.get(p)!);
+    } finally {
+      await Promise.all([...clients.values()].map((c) => c.close()));
+    }
+    const p50 = (p: Proxy): number => median(sequential.get(p)!);
+    console.log(
+      `one request at a time, 1 KB, p50: ${PROXIES.map((p) => `${LABEL[p]} ${p50(p).toFixed(1)} µs`).join(', ')}; the gateway adds ${(p50('gateway') - p50('undici')).toFixed(1)} µs over the bare undici proxy`,
+    );
 
     const gw = proxies.get('gateway')!;
     await load(url('gateway', '1k'), { amount: HEAP_WARMUP }, false);

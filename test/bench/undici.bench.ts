@@ -28,7 +28,12 @@ const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /** Sends `n` sequential GETs to `url` through `dispatcher`; their latencies in µs. */
-const measure = async (url: string, dispatcher: Dispatcher, n: number, out: number[]) => {
+export const measure = async (
+  url: string,
+  dispatcher: Dispatcher,
+  n: number,
+  out: number[],
+): Promise<void> => {
   for (let k = 0; k < n; k++) {
     const t0 = performance.now();
     const res = await request(url, { dispatcher });
