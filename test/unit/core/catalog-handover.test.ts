@@ -144,7 +144,7 @@ describe('own watches hand over to their catalog views', () => {
     sub.unsubscribe();
   });
 
-  it('a catalog that goes stale or fails permanently before the switch leaves the own watch as it was', async () => {
+  it('a catalog that goes stale or fails permanently before the switch leaves the own watch as it was, until the catalog opens again', async () => {
     const { open, ownOf, catalog, d, time } = setup(1);
     const a = record();
     const sub = d.instances$('a').subscribe(a.observer);
@@ -172,6 +172,13 @@ describe('own watches hand over to their catalog views', () => {
     expect(a.shown()).toEqual(['1w1', '', '2w1']);
     expect(a.ends).toEqual([]);
     expect(open.own.get('a')).toBe(1);
+    // The catalog opened again later (catalog$() subscribed): the handover is tried again.
+    sub.add(d.catalog$().subscribe({ error: () => undefined }));
+    await loaded();
+    time.flush();
+    catalog.next({ type: 'snapshot', instances: [at('a', 2)] });
+    expect(open.own.get('a')).toBe(0);
+    expect(a.shown()).toEqual(['1w1', '', '2w1']);
     sub.unsubscribe();
     expect(open.own.get('a')).toBe(0);
   });
