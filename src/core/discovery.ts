@@ -146,7 +146,8 @@ export interface DiscoveryOptions {
    * How many per-service watches (`instances$()` without params) one
    * registry opens on their own upstream before new ones become views of
    * the registry-wide `catalog$()` upstream, on a backend that has one
-   * (etcd, memory): past it, one more watched service costs no registry
+   * (memory, etcd, Consul, Eureka, Kubernetes; Consul's default is 45, below
+   * its connection cap): past it, one more watched service costs no registry
    * watch and no session, only its listener. Once the catalog's upstream
    * is open (past it, or with `catalog$()` subscribed), new watches are
    * views and the own ones hand over to their views (invisibly, at an
@@ -422,7 +423,7 @@ export const createDiscovery = (
             throw new ConfigError(
               'catalog$()',
               'is not offered by this registry yet',
-              'watch services$() and instances$() per service, or use memory:// or etcd://',
+              'watch services$() and instances$() per service (ZooKeeper and DNS have no catalog yet)',
               { registry },
             );
           }
