@@ -22,7 +22,7 @@ import {
   type DispatcherRetryOptions,
   defaultServiceOf,
 } from './options.js';
-import { RequestRun } from './request-run.js';
+import { type CallKind, RequestRun } from './request-run.js';
 import { defaultIdempotent, replayable, retryableFor } from './retry-rules.js';
 import { Route } from './route.js';
 
@@ -37,6 +37,15 @@ const defaultBalancer =
 
 /** Stands for a balancer while the options are checked (never called). */
 const NO_TARGET: CallTarget = { pick: () => undefined, started() {}, finished() {} };
+
+/** Stands for a request's attempt while the options are checked (never called). */
+const NO_ATTEMPT = (): Promise<number> => Promise.resolve(0);
+
+/** A kind of call's options, and their plan checked once (each request fills in its balancer and attempt). */
+const kindOf = (options: CallOptions): CallKind => ({
+  options,
+  plan: plan(NO_TARGET, NO_ATTEMPT, options),
+});
 
 /** Most distinct origins whose recognition is remembered (then forgotten all at once). */
 const ORIGIN_CACHE = 1024;
@@ -68,9 +77,9 @@ export class DiscoveryDispatcher extends Dispatcher {
   readonly #origins = new Map<string, string | null>();
   readonly #timed: boolean;
   readonly #calls: {
-    readonly idempotent: CallOptions;
-    readonly other: CallOptions;
-    readonly once: CallOptions;
+    readonly idempotent: CallKind;
+    readonly other: CallKind;
+    readonly once: CallKind;
   };
   #fallback: Dispatcher | undefined;
   readonly #ownsFallback: boolean;
@@ -107,14 +116,14 @@ export class DiscoveryDispatcher extends Dispatcher {
       ...(options.detector === undefined ? {} : { detector: options.detector }),
       isSuccess: (status) => (status as number) < 500,
     };
+    // Checks every call option now, not at the first request, and once:
+    // a request reuses its kind's plan (only a per-request `key` is checked per request).
     this.#calls = {
-      idempotent: { ...base, retry: { ...retry, retryable: retryableFor(true) } },
-      other: { ...base, retry: { ...retry, retryable: retryableFor(false) } },
-      once: { ...base, retry: { ...retry, attempts: 1 } },
+      idempotent: kindOf({ ...base, retry: { ...retry, retryable: retryableFor(true) } }),
+      other: kindOf({ ...base, retry: { ...retry, retryable: retryableFor(false) } }),
+      once: kindOf({ ...base, retry: { ...retry, attempts: 1 } }),
     };
-    // Checks every call option now, not at the first request.
-    const checked = plan(NO_TARGET, () => [], this.#calls.idempotent);
-    this.#timed = checked.attemptTimeoutMs !== Infinity;
+    this.#timed = this.#calls.idempotent.plan.attemptTimeoutMs !== Infinity;
   }
 
   /**
@@ -188,21 +197,12 @@ export class DiscoveryDispatcher extends Dispatcher {
     let run: RequestRun;
     try {
       const key = this.#key?.(opts);
-      const common = !replayable(opts.body)
+      const kind = !replayable(opts.body)
         ? this.#calls.once
         : this.#idempotent(opts)
           ? this.#calls.idempotent
           : this.#calls.other;
-      run = new RequestRun(
-        {
-          route: this.#route(service),
-          options: key === undefined ? common : { ...common, key },
-          secure,
-          timed: this.#timed,
-        },
-        opts,
-        caller,
-      );
+      run = new RequestRun(this.#route(service), kind, key, secure, this.#timed, opts, caller);
     } catch (e) {
       // A throwing callback (key, idempotent, balancer) fails this request only.
       caller.error(e instanceof Error ? e : new Error(String(e)));

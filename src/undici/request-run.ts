@@ -8,12 +8,13 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
-import type { Subscription } from 'rxjs';
 import type { Dispatcher } from 'undici';
 import { isNoInstanceError, NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
-import { call$ } from '../operators/call.js';
+import { instruments } from '../core/metrics.js';
 import type { AttemptContext, CallOptions } from '../operators/call-options.js';
+import { type Plan, plan } from '../operators/call-plan.js';
+import { CallRun, type Sink } from '../operators/call-run.js';
 import type { Caller } from './caller.js';
 import { NOT_RETRYABLE } from './retry-rules.js';
 import type { Route } from './route.js';
@@ -126,20 +127,27 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** What a request run needs from its dispatcher. */
-export interface RunDeps {
-  readonly route: Route;
+/**
+ * A kind of request's call options (idempotent, not, not replayable) and
+ * their plan, checked once by the dispatcher: a request without a `key`
+ * runs on a copy of the plan with its balancer and attempt filled in (what
+ * `call$()` would make of the same options, without checking them again).
+ */
+export interface CallKind {
   readonly options: CallOptions;
-  /** The request asked for https (the instance's own `secure` also makes it https). */
-  readonly secure: boolean;
-  /** Attempts listen to their signal (only when they can time out). */
-  readonly timed: boolean;
+  readonly plan: Plan<number>;
 }
 
 /** One request, from dispatch to the caller's last callback. */
-export class RequestRun {
+export class RequestRun implements Sink<number> {
   readonly caller: Caller;
-  readonly #deps: RunDeps;
+  readonly #route: Route;
+  readonly #kind: CallKind;
+  readonly #key: string | undefined;
+  /** The request asked for https (the instance's own `secure` also makes it https). */
+  readonly #secure: boolean;
+  /** Attempts listen to their signal (only when they can time out). */
+  readonly #timed: boolean;
   readonly #opts: Dispatcher.DispatchOptions;
   /** The attempt the caller listens to. */
   current: AttemptHandler | undefined;
@@ -149,37 +157,65 @@ export class RequestRun {
   done = false;
   /** Why the caller aborted, when it did. */
   reason: Error | undefined;
-  #subscription: Subscription | undefined;
+  #call: CallRun<number> | undefined;
 
-  constructor(deps: RunDeps, opts: Dispatcher.DispatchOptions, caller: Caller) {
-    this.#deps = deps;
+  constructor(
+    route: Route,
+    kind: CallKind,
+    key: string | undefined,
+    secure: boolean,
+    timed: boolean,
+    opts: Dispatcher.DispatchOptions,
+    caller: Caller,
+  ) {
+    this.#route = route;
+    this.#kind = kind;
+    this.#key = key;
+    this.#secure = secure;
+    this.#timed = timed;
     this.#opts = opts;
     this.caller = caller;
   }
 
   /** Tells the caller it is connected (it gets the abort), then runs the call. */
   start(): void {
-    this.caller.connect((reason) => this.#cancel(reason));
+    this.caller.connect(this.#cancel);
     if (this.done) return;
+    let p: Plan<number>;
     try {
-      this.#subscription = call$(
-        this.#deps.route.balancer,
-        this.#attempt,
-        this.#deps.options,
-      ).subscribe({ error: (e: unknown) => this.#fail(e) });
+      p =
+        this.#key === undefined
+          ? {
+              ...this.#kind.plan,
+              target: this.#route.balancer,
+              fn: this.#attempt,
+              metrics: instruments(),
+            }
+          : plan(this.#route.balancer, this.#attempt, { ...this.#kind.options, key: this.#key });
     } catch (e) {
       // A call option made for this request was refused (a `key` that is not a string).
       this.#fail(e);
       return;
     }
-    if (this.done) this.#subscription.unsubscribe();
+    const call = new CallRun(p, this);
+    this.#call = call;
+    call.start();
+    if (this.done) call.cancel();
+  }
+
+  /** The call's answer (Sink): the caller already has the response. */
+  value(): void {}
+
+  /** The call's failure (Sink): it gave up before the caller had a response. */
+  error(e: unknown): void {
+    this.#fail(e);
   }
 
   readonly #attempt = (instance: Instance, context: AttemptContext): Promise<number> =>
     new Promise<number>((resolve, reject) => {
       const handler = new AttemptHandler(this, resolve, reject);
       this.current = handler;
-      if (this.#deps.timed) {
+      if (this.#timed) {
         context.signal.addEventListener(
           'abort',
           () => handler.abort(toError(context.signal.reason)),
@@ -188,25 +224,25 @@ export class RequestRun {
           },
         );
       }
-      this.#deps.route.pool(instance, this.#deps.secure).dispatch(this.#opts, handler);
+      this.#route.pool(instance, this.#secure).dispatch(this.#opts, handler);
     });
 
   /** The caller aborted: the attempt in flight is aborted, the call cancelled, the caller told. */
-  #cancel(reason: Error | undefined): void {
+  readonly #cancel = (reason?: Error): void => {
     if (this.done) return;
     this.done = true;
     this.reason = abortReason(reason);
     NOT_RETRYABLE.add(this.reason);
     const attempt = this.current;
-    this.#subscription?.unsubscribe();
+    this.#call?.cancel();
     attempt?.abort(this.reason);
     this.caller.error(this.reason);
-  }
+  };
 
   /** The call gave up before the caller had a response. */
   #fail(e: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.caller.error(toError(namingService(e, this.#deps.route)));
+    this.caller.error(toError(namingService(e, this.#route)));
   }
 }
