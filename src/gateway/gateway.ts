@@ -14,8 +14,9 @@ import type { Discovery } from '../core/discovery.js';
 import { isNoInstanceError } from '../core/errors.js';
 import { type DiscoveryDispatcher, discoveryDispatcher } from '../undici/dispatcher.js';
 import { DISPATCH_SERVICE, FORGET_SERVICE } from '../undici/hooks.js';
+import { Deadlines } from './deadlines.js';
 import { Directory, type Lookup, readyWithin } from './directory.js';
-import { Forward } from './forward.js';
+import { Forward, type ForwardDeps } from './forward.js';
 import { requestHeaders } from './headers.js';
 import {
   type GatewayOptions,
@@ -103,6 +104,10 @@ class GatewayCore {
   readonly #registry: string;
   readonly status: StatusSource;
   readonly #page: StatusPage | undefined;
+  /** The per-request timeouts (one timer for all), unless `timeoutMs` is Infinity. */
+  readonly #deadlines: Deadlines | undefined;
+  /** What every forward answers failures and timeouts with. */
+  readonly #forwarding: ForwardDeps;
   #closed = false;
   #draining = false;
 
@@ -136,6 +141,14 @@ class GatewayCore {
       catalog$: defer(() => this.#directory.catalog$),
       stats: (service, id) => this.#stats.stats(service, id),
     };
+    this.#deadlines = Number.isFinite(this.#o.timeoutMs)
+      ? new Deadlines(this.#o.timeoutMs)
+      : undefined;
+    this.#forwarding = {
+      failure: (service, e) => this.#failure(service, e),
+      timeout: (service) => this.#timeout(service),
+      deadlines: this.#deadlines,
+    };
     const page = this.#o.status;
     this.#page = page === false ? undefined : statusPage(this.status, page === true ? {} : page);
     // Last, once every option passed: what subscribes to the detector and the registry.
@@ -164,11 +177,20 @@ class GatewayCore {
         this.#own(target.path, req, res);
         return;
       case 'service':
-        this.#route(target, (lookup) => {
-          if (lookup.kind === 'known') this.#forward(target.service, target.path, req, res);
-          else send(res, this.#notRouted(target.service, lookup));
-        });
+        if (this.#directory.answered)
+          this.#routed(target, this.#directory.lookup(target.service), req, res);
+        else this.#route(target, (lookup) => this.#routed(target, lookup, req, res));
     }
+  }
+
+  #routed(
+    target: Extract<Target, { kind: 'service' }>,
+    lookup: Lookup,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
+    if (lookup.kind === 'known') this.#forward(target.service, target.path, req, res);
+    else send(res, this.#notRouted(target.service, lookup));
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -229,7 +251,9 @@ class GatewayCore {
     this.drain();
     this.#directory.close();
     this.#stats.close();
+    // The timeouts run on until the requests in flight are done (a 504 ends a hung one).
     await this.#dispatcher.close();
+    this.#deadlines?.close();
   }
 
   /** Calls `then` with what the directory knows of the service, once the registry answered (or the timeout). */
@@ -244,10 +268,7 @@ class GatewayCore {
   }
 
   #forward(service: string, path: string, req: IncomingMessage, res: ServerResponse): void {
-    const forward = new Forward(res, {
-      failure: (e) => this.#failure(service, e),
-    });
-    forward.timer = this.#timing(() => forward.answer(this.#timeout(service)));
+    const forward = new Forward(res, service, this.#forwarding);
     if (expectsContinue(req) && !sent100(res)) res.writeContinue();
     this.#dispatch(
       service,

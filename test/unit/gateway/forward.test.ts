@@ -38,8 +38,10 @@ class Response extends EventEmitter {
 
 const make = (room: number) => {
   const res = new Response(room);
-  const forward = new Forward(res as unknown as ServerResponse, {
-    failure: (e) => ({ status: 502, body: { error: 'bad gateway', message: e.message } }),
+  const forward = new Forward(res as unknown as ServerResponse, 'users', {
+    failure: (_service, e) => ({ status: 502, body: { error: 'bad gateway', message: e.message } }),
+    timeout: (service) => ({ status: 504, body: { error: 'gateway timeout', service } }),
+    deadlines: undefined,
   });
   return { res, forward };
 };
