@@ -84,6 +84,19 @@ export const requestHeaders = (req: IncomingMessage, forwarding: Forwarding): st
 const first = (v: string | string[] | undefined): string | undefined =>
   Array.isArray(v) ? v[0] : v === '' ? undefined : v;
 
+/** The lengths of the hop-by-hop names that do not start with `proxy-`. */
+const HOP_BY_HOP_LENGTHS = new Set(
+  [...HOP_BY_HOP].filter((n) => !n.startsWith('p')).map((n) => n.length),
+);
+
+/**
+ * False for a name that is surely not hop-by-hop (nor `Connection` or
+ * `Upgrade`): neither a hop-by-hop name's length nor starting with a `p`.
+ * Spares most response headers the lower-casing.
+ */
+const mayBeHopByHop = (name: string): boolean =>
+  HOP_BY_HOP_LENGTHS.has(name.length) || (name.charCodeAt(0) | 0x20) === 0x70;
+
 /**
  * An upstream response's raw headers (name, value, name, value... as undici
  * gives them) for `res.writeHead()`, without the hop-by-hop ones.
@@ -101,6 +114,10 @@ export const responseHeaders = (
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = String(raw[i]);
     const value = String(raw[i + 1]);
+    if (!mayBeHopByHop(name)) {
+      out.push(name, value);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'connection')
       connection = connection === undefined ? value : `${connection},${value}`;

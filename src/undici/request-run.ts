@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { isNoInstanceError, NoInstanceError } from '../core/errors.js';
 import type { Instance } from '../core/instance.js';
 import { instruments } from '../core/metrics.js';
-import type { AttemptContext, CallOptions } from '../operators/call-options.js';
+import type { AttemptContext, AttemptFn, CallOptions } from '../operators/call-options.js';
 import { type Plan, plan } from '../operators/call-plan.js';
 import { CallRun, type Sink } from '../operators/call-run.js';
 import type { Caller } from './caller.js';
@@ -179,8 +179,10 @@ export class RequestRun implements Sink<number> {
 
   /** Tells the caller it is connected (it gets the abort), then runs the call. */
   start(): void {
-    this.caller.connect(this.#cancel);
+    // Closures passed on, never stored in fields (made once per request either way).
+    this.caller.connect((reason) => this.#cancel(reason));
     if (this.done) return;
+    const fn = this.#attemptFn();
     let p: Plan<number>;
     try {
       p =
@@ -188,10 +190,10 @@ export class RequestRun implements Sink<number> {
           ? {
               ...this.#kind.plan,
               target: this.#route.balancer,
-              fn: this.#attempt,
+              fn,
               metrics: instruments(),
             }
-          : plan(this.#route.balancer, this.#attempt, { ...this.#kind.options, key: this.#key });
+          : plan(this.#route.balancer, fn, { ...this.#kind.options, key: this.#key });
     } catch (e) {
       // A call option made for this request was refused (a `key` that is not a string).
       this.#fail(e);
@@ -211,8 +213,13 @@ export class RequestRun implements Sink<number> {
     this.#fail(e);
   }
 
-  readonly #attempt = (instance: Instance, context: AttemptContext): Promise<number> =>
-    new Promise<number>((resolve, reject) => {
+  /** The call's attempt function: this request on the picked instance. */
+  #attemptFn(): AttemptFn<number> {
+    return (instance, context) => this.#attempt(instance, context);
+  }
+
+  #attempt(instance: Instance, context: AttemptContext): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       const handler = new AttemptHandler(this, resolve, reject);
       this.current = handler;
       if (this.#timed) {
@@ -226,9 +233,10 @@ export class RequestRun implements Sink<number> {
       }
       this.#route.pool(instance, this.#secure).dispatch(this.#opts, handler);
     });
+  }
 
   /** The caller aborted: the attempt in flight is aborted, the call cancelled, the caller told. */
-  readonly #cancel = (reason?: Error): void => {
+  #cancel(reason: Error | undefined): void {
     if (this.done) return;
     this.done = true;
     this.reason = abortReason(reason);
@@ -237,7 +245,7 @@ export class RequestRun implements Sink<number> {
     this.#call?.cancel();
     attempt?.abort(this.reason);
     this.caller.error(this.reason);
-  };
+  }
 
   /** The call gave up before the caller had a response. */
   #fail(e: unknown): void {

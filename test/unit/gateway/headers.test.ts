@@ -116,6 +116,31 @@ describe('responseHeaders', () => {
     expect(responseHeaders(raw)).toEqual(['Set-Cookie', 'a', 'Set-Cookie', 'b']);
   });
 
+  it('drops every hop-by-hop name in any case, and keeps the names that only look like one', () => {
+    const hop = [
+      'TE',
+      'Trailer',
+      'UPGRADE',
+      'keep-alive',
+      'Transfer-encoding',
+      'Proxy-Authenticate',
+      'PROXY-Connection',
+      'proxy-x',
+    ];
+    const kept = [
+      'Te-X',
+      'X-Te',
+      'Pragma',
+      'Trailers',
+      'Keep-Alive2',
+      'Content-Type',
+      'Location',
+      'P',
+    ];
+    const raw = [...hop, ...kept].flatMap((name) => [Buffer.from(name), Buffer.from('v')]);
+    expect(responseHeaders(raw)).toEqual(kept.flatMap((name) => [name, 'v']));
+  });
+
   it('drops a header that a later Connection header names, in any case', () => {
     expect(
       responseHeaders(['X-Private', '1', 'Date', 'd', 'connection', 'close, X-PRIVATE']),
