@@ -41,11 +41,6 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import httpProxy from 'http-proxy';
 import { type Dispatcher, Pool } from 'undici';
-import { memoryDiscovery } from '../../src/backends/memory/index.js';
-import { memoryRegistry } from '../../src/backends/memory/store.js';
-import { toRecord } from '../../src/core/codecs.js';
-import { createInstance } from '../../src/core/instance.js';
-import { gateway } from '../../src/gateway/index.js';
 import { median, settledHeap, verdict } from './heap.js';
 import { run as dispatcherLatency, measure } from './undici.bench.js';
 
@@ -165,7 +160,31 @@ const nodeHttpProxy = (origins: readonly string[]): RequestListener => {
 };
 
 /** rxdisco's gateway over a memory registry holding the three upstreams as `bench`. */
-const rxdiscoGateway = (ports: readonly number[]): RequestListener => {
+/**
+ * The compiled modules the gateway child runs, from `dist/` as published
+ * (`npm run bench` builds it first): under tsx the gateway's own code
+ * would pay for tsx's transform (`keepNames` wrappers, class fields by
+ * `defineProperty`), which neither the floor's few lines nor http-proxy
+ * (plain JS in node_modules) pay. Typed from the sources they are built from.
+ */
+const fromDist = async () => {
+  const dist = new URL('../../dist/', import.meta.url).href;
+  const load = <T>(path: string): Promise<T> => import(`${dist}${path}`) as Promise<T>;
+  return {
+    ...(await load<typeof import('../../src/gateway/index.js')>('gateway/index.js')),
+    ...(await load<typeof import('../../src/backends/memory/index.js')>(
+      'backends/memory/index.js',
+    )),
+    ...(await load<typeof import('../../src/backends/memory/store.js')>(
+      'backends/memory/store.js',
+    )),
+    ...(await load<typeof import('../../src/core/codecs.js')>('core/codecs.js')),
+    ...(await load<typeof import('../../src/core/instance.js')>('core/instance.js')),
+  };
+};
+
+const rxdiscoGateway = async (ports: readonly number[]): Promise<RequestListener> => {
+  const { createInstance, gateway, memoryDiscovery, memoryRegistry, toRecord } = await fromDist();
   const store = memoryRegistry('bench-gateway');
   for (const [i, port] of ports.entries()) {
     const instance = createInstance(
@@ -193,7 +212,7 @@ const child = async (role: Role): Promise<void> => {
         ? undiciProxy(origins)
         : role === 'http-proxy'
           ? nodeHttpProxy(origins)
-          : rxdiscoGateway(ports);
+          : await rxdiscoGateway(ports);
     const server = createServer({ keepAliveTimeout: 60_000 }, listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     send({ port: (server.address() as AddressInfo).port });
